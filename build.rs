@@ -1,0 +1,86 @@
+//! Generates the C header (and its PHP FFI flavour) from `src/ffi` into OUT_DIR.
+//! `make header` copies them to `include/`; a test fails when they differ.
+
+use std::env;
+use std::fs;
+use std::path::PathBuf;
+
+fn main() {
+    println!("cargo:rerun-if-changed=src/ffi");
+    println!("cargo:rerun-if-changed=cbindgen.toml");
+    println!("cargo:rerun-if-changed=build.rs");
+    let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+    let mut config =
+        cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
+    let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
+    let minor = env::var("CARGO_PKG_VERSION_MINOR").unwrap();
+    let patch = env::var("CARGO_PKG_VERSION_PATCH").unwrap();
+    config.after_includes = Some(format!(
+        "\n#define CALLCONNECT_VERSION_MAJOR {major}\n#define CALLCONNECT_VERSION_MINOR {minor}\n#define CALLCONNECT_VERSION_PATCH {patch}\n#define CALLCONNECT_VERSION \"{major}.{minor}.{patch}\"\n"
+    ));
+    let c_header = out.join("callconnect.h");
+    cbindgen::Builder::new()
+        .with_config(config.clone())
+        .with_src(crate_dir.join("src/ffi/mod.rs"))
+        .generate()
+        .expect("cbindgen could not generate the header")
+        .write_to_file(&c_header);
+
+    // The PHP flavour: the same declarations, plain C, no comments, and no preprocessor
+    // lines but FFI_SCOPE and FFI_LIB (PHP's FFI::load accepts nothing else).
+    let mut php = config;
+    php.documentation = false;
+    php.include_guard = None;
+    php.sys_includes = Vec::new();
+    php.after_includes = None;
+    php.header = Some(format!(
+        "#define FFI_SCOPE \"CALLCONNECT\"\n#define FFI_LIB \"libcallconnect.so.{major}\""
+    ));
+    let php_header = out.join("callconnect_php.h");
+    cbindgen::Builder::new()
+        .with_config(php)
+        .with_src(crate_dir.join("src/ffi/mod.rs"))
+        .generate()
+        .expect("cbindgen could not generate the PHP header")
+        .write_to_file(&php_header);
+    let text = fs::read_to_string(&php_header).unwrap();
+    fs::write(&php_header, plain_c(&text)).unwrap();
+}
+
+/// Resolves the header's conditionals as a C99 compiler would (`__cplusplus` undefined,
+/// `__STDC_VERSION__` below C23) and drops every preprocessor line but `#define FFI_*`.
+fn plain_c(text: &str) -> String {
+    let mut active: Vec<bool> = Vec::new();
+    let mut out = String::new();
+    for line in text.lines() {
+        let t = line.trim_start();
+        let on = active.iter().all(|a| *a);
+        if let Some(rest) = t.strip_prefix('#') {
+            let rest = rest.trim_start();
+            if rest.starts_with("ifndef") {
+                active.push(true);
+            } else if rest.starts_with("ifdef") || rest.starts_with("if ") {
+                assert!(
+                    rest.contains("__cplusplus") || rest.contains("__STDC_VERSION__"),
+                    "unexpected conditional in the header: {line}"
+                );
+                active.push(false);
+            } else if rest.starts_with("else") {
+                let last = active.pop().expect("#else without #if");
+                active.push(!last);
+            } else if rest.starts_with("endif") {
+                active.pop().expect("#endif without #if");
+            } else if on && rest.starts_with("define FFI_") {
+                out.push_str(line);
+                out.push('\n');
+            }
+            continue;
+        }
+        if on && !(line.trim().is_empty() && out.ends_with("\n\n")) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}

@@ -1,0 +1,104 @@
+#define FFI_SCOPE "CALLCONNECT"
+#define FFI_LIB "libcallconnect.so.0"
+
+enum cc_result
+ {
+  CC_OK = 0,
+  CC_ERR_INVALID_ARGUMENT = 1,
+  CC_ERR_INVALID_HANDLE = 2,
+  CC_ERR_INVALID_NUMBER = 3,
+  CC_ERR_UNSUPPORTED = 4,
+  CC_ERR_AUTH = 5,
+  CC_ERR_INSUFFICIENT_FUNDS = 6,
+  CC_ERR_NETWORK = 7,
+  CC_ERR_TIMEOUT = 8,
+  CC_ERR_PROTOCOL = 9,
+  CC_ERR_PROVIDER = 10,
+  CC_ERR_OUTCOME_UNKNOWN = 11,
+  CC_ERR_INTERNAL = 12,
+  CC_ERR_NOT_FOUND = 13,
+  CC_ERR_BUSY = 14,
+};
+typedef uint32_t cc_result;
+
+typedef struct cc_call cc_call;
+
+typedef struct cc_client cc_client;
+
+typedef struct cc_call_options {
+  const char *caller_id;
+  const char *caller_id_b;
+  const char *correlation;
+  uint32_t max_duration_s;
+  uint32_t wait_for_pickup_s;
+  const char *max_cost;
+  uint32_t connect_type;
+  uint32_t flags;
+  uint64_t reserved[4];
+} cc_call_options;
+
+typedef struct cc_call_status {
+  uint32_t state;
+  uint32_t reason;
+  uint32_t failed_leg;
+  uint32_t flags;
+  uint32_t duration_s;
+  char cost[32];
+  char currency[8];
+  char raw_status[32];
+  int64_t last_change_ms;
+} cc_call_status;
+
+cc_result cc_client_new(const char *dsn, struct cc_client **out_client);
+
+void cc_client_free(struct cc_client *client);
+
+cc_result cc_start_call(struct cc_client *client,
+                        const char *a_number,
+                        const char *b_number,
+                        const struct cc_call_options *options,
+                        struct cc_call **out_call);
+
+cc_result cc_poll_status(struct cc_call *call, struct cc_call_status *out_status);
+
+cc_result cc_hangup(struct cc_call *call);
+
+void cc_call_free(struct cc_call *call);
+
+cc_result cc_send_sms(struct cc_client *client,
+                      const char *recipients,
+                      const char *text,
+                      char **out_message_id);
+
+cc_result cc_topup(struct cc_client *client, const char *pin, char **out_balance);
+
+cc_result cc_known_balance(const struct cc_client *client, char **out_balance);
+
+cc_result cc_call_ref(struct cc_call *call, char **out_ref);
+
+cc_result cc_call_attach(struct cc_client *client,
+                         const char *reference,
+                         struct cc_call **out_call);
+
+cc_result cc_call_id(struct cc_call *call, char **out_id);
+
+uint32_t cc_capabilities(const struct cc_client *client);
+
+const char *cc_last_error_message(void);
+
+const char *cc_last_error_carrier_code(void);
+
+void cc_string_free(char *s);
+
+const char *cc_version(void);
+
+const char *cc_state_name(uint32_t state);
+
+const char *cc_reason_name(uint32_t reason);
+
+const char *cc_result_name(uint32_t result);
+
+cc_result cc_debug_panic(void);
+
+cc_result cc_live_handles(size_t *out_clients, size_t *out_calls);
+

@@ -1,0 +1,265 @@
+//! The neutral call model: one set of states for every carrier, moved only forward.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::money::Money;
+
+/// Where a two-leg callback is. The order is the order of progress: a call never moves
+/// to a lower state, and `Ended` / `Failed` are final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[repr(u32)]
+pub enum CallState {
+    Initiating = 0,
+    RingingA = 1,
+    AAnswered = 2,
+    RingingB = 3,
+    Connected = 4,
+    Ended = 5,
+    Failed = 6,
+}
+
+impl CallState {
+    pub fn is_final(self) -> bool {
+        matches!(self, CallState::Ended | CallState::Failed)
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            CallState::Initiating => "INITIATING",
+            CallState::RingingA => "RINGING_A",
+            CallState::AAnswered => "A_ANSWERED",
+            CallState::RingingB => "RINGING_B",
+            CallState::Connected => "CONNECTED",
+            CallState::Ended => "ENDED",
+            CallState::Failed => "FAILED",
+        }
+    }
+}
+
+/// Why a call failed (or, with `Ended`, `Cancelled` when the host hung up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[repr(u32)]
+pub enum FailReason {
+    #[default]
+    None = 0,
+    Busy = 1,
+    NoAnswer = 2,
+    Rejected = 3,
+    InsufficientFunds = 4,
+    InvalidNumber = 5,
+    Cancelled = 6,
+    ProviderError = 7,
+    Unknown = 8,
+}
+
+impl FailReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            FailReason::None => "NONE",
+            FailReason::Busy => "BUSY",
+            FailReason::NoAnswer => "NO_ANSWER",
+            FailReason::Rejected => "REJECTED",
+            FailReason::InsufficientFunds => "INSUFFICIENT_FUNDS",
+            FailReason::InvalidNumber => "INVALID_NUMBER",
+            FailReason::Cancelled => "CANCELLED",
+            FailReason::ProviderError => "PROVIDER_ERROR",
+            FailReason::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+/// Which leg a failure concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[repr(u32)]
+pub enum Leg {
+    #[default]
+    None = 0,
+    A = 1,
+    B = 2,
+}
+
+/// What a carrier said about a call at one moment. Fields left `None` say nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Observation {
+    pub state: Option<CallState>,
+    pub reason: FailReason,
+    pub failed_leg: Leg,
+    pub duration_s: Option<u32>,
+    pub cost: Option<Money>,
+    /// The carrier's own status code, as text.
+    pub raw_code: Option<String>,
+}
+
+impl Observation {
+    pub fn state(state: CallState) -> Self {
+        Observation {
+            state: Some(state),
+            ..Default::default()
+        }
+    }
+    pub fn failed(reason: FailReason, leg: Leg) -> Self {
+        Observation {
+            state: Some(CallState::Failed),
+            reason,
+            failed_leg: leg,
+            ..Default::default()
+        }
+    }
+    pub fn raw(mut self, code: impl Into<String>) -> Self {
+        self.raw_code = Some(code.into());
+        self
+    }
+}
+
+/// The status of one call, as the host sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallStatus {
+    pub state: CallState,
+    pub reason: FailReason,
+    pub failed_leg: Leg,
+    pub duration_s: u32,
+    pub cost: Option<Money>,
+    pub raw_code: Option<String>,
+    pub last_change: SystemTime,
+    /// The carrier reports the call's progress (false: only what the library did is known).
+    pub live: bool,
+    /// The host asked for hang-up and the carrier has not confirmed the end yet.
+    pub hangup_pending: bool,
+    /// The call was closed by the library because nothing final came within its limits.
+    pub timed_out: bool,
+}
+
+impl CallStatus {
+    pub fn new(live: bool) -> Self {
+        CallStatus {
+            state: CallState::Initiating,
+            reason: FailReason::None,
+            failed_leg: Leg::None,
+            duration_s: 0,
+            cost: None,
+            raw_code: None,
+            last_change: SystemTime::now(),
+            live,
+            hangup_pending: false,
+            timed_out: false,
+        }
+    }
+
+    /// Applies what a carrier said. A state lower than the current one, or any state
+    /// after a final one, is ignored (late or repeated events never move a call back);
+    /// duration and cost still fill in. Returns whether the state changed.
+    pub fn apply(&mut self, obs: &Observation) -> bool {
+        let mut changed = false;
+        if let Some(new) = obs.state {
+            if !self.state.is_final() && new > self.state {
+                self.state = new;
+                self.last_change = SystemTime::now();
+                changed = true;
+                if new == CallState::Failed {
+                    self.reason = obs.reason;
+                    self.failed_leg = obs.failed_leg;
+                } else if new == CallState::Ended && obs.reason != FailReason::None {
+                    self.reason = obs.reason;
+                }
+                if new.is_final() {
+                    self.hangup_pending = false;
+                }
+            }
+        }
+        let same_or_newer = obs.state.is_none_or(|s| s >= self.state || changed);
+        if same_or_newer {
+            if let Some(d) = obs.duration_s {
+                self.duration_s = self.duration_s.max(d);
+            }
+            if let Some(c) = &obs.cost {
+                self.cost = Some(c.clone());
+            }
+            if let Some(r) = &obs.raw_code {
+                self.raw_code = Some(r.clone());
+            }
+        }
+        changed
+    }
+
+    /// Closes a call that heard nothing final by `deadline`.
+    pub fn expire_if_past(&mut self, deadline: SystemTime) -> bool {
+        if !self.state.is_final() && SystemTime::now() > deadline {
+            self.state = CallState::Failed;
+            self.reason = FailReason::Unknown;
+            self.failed_leg = Leg::None;
+            self.hangup_pending = false;
+            self.timed_out = true;
+            self.last_change = SystemTime::now();
+            return true;
+        }
+        false
+    }
+
+    pub fn last_change_unix_ms(&self) -> i64 {
+        unix_ms(self.last_change)
+    }
+}
+
+pub fn unix_ms(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+pub fn from_unix_ms(ms: i64) -> SystemTime {
+    if ms >= 0 {
+        UNIX_EPOCH + Duration::from_millis(ms as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_millis(ms.unsigned_abs())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn monotonic() {
+        let mut s = CallStatus::new(true);
+        assert!(s.apply(&Observation::state(CallState::RingingA)));
+        assert!(s.apply(&Observation::state(CallState::Connected)));
+        // A late RINGING_A event does not move the call back.
+        assert!(!s.apply(&Observation::state(CallState::RingingA)));
+        assert_eq!(s.state, CallState::Connected);
+        // A repeated CONNECTED with a longer duration fills the duration in.
+        let mut o = Observation::state(CallState::Connected);
+        o.duration_s = Some(60);
+        assert!(!s.apply(&o));
+        assert_eq!(s.duration_s, 60);
+        assert!(s.apply(&Observation::state(CallState::Ended)));
+        // Nothing moves a final call, not even FAILED (which ranks higher).
+        assert!(!s.apply(&Observation::failed(FailReason::Busy, Leg::B)));
+        assert_eq!(s.state, CallState::Ended);
+        assert_eq!(s.reason, FailReason::None);
+    }
+
+    #[test]
+    fn failure_from_any_live_state() {
+        let mut s = CallStatus::new(true);
+        s.apply(&Observation::state(CallState::RingingB));
+        assert!(s.apply(&Observation::failed(FailReason::NoAnswer, Leg::B)));
+        assert_eq!(
+            (s.state, s.reason, s.failed_leg),
+            (CallState::Failed, FailReason::NoAnswer, Leg::B)
+        );
+    }
+
+    #[test]
+    fn expiry() {
+        let mut s = CallStatus::new(false);
+        assert!(!s.expire_if_past(SystemTime::now() + Duration::from_secs(60)));
+        assert!(s.expire_if_past(SystemTime::now() - Duration::from_secs(1)));
+        assert_eq!(
+            (s.state, s.reason),
+            (CallState::Failed, FailReason::Unknown)
+        );
+        assert!(s.timed_out);
+    }
+}

@@ -1,0 +1,438 @@
+//! The Rust API: a [`Client`] per carrier account, [`Call`]s it places.
+//!
+//! Both are `Send + Sync`; a call keeps its client alive, and a call whose client was
+//! closed answers every request with `InvalidHandle`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use crate::call::{from_unix_ms, unix_ms, CallStatus};
+use crate::dsn::Dsn;
+use crate::error::{Error, ErrorKind, Result};
+use crate::money::Money;
+use crate::providers::{self, caps, CallContext, Provider};
+
+/// How long a call may ring before the library stops expecting an answer, when the host
+/// gives no `wait_for_pickup` (both legs together).
+pub const DEFAULT_WAIT_FOR_PICKUP_S: u32 = 120;
+/// How long a call may last when the host gives no `max_duration`.
+pub const DEFAULT_MAX_DURATION_S: u32 = 4 * 3600;
+/// Added to a call's limits before the library gives up on hearing its end.
+pub const EXPIRY_MARGIN_S: u32 = 120;
+const MAX_TEXT_ARG: usize = 255;
+/// The longest SMS text accepted (ten concatenated parts).
+pub const MAX_SMS_TEXT: usize = 1530;
+
+/// Options of one call. `Default` (all empty) asks for the carrier's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallOptions {
+    /// Caller id shown to A (`"Name <+4930123456>"` or a number).
+    pub caller_id: Option<String>,
+    /// Caller id shown to B.
+    pub caller_id_b: Option<String>,
+    /// The host's own id for the call; kept in the call's reference. Up to 255 bytes.
+    pub correlation: Option<String>,
+    /// The longest the bridged call may last, in seconds.
+    pub max_duration_s: Option<u32>,
+    /// How long to ring before giving up, in seconds.
+    pub wait_for_pickup_s: Option<u32>,
+    /// The most the call may cost (decimal string in the account's currency).
+    pub max_cost: Option<String>,
+    /// 1: ring A first, then B; 2: ring both at once (carriers that offer the choice).
+    pub connect_type: Option<u32>,
+    pub allow_public_transfer: bool,
+    pub video: bool,
+}
+
+impl CallOptions {
+    /// Refuses options the carrier cannot honour, and malformed ones.
+    fn check(&self, scheme: &str, capabilities: u32) -> Result<()> {
+        let need = |set: bool, cap: u32, name: &str| -> Result<()> {
+            if set && capabilities & cap == 0 {
+                return Err(Error::unsupported(format!(
+                    "{scheme} cannot honour the option {name}"
+                )));
+            }
+            Ok(())
+        };
+        need(
+            self.caller_id.is_some() || self.caller_id_b.is_some(),
+            caps::CALLER_ID,
+            "caller_id",
+        )?;
+        need(
+            self.max_duration_s.is_some(),
+            caps::MAX_DURATION,
+            "max_duration_s",
+        )?;
+        need(
+            self.wait_for_pickup_s.is_some(),
+            caps::WAIT_FOR_PICKUP,
+            "wait_for_pickup_s",
+        )?;
+        need(self.max_cost.is_some(), caps::MAX_COST, "max_cost")?;
+        need(
+            self.connect_type.is_some(),
+            caps::CONNECT_TYPE,
+            "connect_type",
+        )?;
+        need(
+            self.allow_public_transfer || self.video,
+            caps::CALL_FLAGS,
+            "allow_public_transfer/video",
+        )?;
+        if let Some(c) = &self.correlation {
+            if c.len() > MAX_TEXT_ARG {
+                return Err(Error::invalid_argument(format!(
+                    "correlation is longer than {MAX_TEXT_ARG} bytes"
+                )));
+            }
+        }
+        if let Some(t) = self.connect_type {
+            if !(1..=2).contains(&t) {
+                return Err(Error::invalid_argument(
+                    "connect_type must be 1 (A first) or 2 (both at once)",
+                ));
+            }
+        }
+        if let Some(m) = &self.max_cost {
+            crate::money::normalise_decimal(m)
+                .filter(|d| !d.starts_with('-'))
+                .ok_or_else(|| {
+                    Error::invalid_argument("max_cost must be a decimal amount such as 1.50")
+                })?;
+        }
+        Ok(())
+    }
+}
+
+struct ClientShared {
+    provider: Box<dyn Provider>,
+    closed: AtomicBool,
+}
+
+/// A connection to one carrier account. Cheap to clone; all clones are one client.
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<ClientShared>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("carrier", &self.shared.provider.scheme())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Builds a client from its DSN. Sends nothing.
+    pub fn new(dsn: &str) -> Result<Client> {
+        let dsn = Dsn::parse(dsn)?;
+        let provider = providers::build(dsn)?;
+        Ok(Client {
+            shared: Arc::new(ClientShared {
+                provider,
+                closed: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    fn live(&self) -> Result<&dyn Provider> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(Error::new(ErrorKind::InvalidHandle, "the client was freed"));
+        }
+        Ok(self.shared.provider.as_ref())
+    }
+
+    /// The carrier's DSN scheme.
+    pub fn carrier(&self) -> &'static str {
+        self.shared.provider.scheme()
+    }
+
+    /// The `caps::*` bits of this client's carrier.
+    pub fn capabilities(&self) -> u32 {
+        self.shared.provider.capabilities()
+    }
+
+    /// Places a two-leg callback: ring `a`, then bridge to `b`. Never repeated on a
+    /// fault: an unknown outcome is `ErrorKind::OutcomeUnknown`.
+    pub fn start_call(&self, a: &str, b: &str, options: &CallOptions) -> Result<Call> {
+        let provider = self.live()?;
+        options.check(provider.scheme(), provider.capabilities())?;
+        let started = provider.start_call(a, b, options)?;
+        let wait = options
+            .wait_for_pickup_s
+            .unwrap_or(DEFAULT_WAIT_FOR_PICKUP_S);
+        let max = options.max_duration_s.unwrap_or(DEFAULT_MAX_DURATION_S);
+        let mut status = CallStatus::new(started.live);
+        status.apply(&started.observation);
+        let record = CallRecord {
+            v: 1,
+            carrier: provider.scheme().to_string(),
+            id: started.call_id,
+            started_ms: unix_ms(SystemTime::now()),
+            limit_s: wait.saturating_add(max).saturating_add(EXPIRY_MARGIN_S),
+            correlation: options.correlation.clone(),
+            extra: started.extra,
+        };
+        Ok(Call::new(self.clone(), record, status))
+    }
+
+    /// Turns a reference from [`Call::reference`] (possibly made by another process) back
+    /// into a call. Sends nothing; the next poll asks the carrier.
+    pub fn attach(&self, reference: &str) -> Result<Call> {
+        let provider = self.live()?;
+        let record = CallRecord::decode(reference)?;
+        if record.carrier != provider.scheme() {
+            return Err(Error::invalid_argument(format!(
+                "the reference is of a {} call, this client speaks {}",
+                record.carrier,
+                provider.scheme()
+            )));
+        }
+        let live = provider.capabilities() & caps::LIVE_STATUS != 0;
+        let mut status = CallStatus::new(live);
+        status.last_change = from_unix_ms(record.started_ms);
+        Ok(Call::new(self.clone(), record, status))
+    }
+
+    /// Sends `text` to one or more recipients (`n1|n2|...`); returns the carrier's id of
+    /// the message.
+    pub fn send_sms(&self, recipients: &str, text: &str) -> Result<String> {
+        let provider = self.live()?;
+        if text.is_empty() {
+            return Err(Error::invalid_argument("the SMS text is empty"));
+        }
+        if text.chars().count() > MAX_SMS_TEXT {
+            return Err(Error::invalid_argument(format!(
+                "the SMS text is longer than {MAX_SMS_TEXT} characters"
+            )));
+        }
+        provider.send_sms(recipients, text)
+    }
+
+    /// Tops the account up with a PIN; returns the new balance if the carrier told it.
+    pub fn topup(&self, pin: &str) -> Result<Option<Money>> {
+        let provider = self.live()?;
+        let pin = pin.trim();
+        if pin.is_empty() || pin.len() > 64 || !pin.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(Error::invalid_argument(
+                "the PIN must be 1 to 64 letters or digits",
+            ));
+        }
+        provider.topup(pin)
+    }
+
+    /// The balance the carrier reported last (42call sends it with every reply).
+    pub fn known_balance(&self) -> Option<Money> {
+        self.shared.provider.known_balance()
+    }
+
+    /// Ends the client: later use of it, or of its calls, is `InvalidHandle`. Carriers
+    /// with sessions log out here. Idempotent.
+    pub fn close(&self) {
+        if !self.shared.closed.swap(true, Ordering::AcqRel) {
+            self.shared.provider.close();
+        }
+    }
+}
+
+/// What a call's reference holds. Nothing secret: it is stored by hosts in plain text.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct CallRecord {
+    v: u32,
+    carrier: String,
+    id: String,
+    started_ms: i64,
+    /// Seconds after the start past which a call with no final word is closed.
+    limit_s: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    correlation: Option<String>,
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    extra: serde_json::Value,
+}
+
+const REF_PREFIX: &str = "cc1.";
+const MAX_REF_LEN: usize = 8192;
+
+impl CallRecord {
+    fn encode(&self) -> String {
+        let json = serde_json::to_vec(self).expect("a call record always serialises");
+        format!(
+            "{REF_PREFIX}{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+        )
+    }
+
+    fn decode(reference: &str) -> Result<CallRecord> {
+        let bad = || Error::invalid_argument("not a call reference made by this library");
+        if reference.len() > MAX_REF_LEN {
+            return Err(bad());
+        }
+        let body = reference.trim().strip_prefix(REF_PREFIX).ok_or_else(bad)?;
+        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| bad())?;
+        let record: CallRecord = serde_json::from_slice(&json).map_err(|_| bad())?;
+        if record.v != 1 || record.id.is_empty() {
+            return Err(bad());
+        }
+        Ok(record)
+    }
+
+    fn deadline(&self) -> SystemTime {
+        from_unix_ms(self.started_ms) + Duration::from_secs(u64::from(self.limit_s))
+    }
+}
+
+struct CallInner {
+    record: CallRecord,
+    status: CallStatus,
+}
+
+/// One placed call. Safe to share between threads; requests on one call are serialised.
+pub struct Call {
+    client: Client,
+    inner: Mutex<CallInner>,
+}
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call").finish_non_exhaustive()
+    }
+}
+
+impl Call {
+    fn new(client: Client, record: CallRecord, status: CallStatus) -> Call {
+        Call {
+            client,
+            inner: Mutex::new(CallInner { record, status }),
+        }
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, CallInner>> {
+        self.inner
+            .lock()
+            .map_err(|_| Error::internal("a call's lock was poisoned by an earlier panic"))
+    }
+
+    /// The carrier's id of the call.
+    pub fn id(&self) -> Result<String> {
+        Ok(self.lock()?.record.id.clone())
+    }
+
+    /// The host's correlation string, if one was given at the start.
+    pub fn correlation(&self) -> Result<Option<String>> {
+        Ok(self.lock()?.record.correlation.clone())
+    }
+
+    /// Asks the carrier (where it can tell) and returns the call's status. A final
+    /// status is returned without asking again.
+    pub fn poll(&self) -> Result<CallStatus> {
+        let provider = self.client.live()?;
+        let mut inner = self.lock()?;
+        if inner.status.state.is_final() {
+            return Ok(inner.status.clone());
+        }
+        let CallInner { record, status } = &mut *inner;
+        let ctx = CallContext {
+            call_id: &record.id,
+            extra: &record.extra,
+        };
+        if let Some(obs) = provider.poll(&ctx)? {
+            status.apply(&obs);
+        }
+        status.expire_if_past(record.deadline());
+        Ok(status.clone())
+    }
+
+    /// The last known status, without asking the carrier.
+    pub fn status(&self) -> Result<CallStatus> {
+        Ok(self.lock()?.status.clone())
+    }
+
+    /// Asks the carrier to end the call. A call that has already ended is left alone.
+    pub fn hangup(&self) -> Result<CallStatus> {
+        let provider = self.client.live()?;
+        let mut inner = self.lock()?;
+        if inner.status.state.is_final() {
+            return Ok(inner.status.clone());
+        }
+        let CallInner { record, status } = &mut *inner;
+        let ctx = CallContext {
+            call_id: &record.id,
+            extra: &record.extra,
+        };
+        let obs = provider.hangup(&ctx)?;
+        if !status.apply(&obs) && !status.state.is_final() {
+            status.hangup_pending = true;
+        }
+        Ok(status.clone())
+    }
+
+    /// A text that names this call and can be stored (it holds no secret) and turned
+    /// back into a call with [`Client::attach`], in this process or another.
+    pub fn reference(&self) -> Result<String> {
+        Ok(self.lock()?.record.encode())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_round_trip_and_garbage() {
+        let r = CallRecord {
+            v: 1,
+            carrier: "42call".into(),
+            id: "ABC".into(),
+            started_ms: 1_700_000_000_000,
+            limit_s: 600,
+            correlation: Some("booth-7".into()),
+            extra: serde_json::json!({"guid": "x"}),
+        };
+        let s = r.encode();
+        assert!(s.starts_with("cc1."));
+        assert_eq!(CallRecord::decode(&s).unwrap(), r);
+        for bad in [
+            "",
+            "cc1.",
+            "cc1.!!!",
+            "cc2.e30",
+            "cc1.e30",
+            &"x".repeat(10_000),
+        ] {
+            assert_eq!(
+                CallRecord::decode(bad).unwrap_err().kind(),
+                ErrorKind::InvalidArgument
+            );
+        }
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let o = CallOptions {
+            caller_id: Some("x".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            o.check("42call", caps::CALLBACK).unwrap_err().kind(),
+            ErrorKind::Unsupported
+        );
+        assert!(o.check("x", caps::CALLER_ID).is_ok());
+        let o = CallOptions {
+            max_cost: Some("-1".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            o.check("x", caps::MAX_COST).unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
+    }
+}

@@ -1,0 +1,276 @@
+//! The client's configuration: one DSN string, in the manner of database URLs.
+//!
+//! `SCHEME://USER:SECRET@HOST[:PORT][/PATH][?OPTION=VALUE&...]`
+//!
+//! Options common to every carrier are read here (`tls`, `timeout_ms`,
+//! `default_country`); each carrier takes its own options with [`Dsn::take_option`] and
+//! then calls [`Dsn::finish`], which refuses any option nobody took. No message built
+//! here ever contains the user-info part of the DSN.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// A secret string (password, API key, token). Its `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The secret itself, for the one place that must put it on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// The default timeout of one operation, retries included.
+pub const DEFAULT_TIMEOUT_MS: u64 = 15_000;
+const MAX_TIMEOUT_MS: u64 = 600_000;
+
+/// A parsed DSN.
+#[derive(Debug, Clone)]
+pub struct Dsn {
+    /// The carrier's scheme, lower case (`42call`, `poketalk`, `connectcall`, `voipnow`).
+    pub scheme: String,
+    pub user: Option<String>,
+    pub secret: Option<Secret>,
+    pub host: String,
+    pub port: Option<u16>,
+    /// The path after the host, always starting with `/` (just `/` when none was given).
+    pub path: String,
+    /// `tls=0` turns HTTPS off (loopback tests, legacy endpoints). Default: HTTPS.
+    pub tls: bool,
+    /// `timeout_ms`: the limit of one library call's network work, retries included.
+    pub timeout: Duration,
+    /// `default_country`: the country calling code used to read national numbers (`49`).
+    pub default_country: Option<u16>,
+    options: BTreeMap<String, String>,
+}
+
+impl Dsn {
+    pub fn parse(text: &str) -> Result<Dsn> {
+        let bad = |what: &str| Error::invalid_argument(format!("DSN: {what}"));
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(bad("empty string"));
+        }
+        let (scheme, rest) = text
+            .split_once("://")
+            .ok_or_else(|| bad("no scheme (expected e.g. 42call://USER:SECRET@HOST)"))?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme.is_empty()
+            || !scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.')
+        {
+            return Err(bad("the scheme is not a carrier name"));
+        }
+        // `url` wants a scheme that starts with a letter; ours may not (`42call`).
+        let url = url::Url::parse(&format!("cc://{rest}")).map_err(|e| {
+            // url's messages name the fault, never the text.
+            bad(&format!("malformed ({e})"))
+        })?;
+        let host = match url.host_str() {
+            Some(h) if !h.is_empty() => h.trim_start_matches('[').trim_end_matches(']'),
+            _ => return Err(bad("no host")),
+        };
+        let host = host.to_string();
+        let decode = |s: &str, what: &str| -> Result<String> {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map(|c| c.into_owned())
+                .map_err(|_| bad(&format!("the {what} is not UTF-8 after percent-decoding")))
+        };
+        let user = match url.username() {
+            "" => None,
+            u => Some(decode(u, "user name")?),
+        };
+        let secret = match url.password() {
+            None | Some("") => None,
+            Some(p) => Some(Secret::new(decode(p, "secret")?)),
+        };
+        let mut options = BTreeMap::new();
+        for (k, v) in url.query_pairs() {
+            if options.insert(k.to_string(), v.to_string()).is_some() {
+                return Err(bad(&format!("option '{k}' is given twice")));
+            }
+        }
+        let path = if url.path().is_empty() {
+            "/".to_string()
+        } else {
+            url.path().to_string()
+        };
+        let mut dsn = Dsn {
+            scheme,
+            user,
+            secret,
+            host,
+            port: url.port(),
+            path,
+            tls: true,
+            timeout: Duration::from_millis(DEFAULT_TIMEOUT_MS),
+            default_country: None,
+            options,
+        };
+        if let Some(v) = dsn.take_option("tls") {
+            dsn.tls = match v.as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => return Err(bad("option tls must be 0 or 1")),
+            };
+        }
+        if let Some(v) = dsn.take_option("timeout_ms") {
+            let ms: u64 = v
+                .parse()
+                .ok()
+                .filter(|ms| (1..=MAX_TIMEOUT_MS).contains(ms))
+                .ok_or_else(|| {
+                    bad(&format!(
+                        "option timeout_ms must be a whole number of milliseconds from 1 to {MAX_TIMEOUT_MS}"
+                    ))
+                })?;
+            dsn.timeout = Duration::from_millis(ms);
+        }
+        if let Some(v) = dsn.take_option("default_country") {
+            let v = v.trim_start_matches('+');
+            let code: u16 = v
+                .parse()
+                .ok()
+                .filter(|c| crate::number::is_country_code(*c))
+                .ok_or_else(|| {
+                    bad("option default_country must be a country calling code such as 49")
+                })?;
+            dsn.default_country = Some(code);
+        }
+        Ok(dsn)
+    }
+
+    /// Takes a carrier option out of the DSN (so that [`Dsn::finish`] does not refuse it).
+    pub fn take_option(&mut self, name: &str) -> Option<String> {
+        self.options.remove(name)
+    }
+
+    /// Refuses any option that no part of the library took.
+    pub fn finish(&self) -> Result<()> {
+        match self.options.keys().next() {
+            None => Ok(()),
+            Some(k) => Err(Error::invalid_argument(format!(
+                "DSN: unknown option '{k}' for {}",
+                self.scheme
+            ))),
+        }
+    }
+
+    /// `https://HOST[:PORT]` (or `http://` with `tls=0`), without a trailing slash.
+    pub fn origin(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        match self.port {
+            Some(p) => format!("{scheme}://{host}:{p}"),
+            None => format!("{scheme}://{host}"),
+        }
+    }
+
+    /// The user name, or an error naming what is missing.
+    pub fn require_user(&self, what: &str) -> Result<String> {
+        self.user
+            .clone()
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| Error::invalid_argument(format!("DSN: the {what} is missing")))
+    }
+
+    /// The secret, or an error naming what is missing.
+    pub fn require_secret(&self, what: &str) -> Result<Secret> {
+        self.secret
+            .clone()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Error::invalid_argument(format!("DSN: the {what} is missing")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_all_parts() {
+        let mut d = Dsn::parse(
+            "42call://demo:p%40ss%3Aw@127.0.0.1:8080/x/?tls=0&timeout_ms=2500&default_country=49&foo=bar",
+        )
+        .unwrap();
+        assert_eq!(d.scheme, "42call");
+        assert_eq!(d.user.as_deref(), Some("demo"));
+        assert_eq!(d.secret.as_ref().unwrap().expose(), "p@ss:w");
+        assert_eq!(d.host, "127.0.0.1");
+        assert_eq!(d.port, Some(8080));
+        assert_eq!(d.path, "/x/");
+        assert!(!d.tls);
+        assert_eq!(d.timeout, Duration::from_millis(2500));
+        assert_eq!(d.default_country, Some(49));
+        assert_eq!(d.origin(), "http://127.0.0.1:8080");
+        assert!(d.finish().is_err());
+        assert_eq!(d.take_option("foo").as_deref(), Some("bar"));
+        assert!(d.finish().is_ok());
+    }
+
+    #[test]
+    fn defaults_to_https() {
+        let d = Dsn::parse("poketalk://KEY@www.poketalk.com").unwrap();
+        assert!(d.tls);
+        assert_eq!(d.origin(), "https://www.poketalk.com");
+        assert_eq!(d.user.as_deref(), Some("KEY"));
+        assert!(d.secret.is_none());
+        assert_eq!(d.path, "/");
+    }
+
+    #[test]
+    fn errors_name_the_part_and_hide_the_secret() {
+        for (dsn, part) in [
+            ("", "empty"),
+            ("demo:hunter2@host", "scheme"),
+            ("42call://demo:hunter2@", "host"),
+            ("42call://demo:hunter2@h?tls=maybe", "tls"),
+            ("42call://demo:hunter2@h?timeout_ms=0", "timeout_ms"),
+            (
+                "42call://demo:hunter2@h?default_country=999",
+                "default_country",
+            ),
+            ("42call://demo:hunter2@h?a=1&a=2", "twice"),
+            ("42call://demo:hunter2@h:99999", "malformed"),
+        ] {
+            let e = Dsn::parse(dsn).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument, "{dsn}");
+            assert!(e.message().contains(part), "{dsn}: {}", e.message());
+            assert!(!e.to_string().contains("hunter2"), "{}", e);
+        }
+    }
+
+    #[test]
+    fn secret_is_not_printed() {
+        let d = Dsn::parse("42call://demo:hunter2@h").unwrap();
+        assert!(!format!("{d:?}").contains("hunter2"));
+    }
+}
