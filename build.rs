@@ -9,6 +9,11 @@ fn main() {
     println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=build.rs");
+    let major_v = env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        // The soname names the ABI generation (see the README's ABI policy).
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libcallconnect.so.{major_v}");
+    }
     let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     let mut config =
@@ -19,10 +24,22 @@ fn main() {
     config.after_includes = Some(format!(
         "\n#define CALLCONNECT_VERSION_MAJOR {major}\n#define CALLCONNECT_VERSION_MINOR {minor}\n#define CALLCONNECT_VERSION_PATCH {patch}\n#define CALLCONNECT_VERSION \"{major}.{minor}.{patch}\"\n"
     ));
+    // Every file of src/ffi is part of the C ABI (mod.rs first, then by name).
+    let mut sources: Vec<PathBuf> = fs::read_dir(crate_dir.join("src/ffi"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    sources.sort_by_key(|p| (p.file_name().unwrap() != "mod.rs", p.clone()));
+    let with_sources = |mut b: cbindgen::Builder| {
+        for s in &sources {
+            b = b.with_src(s);
+        }
+        b
+    };
     let c_header = out.join("callconnect.h");
-    cbindgen::Builder::new()
+    with_sources(cbindgen::Builder::new())
         .with_config(config.clone())
-        .with_src(crate_dir.join("src/ffi/mod.rs"))
         .generate()
         .expect("cbindgen could not generate the header")
         .write_to_file(&c_header);
@@ -38,9 +55,8 @@ fn main() {
         "#define FFI_SCOPE \"CALLCONNECT\"\n#define FFI_LIB \"libcallconnect.so.{major}\""
     ));
     let php_header = out.join("callconnect_php.h");
-    cbindgen::Builder::new()
+    with_sources(cbindgen::Builder::new())
         .with_config(php)
-        .with_src(crate_dir.join("src/ffi/mod.rs"))
         .generate()
         .expect("cbindgen could not generate the PHP header")
         .write_to_file(&php_header);

@@ -87,6 +87,166 @@ typedef uint32_t cc_result;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Where a call is. States only move forward; ENDED and FAILED are final.
+enum cc_call_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Placed; the carrier has not reported progress yet (or cannot: see CC_STATUS_LIVE).
+  CC_STATE_INITIATING = 0,
+  // A's phone is ringing.
+  CC_STATE_RINGING_A = 1,
+  // A picked up.
+  CC_STATE_A_ANSWERED = 2,
+  // B's phone is ringing.
+  CC_STATE_RINGING_B = 3,
+  // A and B are bridged.
+  CC_STATE_CONNECTED = 4,
+  // The call is over (reason CANCELLED when the host hung it up).
+  CC_STATE_ENDED = 5,
+  // The call failed; `reason` and `failed_leg` say why and where.
+  CC_STATE_FAILED = 6,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum cc_call_state cc_call_state;
+#else
+typedef uint32_t cc_call_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Why a call failed.
+enum cc_fail_reason
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  CC_REASON_NONE = 0,
+  CC_REASON_BUSY = 1,
+  CC_REASON_NO_ANSWER = 2,
+  CC_REASON_REJECTED = 3,
+  CC_REASON_INSUFFICIENT_FUNDS = 4,
+  CC_REASON_INVALID_NUMBER = 5,
+  // Ended by the host (hang-up) before or after connecting.
+  CC_REASON_CANCELLED = 6,
+  CC_REASON_PROVIDER_ERROR = 7,
+  // Nothing final was heard within the call's limits, or the carrier did not say.
+  CC_REASON_UNKNOWN = 8,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum cc_fail_reason cc_fail_reason;
+#else
+typedef uint32_t cc_fail_reason;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Which leg of a call.
+enum cc_leg
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  CC_LEG_NONE = 0,
+  // The first leg: the number rung first (the customer).
+  CC_LEG_A = 1,
+  // The second leg: the destination.
+  CC_LEG_B = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum cc_leg cc_leg;
+#else
+typedef uint32_t cc_leg;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Bits of `cc_call_status.flags`.
+enum cc_status_flag
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // The carrier reports this call's progress. Without it, the state says only what the
+  // library itself did (e.g. 42call: INITIATING until hung up).
+  CC_STATUS_LIVE = 1,
+  // The host asked for hang-up; the carrier has not confirmed the end yet.
+  CC_STATUS_HANGUP_PENDING = 2,
+  // The library closed the call as FAILED/UNKNOWN: nothing final came within its
+  // limits (wait for pickup + max duration + a margin).
+  CC_STATUS_TIMED_OUT = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum cc_status_flag cc_status_flag;
+#else
+typedef uint32_t cc_status_flag;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Bits returned by `cc_capabilities`.
+enum cc_capability
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // `cc_start_call` places two-leg callbacks.
+  CC_CAP_CALLBACK = 1,
+  // `cc_poll_status` reports live progress (A ringing, answered, B ringing, ...).
+  CC_CAP_LIVE_STATUS = 2,
+  // `cc_hangup` ends a call.
+  CC_CAP_HANGUP = 4,
+  // `cc_send_sms`.
+  CC_CAP_SMS = 8,
+  // `cc_topup`.
+  CC_CAP_TOPUP = 16,
+  // Status arrives as events the host feeds in.
+  CC_CAP_EVENTS = 32,
+  // A may be several numbers (`"n1|n2"`); the first to pick up wins.
+  CC_CAP_RING_GROUP = 64,
+  // `caller_id` / `caller_id_b` options.
+  CC_CAP_CALLER_ID = 128,
+  // Account services (balance and more).
+  CC_CAP_ACCOUNT = 256,
+  // A call start whose outcome is unknown is safely repeated by the carrier's nonce.
+  CC_CAP_IDEMPOTENT_START = 512,
+  // The `max_duration_s` option.
+  CC_CAP_MAX_DURATION = 1024,
+  // The `wait_for_pickup_s` option.
+  CC_CAP_WAIT_FOR_PICKUP = 2048,
+  // The `max_cost` option.
+  CC_CAP_MAX_COST = 4096,
+  // The `connect_type` option.
+  CC_CAP_CONNECT_TYPE = 8192,
+  // The CC_OPT_ALLOW_PUBLIC_TRANSFER and CC_OPT_VIDEO flags.
+  CC_CAP_CALL_FLAGS = 16384,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum cc_capability cc_capability;
+#else
+typedef uint32_t cc_capability;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Bits of `cc_call_options.flags`.
+enum cc_option_flag
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  CC_OPT_ALLOW_PUBLIC_TRANSFER = 1,
+  CC_OPT_VIDEO = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum cc_option_flag cc_option_flag;
+#else
+typedef uint32_t cc_option_flag;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // A call placed by `cc_start_call` or attached by `cc_call_attach`; freed by
 // `cc_call_free`. May be used from several threads at once (requests on one call are
 // served one after the other).

@@ -21,6 +21,75 @@ enum cc_result
 };
 typedef uint32_t cc_result;
 
+enum cc_call_state
+ {
+  CC_STATE_INITIATING = 0,
+  CC_STATE_RINGING_A = 1,
+  CC_STATE_A_ANSWERED = 2,
+  CC_STATE_RINGING_B = 3,
+  CC_STATE_CONNECTED = 4,
+  CC_STATE_ENDED = 5,
+  CC_STATE_FAILED = 6,
+};
+typedef uint32_t cc_call_state;
+
+enum cc_fail_reason
+ {
+  CC_REASON_NONE = 0,
+  CC_REASON_BUSY = 1,
+  CC_REASON_NO_ANSWER = 2,
+  CC_REASON_REJECTED = 3,
+  CC_REASON_INSUFFICIENT_FUNDS = 4,
+  CC_REASON_INVALID_NUMBER = 5,
+  CC_REASON_CANCELLED = 6,
+  CC_REASON_PROVIDER_ERROR = 7,
+  CC_REASON_UNKNOWN = 8,
+};
+typedef uint32_t cc_fail_reason;
+
+enum cc_leg
+ {
+  CC_LEG_NONE = 0,
+  CC_LEG_A = 1,
+  CC_LEG_B = 2,
+};
+typedef uint32_t cc_leg;
+
+enum cc_status_flag
+ {
+  CC_STATUS_LIVE = 1,
+  CC_STATUS_HANGUP_PENDING = 2,
+  CC_STATUS_TIMED_OUT = 4,
+};
+typedef uint32_t cc_status_flag;
+
+enum cc_capability
+ {
+  CC_CAP_CALLBACK = 1,
+  CC_CAP_LIVE_STATUS = 2,
+  CC_CAP_HANGUP = 4,
+  CC_CAP_SMS = 8,
+  CC_CAP_TOPUP = 16,
+  CC_CAP_EVENTS = 32,
+  CC_CAP_RING_GROUP = 64,
+  CC_CAP_CALLER_ID = 128,
+  CC_CAP_ACCOUNT = 256,
+  CC_CAP_IDEMPOTENT_START = 512,
+  CC_CAP_MAX_DURATION = 1024,
+  CC_CAP_WAIT_FOR_PICKUP = 2048,
+  CC_CAP_MAX_COST = 4096,
+  CC_CAP_CONNECT_TYPE = 8192,
+  CC_CAP_CALL_FLAGS = 16384,
+};
+typedef uint32_t cc_capability;
+
+enum cc_option_flag
+ {
+  CC_OPT_ALLOW_PUBLIC_TRANSFER = 1,
+  CC_OPT_VIDEO = 2,
+};
+typedef uint32_t cc_option_flag;
+
 typedef struct cc_call cc_call;
 
 typedef struct cc_client cc_client;

@@ -28,7 +28,7 @@ fn to_cstring(s: &str) -> CString {
 pub fn set_last_error(e: &Error) {
     LAST.with(|l| {
         let mut l = l.borrow_mut();
-        l.message = to_cstring(&e.to_string());
+        l.message = to_cstring(e.message());
         l.carrier_code = to_cstring(e.carrier_code().unwrap_or(""));
     });
 }

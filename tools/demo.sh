@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `make demo`: starts the carrier simulator on loopback and runs the C examples against
+# it: a callback followed live, an SMS and a top-up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TARGET=target/debug
+STEP_MS=${SIM_STEP_MS:-700}
+port_file=$(mktemp -u /tmp/cc-demo-port.XXXXXX)
+coproc SIM { exec "$TARGET/callconnect-sim" --port 0 --step-ms "$STEP_MS" --port-file "$port_file" --stdin-eof; }
+trap 'exec {SIM[1]}>&-; wait "$SIM_PID" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -s "$port_file" ] && break; sleep 0.05; done
+port=$(cat "$port_file"); rm -f "$port_file"
+echo "== carrier simulator on 127.0.0.1:$port (one call stage every ${STEP_MS} ms)"
+export LD_LIBRARY_PATH="$PWD/$TARGET"
+run() { echo; echo "\$ $*" | sed -E 's/:[^:@/]+@/:***@/'; "$@"; }
+DSN42="42call://demo:demo-secret@127.0.0.1:$port?tls=0&default_country=49"
+if [ -f src/providers/connectcall.rs ]; then
+  echo; echo "== A callback on a carrier that reports live progress (Connect Call)"
+  run examples-c/build/callback "connectcall://demo:demo-secret@127.0.0.1:$port/api/?tls=0&default_country=49" "0171 1234567" "030 1234567" 2
+fi
+echo; echo "== A callback on 42call (its API reports no progress: the library says so)"
+run examples-c/build/callback "$DSN42" "0171 1234567" "030 1234567"
+echo; echo "== An SMS to two recipients"
+run examples-c/build/sms "$DSN42" "0171 1234567|+44 20 7946 0958" "Your booth is ready"
+echo; echo "== A top-up by PIN"
+run examples-c/build/topup "$DSN42" "9$(date +%s)"
+echo; echo "demo finished"
