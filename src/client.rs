@@ -142,7 +142,8 @@ impl Client {
         })
     }
 
-    fn live(&self) -> Result<&dyn Provider> {
+    /// The carrier, unless the client was closed.
+    pub(crate) fn live(&self) -> Result<&dyn Provider> {
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(Error::new(ErrorKind::InvalidHandle, "the client was freed"));
         }

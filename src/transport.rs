@@ -89,6 +89,9 @@ pub struct Transport {
     pooled: ureq::Agent,
     fresh: ureq::Agent,
     timeout: Duration,
+    /// Values that must never appear in a log line or message (passwords, keys, tokens,
+    /// PINs): [`Transport::redact`] blanks them out.
+    secrets: Vec<String>,
 }
 
 impl Transport {
@@ -114,7 +117,37 @@ impl Transport {
             pooled,
             fresh,
             timeout,
+            secrets: Vec::new(),
         }
+    }
+
+    /// Registers a value that must never be shown (and its percent-encoded form).
+    /// Every carrier registers its credentials here when it is built.
+    pub fn add_secret(&mut self, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        for form in [
+            secret.to_string(),
+            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>(),
+        ] {
+            if !self.secrets.contains(&form) {
+                self.secrets.push(form);
+            }
+        }
+        // Longest first, so that a secret containing another is blanked whole.
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
+    /// `text` with every registered secret replaced by `***`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for s in &self.secrets {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), "***");
+            }
+        }
+        out
     }
 
     pub fn timeout(&self) -> Duration {

@@ -59,12 +59,16 @@ impl Call42 {
         let user = dsn.require_user("42call user name")?;
         let password = dsn.require_secret("42call password")?;
         dsn.finish()?;
+        let mut transport = Transport::new(dsn.timeout);
+        let key = md5_hex(password.expose());
+        transport.add_secret(password.expose());
+        transport.add_secret(&key);
         Ok(Box::new(Call42 {
             user,
-            key: Secret::new(md5_hex(password.expose())),
+            key: Secret::new(key),
             origin: dsn.origin(),
             default_country: dsn.default_country,
-            transport: Transport::new(dsn.timeout),
+            transport,
             skew_ms: AtomicI64::new(0),
             balance: Mutex::new(None),
         }))
