@@ -249,6 +249,19 @@ fn from_intl_digits(s: &str) -> String {
     }
 }
 
+/// A prefix (`0049177`, `49179`, `+49`) -> `+49177`; anything else as written.
+fn prefix_form(s: &str) -> String {
+    let t = s.trim();
+    if t.starts_with('+') || t.starts_with("00") {
+        return from_00(t);
+    }
+    if !t.is_empty() && !t.starts_with('0') && t.chars().all(|c| c.is_ascii_digit()) {
+        format!("+{t}")
+    } else {
+        t.to_string()
+    }
+}
+
 /// Digits of a number as the carrier echoed it, international (for matching).
 fn intl_digits(s: &str, default_country: Option<u16>) -> String {
     let t = s.trim();
@@ -568,7 +581,7 @@ impl Call42 {
             let (destination, prefix, price) = match entry {
                 Some(e) => (
                     text(e, "destinationname"),
-                    text(e, "prefix").map(|p| from_00(&p)),
+                    text(e, "prefix").map(|p| prefix_form(&p)),
                     self.money_field(e, "price", &currency)?,
                 ),
                 None => (None, None, None),
@@ -903,7 +916,7 @@ impl AccountServices for Call42 {
                 .filter(|c| c.starts_with('+'))
                 .unwrap_or_else(|| n.e164()),
             country_code: n.country_code(),
-            prefix: text(&body, "prefix").map(|p| from_intl_digits(&p)),
+            prefix: text(&body, "prefix").map(|p| prefix_form(&p)),
             subscriber: text(&body, "number"),
             destination: text(&body, "name"),
         })
