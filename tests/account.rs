@@ -74,15 +74,15 @@ fn balance_and_account() {
     let sim = sim();
     let c = client(&sim, "test-acc");
     let a = c.account().unwrap();
-    assert_eq!(a.balance.amount, "18.4000");
+    assert_eq!(a.balance.amount, "18.40");
     assert_eq!(a.balance.currency.as_deref(), Some("EUR"));
     assert_eq!(a.customer_name.as_deref(), Some("Kunde test-acc"));
     assert!(a.customer_number.is_some() && a.account_number.is_some());
     assert_eq!(a.accounts.len(), 1);
     // A fresh balance refreshes the known one.
-    assert_eq!(c.known_balance().unwrap().amount, "18.4000");
+    assert_eq!(c.known_balance().unwrap().amount, "18.40");
     c.send_sms("0171 1234567", "x").unwrap();
-    assert_eq!(c.balance().unwrap().display(), "18.3100 EUR");
+    assert_eq!(c.balance().unwrap().display(), "18.31 EUR");
 
     // The account reply names no currency: a fresh client takes the DSN's, one that has
     // heard the carrier's takes that.
@@ -315,7 +315,7 @@ fn card_life() {
     assert_eq!(stat(&sim, "cards_created"), 1);
     assert_eq!(stat(&sim, "sms_sent"), sms_before + 1);
     // 18.40 - 5.00 on the card - 0.09 for the SMS.
-    assert_eq!(c.balance().unwrap().amount, "13.3100");
+    assert_eq!(c.balance().unwrap().amount, "13.31");
 
     let sim_state =
         |n: &str| control(&sim, &format!("card?user=test-card&number={n}"))["state"].clone();

@@ -249,6 +249,18 @@ fn from_intl_digits(s: &str) -> String {
     }
 }
 
+/// The carrier writes one balance as `18,40` in one reply and `18,4000` in the next:
+/// amounts get two decimals at least, and more only where the carrier gave non-zero
+/// digits there (`18.4000` -> `18.40`, `5` -> `5.00`, `0.0133` stays). Nothing is lost.
+fn two_decimals_at_least(amount: &str) -> String {
+    let (int, frac) = amount.split_once('.').unwrap_or((amount, ""));
+    let mut frac = frac.trim_end_matches('0').to_string();
+    while frac.len() < 2 {
+        frac.push('0');
+    }
+    format!("{int}.{frac}")
+}
+
 /// A prefix (`0049177`, `49179`, `+49`) -> `+49177`; anything else as written.
 fn prefix_form(s: &str) -> String {
     let t = s.trim();
@@ -389,17 +401,24 @@ impl Call42 {
         .unwrap_or_else(|| self.account.currency.clone())
     }
 
-    /// An amount field (`"0,10 EUR"`, `"15,4426"`, `"0.01"`, `0.5`).
+    /// An amount field (`"0,10 EUR"`, `"15,4426"`, `"0.01"`, `0.5`), in the one form of
+    /// the account results (see [`two_decimals_at_least`]).
     fn money_field(&self, v: &Value, key: &str, currency: &str) -> Result<Option<Money>> {
-        match v.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-            Some(Value::String(s)) => Money::parse(s, Some(currency)).map(Some),
-            Some(Value::Number(n)) => Money::parse(&n.to_string(), Some(currency)).map(Some),
-            Some(_) => Err(Error::protocol(format!(
-                "42call sent an amount ({key}) that is not a number"
-            ))),
-        }
+        let parsed = match v.get(key) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
+            Some(Value::String(s)) => Money::parse(s, Some(currency))?,
+            Some(Value::Number(n)) => Money::parse(&n.to_string(), Some(currency))?,
+            Some(_) => {
+                return Err(Error::protocol(format!(
+                    "42call sent an amount ({key}) that is not a number"
+                )))
+            }
+        };
+        Ok(Some(Money {
+            amount: two_decimals_at_least(&parsed.amount),
+            currency: parsed.currency,
+        }))
     }
 
     /// The error with every secret this client knows blanked out of its message, and
@@ -1155,6 +1174,21 @@ mod tests {
         assert_eq!(r[0].cost.display(), "0.0012 EUR");
         assert_eq!(r[0].destination.as_deref(), Some("Germany Mobile O2"));
         assert!(c.callshop_records(&json!({"cdrs": []})).unwrap().is_empty());
+    }
+
+    #[test]
+    fn amounts_in_one_form() {
+        for (carrier, ours) in [
+            ("18.4000", "18.40"),
+            ("5", "5.00"),
+            ("0.1", "0.10"),
+            ("0.0133", "0.0133"),
+            ("-0.50", "-0.50"),
+            ("15.4426", "15.4426"),
+            ("0", "0.00"),
+        ] {
+            assert_eq!(two_decimals_at_least(carrier), ours);
+        }
     }
 
     #[test]
