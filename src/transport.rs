@@ -97,8 +97,9 @@ pub struct Transport {
 }
 
 /// The most secrets one transport keeps (credentials plus those learnt from replies).
-/// Past it, new ones are still redacted from the message at hand by their caller but no
-/// longer remembered; the bound keeps a long-running daemon's memory flat.
+/// Past it, new ones are no longer remembered (`remember_secret` says so); the bound
+/// keeps a long-running daemon's memory flat. Messages are built from values known not
+/// to be secret in any case: redaction is the second line of defence.
 const MAX_SECRETS: usize = 16_384;
 
 impl Transport {
