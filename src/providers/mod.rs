@@ -7,7 +7,9 @@ use crate::dsn::Dsn;
 use crate::error::{Error, Result};
 use crate::money::Money;
 
+pub mod account;
 pub mod call42;
+pub mod call42_account;
 
 /// A constructor for a carrier, from its parsed DSN.
 pub type Constructor = fn(Dsn) -> Result<Box<dyn Provider>>;
@@ -103,4 +105,9 @@ pub trait Provider: Send + Sync {
     }
     /// Called once when the client is freed (log out, end sessions). Errors are ignored.
     fn close(&self) {}
+    /// The carrier's account services (balance, rates, call records, cards, ...), if it
+    /// has any: see `account::AccountServices`.
+    fn account_services(&self) -> Option<&dyn account::AccountServices> {
+        None
+    }
 }
