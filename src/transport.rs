@@ -8,7 +8,9 @@
 //! connection, so that a keep-alive connection the carrier closed while idle cannot
 //! turn into an unknown outcome.
 
+use std::collections::BTreeMap;
 use std::io::ErrorKind as IoKind;
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -92,6 +94,9 @@ pub struct Transport {
     /// Values that must never appear in a log line or message (passwords, keys, tokens,
     /// PINs): [`Transport::redact`] blanks them out.
     secrets: Vec<String>,
+    /// Secrets learnt after the client was built (e.g. an OAuth token), by slot: a new
+    /// value replaces the slot's old one, so renewals do not pile up.
+    rotating: Mutex<BTreeMap<&'static str, Vec<String>>>,
 }
 
 impl Transport {
@@ -118,6 +123,7 @@ impl Transport {
             fresh,
             timeout,
             secrets: Vec::new(),
+            rotating: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -142,12 +148,33 @@ impl Transport {
     /// `text` with every registered secret replaced by `***`.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for s in &self.secrets {
+        let rotating: Vec<String> = match self.rotating.lock() {
+            Ok(r) => r.values().flatten().cloned().collect(),
+            Err(_) => Vec::new(),
+        };
+        let mut all: Vec<&String> = self.secrets.iter().chain(rotating.iter()).collect();
+        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        for s in all {
             if out.contains(s.as_str()) {
                 out = out.replace(s.as_str(), "***");
             }
         }
         out
+    }
+
+    /// Registers a secret learnt while the client works (an access token fetched later),
+    /// through a shared reference. The value replaces the one last set in the same `slot`.
+    pub fn set_rotating_secret(&self, slot: &'static str, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        let forms = vec![
+            secret.to_string(),
+            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>(),
+        ];
+        if let Ok(mut r) = self.rotating.lock() {
+            r.insert(slot, forms);
+        }
     }
 
     pub fn timeout(&self) -> Duration {
@@ -157,7 +184,12 @@ impl Transport {
     /// Sends a request within the client's timeout. Reads are retried (bounded, with
     /// backoff) on network faults and on 500/502/503/504; nothing else is.
     pub fn send(&self, req: &Request) -> Result<Response> {
-        let deadline = Instant::now() + self.timeout;
+        self.send_until(req, Instant::now() + self.timeout)
+    }
+
+    /// As [`Transport::send`], within a deadline the caller chose (for an operation made
+    /// of several requests that shares one timeout).
+    pub fn send_until(&self, req: &Request, deadline: Instant) -> Result<Response> {
         let mut backoff = BACKOFF_START;
         let mut attempt = 1;
         loop {
