@@ -41,7 +41,8 @@
 //! handed out of band, for hosts that manage their own), `fail-next-start?client=&code=`
 //! (the next start is refused with that 400 code), `cut-next-start?client=` (the next
 //! start is acted on, then its connection is closed without a reply), `cdr-off?client=`
-//! (the app's call records are not found), `client?id=` (the app's counters, flat JSON),
+//! (the app's call records are not found), `step-ms?client=&ms=` (the stage length of the
+//! app's next calls, for slow hosts), `client?id=` (the app's counters, flat JSON),
 //! `call?id=` (a call's stage and what the start asked for).
 
 use std::collections::HashMap;
@@ -79,6 +80,8 @@ struct App {
     fail_next_start: Option<String>,
     cut_next_start: bool,
     cdr_off: bool,
+    /// Milliseconds per call stage for this app's calls (default: the simulator's).
+    step_ms: Option<u64>,
 }
 
 struct SimCall {
@@ -124,6 +127,7 @@ fn new_app(secret: String) -> App {
         fail_next_start: None,
         cut_next_start: false,
         cdr_off: false,
+        step_ms: None,
     }
 }
 
@@ -554,6 +558,7 @@ impl VoipNow {
             return error(401, "unauthorized", "Unknown app.");
         };
         let cut = std::mem::take(&mut app.cut_next_start);
+        let step_ms = app.step_ms.unwrap_or(self.step_ms);
         app.nonces.insert(nonce.clone(), id.clone());
         app.counters.calls_placed += 1;
         if cut {
@@ -582,10 +587,10 @@ impl VoipNow {
                 destination: destination.clone(),
                 winner,
                 request,
-                timeline: Timeline::new(self.step_ms, a_magic, magic(&destination))
+                timeline: Timeline::new(step_ms, a_magic, magic(&destination))
                     .with_talk_steps(talk_steps),
                 started: Instant::now(),
-                step: Duration::from_millis(self.step_ms),
+                step: Duration::from_millis(step_ms),
             },
         );
         state.order.push(id.clone());
@@ -791,6 +796,12 @@ impl Module for VoipNow {
             "cut-next-start" => {
                 let client = req.query_param("client")?;
                 Self::app(&mut state, &client)?.cut_next_start = true;
+                Some(ok())
+            }
+            "step-ms" => {
+                let client = req.query_param("client")?;
+                let ms: u64 = req.query_param("ms")?.parse().ok()?;
+                Self::app(&mut state, &client)?.step_ms = Some(ms);
                 Some(ok())
             }
             "cdr-off" => {
