@@ -204,9 +204,10 @@ impl VoipNow {
                 if t.is_empty() {
                     return Err(bad("option token is empty".into()));
                 }
-                if token_cache.is_some() {
+                if token_cache.is_some() || redirect_uri.is_some() {
                     return Err(bad(
-                        "token_cache is for client credentials, not for token=".into()
+                        "token_cache and redirect_uri are for client credentials, not for token="
+                            .into(),
                     ));
                 }
                 transport.add_secret(&t);
@@ -1149,6 +1150,10 @@ mod tests {
             ("voipnow://app@h?extension=210", "secret"),
             ("voipnow://app:s3cret@h?extension=210&token=t", "not both"),
             ("voipnow://h?extension=210&token=", "token"),
+            (
+                "voipnow://h?extension=210&token=t&redirect_uri=x",
+                "redirect_uri",
+            ),
             (
                 "voipnow://app:s3cret@h?extension=210&number_format=x",
                 "number_format",
