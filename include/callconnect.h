@@ -338,11 +338,16 @@ void cc_client_free(struct cc_client *client);
 
 // Places a two-leg callback: the carrier rings `a_number`, and when A answers, bridges
 // to `b_number`. Numbers are read as a person types them (`0171 1234567` with the DSN's
-// `default_country`, `+49 171 1234567`, `0049...`). `options` may be NULL. On success
-// `*out_call` is a new call owned by the caller (free with `cc_call_free`).
+// `default_country`, `+49 171 1234567`, `0049...`). Where the carrier has
+// CC_CAP_RING_GROUP, `a_number` may be several numbers separated by `|`
+// (`"0171 1234567|030 1234567"`): all ring, and the first to pick up is bridged to B.
+// `options` may be NULL. On success `*out_call` is a new call owned by the caller (free
+// with `cc_call_free`).
 //
 // The request is never repeated: if the carrier may have received it but no answer came
-// back, the result is CC_ERR_OUTCOME_UNKNOWN.
+// back, the result is CC_ERR_OUTCOME_UNKNOWN. (Where the carrier has
+// CC_CAP_IDEMPOTENT_START, the library repeats it with the same idempotency key, which
+// the carrier de-duplicates; CC_ERR_OUTCOME_UNKNOWN then means no repeat was answered.)
 //
 // Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INVALID_NUMBER,
 // CC_ERR_UNSUPPORTED (an option the carrier cannot honour), CC_ERR_AUTH,

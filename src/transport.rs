@@ -8,8 +8,9 @@
 //! connection, so that a keep-alive connection the carrier closed while idle cannot
 //! turn into an unknown outcome.
 
+use std::collections::BTreeMap;
 use std::io::ErrorKind as IoKind;
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -94,6 +95,9 @@ pub struct Transport {
     /// PINs): [`Transport::redact`] blanks them out. Behind a lock so that secrets learnt
     /// from replies (card PINs, SIP passwords) can be added to a shared client.
     secrets: RwLock<Vec<String>>,
+    /// Secrets learnt after the client was built (e.g. an OAuth token), by slot: a new
+    /// value replaces the slot's old one, so renewals do not pile up.
+    rotating: Mutex<BTreeMap<&'static str, Vec<String>>>,
 }
 
 /// The most secrets one transport keeps (credentials plus those learnt from replies).
@@ -126,6 +130,7 @@ impl Transport {
             fresh,
             timeout,
             secrets: RwLock::new(Vec::new()),
+            rotating: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -163,12 +168,33 @@ impl Transport {
     pub fn redact(&self, text: &str) -> String {
         let secrets = self.secrets.read().unwrap_or_else(|p| p.into_inner());
         let mut out = text.to_string();
-        for s in secrets.iter() {
+        let rotating: Vec<String> = match self.rotating.lock() {
+            Ok(r) => r.values().flatten().cloned().collect(),
+            Err(_) => Vec::new(),
+        };
+        let mut all: Vec<&String> = secrets.iter().chain(rotating.iter()).collect();
+        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        for s in all {
             if out.contains(s.as_str()) {
                 out = out.replace(s.as_str(), "***");
             }
         }
         out
+    }
+
+    /// Registers a secret learnt while the client works (an access token fetched later),
+    /// through a shared reference. The value replaces the one last set in the same `slot`.
+    pub fn set_rotating_secret(&self, slot: &'static str, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        let forms = vec![
+            secret.to_string(),
+            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>(),
+        ];
+        if let Ok(mut r) = self.rotating.lock() {
+            r.insert(slot, forms);
+        }
     }
 
     pub fn timeout(&self) -> Duration {
@@ -178,7 +204,12 @@ impl Transport {
     /// Sends a request within the client's timeout. Reads are retried (bounded, with
     /// backoff) on network faults and on 500/502/503/504; nothing else is.
     pub fn send(&self, req: &Request) -> Result<Response> {
-        let deadline = Instant::now() + self.timeout;
+        self.send_until(req, Instant::now() + self.timeout)
+    }
+
+    /// As [`Transport::send`], within a deadline the caller chose (for an operation made
+    /// of several requests that shares one timeout).
+    pub fn send_until(&self, req: &Request, deadline: Instant) -> Result<Response> {
         let mut backoff = BACKOFF_START;
         let mut attempt = 1;
         loop {

@@ -11,6 +11,7 @@
 
 pub mod call42;
 pub mod timeline;
+pub mod voipnow;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -180,7 +181,10 @@ impl Simulator {
             .to_ip()
             .ok_or_else(|| std::io::Error::other("not an IP listener"))?;
         let server = Arc::new(server);
-        let modules: Vec<Box<dyn Module>> = vec![Box::new(call42::Call42::new(config.step_ms))];
+        let modules: Vec<Box<dyn Module>> = vec![
+            Box::new(call42::Call42::new(config.step_ms)),
+            Box::new(voipnow::VoipNow::new(config.step_ms)),
+        ];
         let shared = Arc::new(Shared {
             modules,
             stop: AtomicBool::new(false),

@@ -10,12 +10,16 @@ use crate::money::Money;
 pub mod account;
 pub mod call42;
 pub mod call42_account;
+pub mod voipnow;
 
 /// A constructor for a carrier, from its parsed DSN.
 pub type Constructor = fn(Dsn) -> Result<Box<dyn Provider>>;
 
 /// Every carrier the library speaks, by DSN scheme.
-pub const CARRIERS: &[(&str, Constructor)] = &[("42call", call42::Call42::from_dsn)];
+pub const CARRIERS: &[(&str, Constructor)] = &[
+    ("42call", call42::Call42::from_dsn),
+    ("voipnow", voipnow::VoipNow::from_dsn),
+];
 
 /// Builds the carrier a DSN names.
 pub fn build(dsn: Dsn) -> Result<Box<dyn Provider>> {
