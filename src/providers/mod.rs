@@ -8,12 +8,16 @@ use crate::error::{Error, Result};
 use crate::money::Money;
 
 pub mod call42;
+pub mod connectcall;
 
 /// A constructor for a carrier, from its parsed DSN.
 pub type Constructor = fn(Dsn) -> Result<Box<dyn Provider>>;
 
 /// Every carrier the library speaks, by DSN scheme.
-pub const CARRIERS: &[(&str, Constructor)] = &[("42call", call42::Call42::from_dsn)];
+pub const CARRIERS: &[(&str, Constructor)] = &[
+    ("42call", call42::Call42::from_dsn),
+    ("connectcall", connectcall::ConnectCall::from_dsn),
+];
 
 /// Builds the carrier a DSN names.
 pub fn build(dsn: Dsn) -> Result<Box<dyn Provider>> {
