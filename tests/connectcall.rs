@@ -7,7 +7,8 @@ use callconnect_sim::connectcall::LEAK_PASSWORD;
 use callconnect_sim::{Config, Simulator};
 use serde_json::Value;
 
-const STEP_MS: u64 = 40;
+/// Long enough for a loaded machine to see every stage when polling every few ms.
+const STEP_MS: u64 = 200;
 
 fn sim_with(step_ms: u64) -> Simulator {
     Simulator::start(Config {
@@ -125,16 +126,21 @@ fn full_call_watching_every_state() {
 
 #[test]
 fn hangup_while_connected() {
-    let sim = sim();
+    // 400 ms a stage: the bridge lasts 1.6 s unless hung up.
+    let sim = sim_with(400);
     let c = client(&sim, "test-hang");
     let call = c
         .start_call("0171 1234567", "030 1234567", &CallOptions::default())
         .unwrap();
     let (seen, s) = watch_until(&call, |s| s.state == Connected);
     assert_eq!(s.state, Connected, "{seen:?}");
+    assert_eq!(s.duration_s, 0);
+    std::thread::sleep(Duration::from_millis(1100));
     let s = call.hangup().unwrap();
     assert_eq!((s.state, s.reason), (Ended, FailReason::Cancelled));
     assert_eq!(s.raw_code.as_deref(), Some("4"));
+    // The carrier reports no duration: the library measured the bridge it saw.
+    assert_eq!(s.duration_s, 1);
     assert_eq!(count(&account(&sim, "test-hang"), "hangups"), 1);
     assert_eq!(control(&sim, "session?login=test-hang")["code"], 4);
     // Hanging up an ended call sends nothing.
@@ -306,9 +312,10 @@ fn magic_numbers() {
     use FailReason as R;
     // One session for all: every call after the first is placed with `connect`.
     for (a, b, reason, leg, raw) in [
-        ("0171 1234486", "030 1234567", R::Busy, Leg::A, "10"),
+        // A's failures read leg NONE: a poll may miss A's answer, so only B is ever sure.
+        ("0171 1234486", "030 1234567", R::Busy, Leg::None, "10"),
         ("0171 1234567", "030 1234486", R::Busy, Leg::B, "10"),
-        ("0171 1234408", "030 1234567", R::NoAnswer, Leg::A, "11"),
+        ("0171 1234408", "030 1234567", R::NoAnswer, Leg::None, "11"),
         ("0171 1234567", "030 1234603", R::Rejected, Leg::B, "12"),
         (
             "0171 1234404",

@@ -28,9 +28,11 @@
 //!
 //! Controls (`/_sim/connectcall/...`): `expire?login=U` (or `?guid=G`, or nothing: all)
 //! expires sessions; `force?login=U&code=N` makes U's latest session report status N
-//! (no `code`: back to the timeline; `hangUp` also clears it); `fault?login=U&mode=M&count=N`
+//! (no `code`: back to the timeline; after `hangUp` it reports 4); `fault?login=U&mode=M&count=N`
 //! spoils the replies of U's next N requests after serving them (`garbage`: an HTML error
-//! page, `nocode`: XML without `<code>`, `http500`, `slow`: 3 s late); `account?login=U`
+//! page, `nocode`: XML without `<code>`, `http500`, `slow`: 3 s late);
+//! `pace?login=U&step_ms=N` sets the speed of U's next calls (no `step_ms`: the
+//! simulator's; a large N holds them at their start); `account?login=U`
 //! shows U's counters; `session?login=U` shows U's latest session.
 
 use std::collections::HashMap;
@@ -188,6 +190,8 @@ struct State {
     sessions: HashMap<String, Session>,
     accounts: HashMap<String, AccountStats>,
     faults: HashMap<String, (Fault, u32)>,
+    /// Per-login call speed (ms per stage), overriding the simulator's.
+    pace: HashMap<String, u64>,
     serial: u64,
 }
 
@@ -283,10 +287,10 @@ impl ConnectCall {
         }
     }
 
-    fn new_call(&self, c: &Call, leftover: Option<u32>, broke: bool) -> SimCall {
+    fn new_call(&self, step_ms: u64, c: &Call, leftover: Option<u32>, broke: bool) -> SimCall {
         let (a, b) = (magic(&c.source), magic(&c.dest));
         SimCall {
-            timeline: Timeline::new(self.step_ms, a, b),
+            timeline: Timeline::new(step_ms, a, b),
             a,
             b,
             connect_type: c.connect_type,
@@ -332,7 +336,12 @@ impl ConnectCall {
             serial: st.serial,
             last_used: Instant::now(),
             calls: 1,
-            call: self.new_call(&call, None, login == "broke"),
+            call: self.new_call(
+                st.pace.get(&login).copied().unwrap_or(self.step_ms),
+                &call,
+                None,
+                login == "broke",
+            ),
             forced: None,
         };
         st.sessions.insert(id.clone(), session);
@@ -346,6 +355,7 @@ impl ConnectCall {
         };
         session.last_used = Instant::now();
         let login = session.login.clone();
+        let step_ms = st.pace.get(&login).copied().unwrap_or(self.step_ms);
         let account = st.accounts.entry(login.clone()).or_default();
         let session = st.sessions.get_mut(guid).expect("looked up above");
         match p.get("cmd").map(String::as_str) {
@@ -359,7 +369,10 @@ impl ConnectCall {
                 if !session.call_up() {
                     return xml(105, "NoChanges");
                 }
-                session.forced = None;
+                // A forced call hangs up as any other: it reports 4 from now on.
+                if session.forced.is_some() {
+                    session.forced = Some(4);
+                }
                 session.call.timeline.hang_up();
                 self.hangups.add();
                 account.hangups += 1;
@@ -376,7 +389,7 @@ impl ConnectCall {
                     return xml(101, "Failed");
                 }
                 let leftover = session.forced.unwrap_or_else(|| session.call.true_code());
-                session.call = self.new_call(&call, Some(leftover), login == "broke");
+                session.call = self.new_call(step_ms, &call, Some(leftover), login == "broke");
                 session.forced = None;
                 session.calls += 1;
                 self.connects.add();
@@ -533,6 +546,18 @@ impl Module for ConnectCall {
                     st.faults.remove(&login);
                 } else {
                     st.faults.insert(login, (fault, count));
+                }
+                Some(SimResponse::text(200, "ok"))
+            }
+            "pace" => {
+                let login = req.query_param("login")?;
+                match req.query_param("step_ms") {
+                    Some(ms) => {
+                        st.pace.insert(login, ms.parse().ok()?);
+                    }
+                    None => {
+                        st.pace.remove(&login);
+                    }
                 }
                 Some(SimResponse::text(200, "ok"))
             }

@@ -153,22 +153,20 @@ pub fn map_status(code: u32) -> Observation {
 #[derive(Debug, Clone)]
 struct Memo {
     highest: CallState,
-    /// Seen from its start (placed by this client), not attached half-way.
-    from_start: bool,
+    /// When this process first saw the call connected (Unix ms): the carrier reports no
+    /// duration, so it is measured from here.
+    connected_ms: Option<i64>,
     final_obs: Option<Observation>,
 }
 
-/// [`map_status`] with the failed leg of 10/11/12 filled in where it can be known: with
-/// `type=1` (A first) a failure after A answered is B's, and a failure of a call seen
-/// from its start that never got that far is A's. Otherwise the leg stays unknown.
-fn status_observation(code: u32, connect_type: u32, memo: Option<&Memo>) -> Observation {
+/// [`map_status`] with the failed leg of 10/11/12 filled in where it is certain: once A
+/// was seen answered (28, or anything later), a failure is B's. Before that it stays
+/// unknown: a poll may have missed A's answer (A answers and B is busy within a second),
+/// so a failure after "A ringing" is not surely A's.
+fn status_observation(code: u32, memo: Option<&Memo>) -> Observation {
     let mut obs = map_status(code);
-    if matches!(code, 10..=12) && connect_type == 1 {
-        obs.failed_leg = match memo {
-            Some(m) if m.highest >= CallState::AAnswered => Leg::B,
-            Some(m) if m.from_start => Leg::A,
-            _ => Leg::None,
-        };
+    if matches!(code, 10..=12) && memo.is_some_and(|m| m.highest >= CallState::AAnswered) {
+        obs.failed_leg = Leg::B;
     }
     obs
 }
@@ -461,27 +459,35 @@ impl ConnectCall {
         if is_leftover(link, code, memo.as_ref(), unix_ms(SystemTime::now())) {
             return Ok(None);
         }
-        let obs = status_observation(code, link.connect_type, memo.as_ref());
-        self.note(&mut st, call_id, link, &obs, memo);
+        let mut obs = status_observation(code, memo.as_ref());
+        self.note(&mut st, call_id, link, &mut obs, memo);
         Ok(Some(obs))
     }
 
-    /// Records what was learnt of a call.
+    /// Records what was learnt of a call, and fills in the duration this process measured.
     fn note(
         &self,
         st: &mut State,
         call_id: &str,
         link: &Link,
-        obs: &Observation,
+        obs: &mut Observation,
         memo: Option<Memo>,
     ) {
         let mut memo = memo.unwrap_or(Memo {
             highest: CallState::Initiating,
-            from_start: false,
+            connected_ms: None,
             final_obs: None,
         });
         if memo.final_obs.is_some() {
             return;
+        }
+        let now = unix_ms(SystemTime::now());
+        if obs.state == Some(CallState::Connected) && memo.connected_ms.is_none() {
+            memo.connected_ms = Some(now);
+        }
+        if let Some(at) = memo.connected_ms {
+            let secs = now.saturating_sub(at).max(0) / 1000;
+            obs.duration_s = Some(u32::try_from(secs).unwrap_or(u32::MAX));
         }
         if let Some(s) = obs.state {
             if s.is_final() {
@@ -520,7 +526,7 @@ impl ConnectCall {
         let code = match reply.code {
             response::AUTHORIZATION_FAILED => {
                 let mut st = self.state()?;
-                self.note(&mut st, &s.call_id, &s.link, &session_gone(), None);
+                self.note(&mut st, &s.call_id, &s.link, &mut session_gone(), None);
                 st.session = None;
                 return Ok(Previous::Gone);
             }
@@ -564,7 +570,7 @@ impl ConnectCall {
             &call_id,
             Memo {
                 highest: CallState::Initiating,
-                from_start: true,
+                connected_ms: None,
                 final_obs: None,
             },
         );
@@ -713,10 +719,10 @@ impl Provider for ConnectCall {
         }
         match reply.code {
             response::AUTHORIZATION_FAILED => {
-                let obs = session_gone();
+                let mut obs = session_gone();
                 let mut st = self.state()?;
                 let memo = st.calls.get(call.call_id).cloned();
-                self.note(&mut st, call.call_id, &link, &obs, memo);
+                self.note(&mut st, call.call_id, &link, &mut obs, memo);
                 if st.session.as_ref().is_some_and(|s| s.guid == link.guid) {
                     st.session = None;
                 }
@@ -738,10 +744,10 @@ impl Provider for ConnectCall {
         match reply.code {
             response::OK | response::NO_CHANGES => {}
             response::AUTHORIZATION_FAILED => {
-                let obs = session_gone();
+                let mut obs = session_gone();
                 let mut st = self.state()?;
                 let memo = st.calls.get(call.call_id).cloned();
-                self.note(&mut st, call.call_id, &link, &obs, memo);
+                self.note(&mut st, call.call_id, &link, &mut obs, memo);
                 if st.session.as_ref().is_some_and(|s| s.guid == link.guid) {
                     st.session = None;
                 }
@@ -760,7 +766,7 @@ impl Provider for ConnectCall {
             let memo = st.calls.get(call.call_id);
             let now = unix_ms(SystemTime::now());
             if r.code < 100 && !is_leftover(&link, r.code, memo, now) {
-                let seen = status_observation(r.code, link.connect_type, memo);
+                let seen = status_observation(r.code, memo);
                 match seen.state {
                     Some(CallState::Failed) => obs = seen,
                     Some(CallState::Ended) => {
@@ -775,7 +781,7 @@ impl Provider for ConnectCall {
         }
         let mut st = self.state()?;
         let memo = st.calls.get(call.call_id).cloned();
-        self.note(&mut st, call.call_id, &link, &obs, memo);
+        self.note(&mut st, call.call_id, &link, &mut obs, memo);
         Ok(obs)
     }
 
@@ -906,29 +912,24 @@ mod tests {
     }
 
     #[test]
-    fn failed_leg_where_it_can_be_known() {
-        let memo = |highest, from_start| Memo {
+    fn failed_leg_where_it_is_certain() {
+        let memo = |highest| Memo {
             highest,
-            from_start,
+            connected_ms: None,
             final_obs: None,
         };
-        let leg = |code, t, m: Option<&Memo>| status_observation(code, t, m).failed_leg;
-        assert_eq!(leg(10, 1, Some(&memo(CallState::RingingA, true))), Leg::A);
-        assert_eq!(leg(11, 1, Some(&memo(CallState::Initiating, true))), Leg::A);
-        assert_eq!(leg(10, 1, Some(&memo(CallState::AAnswered, true))), Leg::B);
-        assert_eq!(leg(12, 1, Some(&memo(CallState::RingingB, false))), Leg::B);
-        // Attached half-way, or both legs rung at once: unknown.
-        assert_eq!(
-            leg(10, 1, Some(&memo(CallState::Initiating, false))),
-            Leg::None
-        );
-        assert_eq!(leg(10, 1, None), Leg::None);
-        assert_eq!(
-            leg(10, 2, Some(&memo(CallState::AAnswered, true))),
-            Leg::None
-        );
+        let leg = |code, m: Option<&Memo>| status_observation(code, m).failed_leg;
+        for code in [10, 11, 12] {
+            assert_eq!(leg(code, Some(&memo(CallState::AAnswered))), Leg::B);
+            assert_eq!(leg(code, Some(&memo(CallState::RingingB))), Leg::B);
+            // A's answer may have fallen between two polls: not surely A's.
+            assert_eq!(leg(code, Some(&memo(CallState::RingingA))), Leg::None);
+            assert_eq!(leg(code, Some(&memo(CallState::Initiating))), Leg::None);
+            assert_eq!(leg(code, None), Leg::None);
+        }
         // Codes that name their leg keep it.
-        assert_eq!(leg(25, 1, Some(&memo(CallState::Initiating, true))), Leg::B);
+        assert_eq!(leg(25, Some(&memo(CallState::Initiating))), Leg::B);
+        assert_eq!(leg(32, None), Leg::A);
     }
 
     #[test]
@@ -943,7 +944,7 @@ mod tests {
         };
         let fresh = Memo {
             highest: CallState::Initiating,
-            from_start: true,
+            connected_ms: None,
             final_obs: None,
         };
         // The previous call's final code, or an "ended" code, right after the connect.
