@@ -524,10 +524,12 @@ fn a_reference_follows_and_hangs_up_in_another_client() {
         .unwrap();
     let r = call.reference().unwrap();
     let json = decode_ref(&r);
-    assert!(json["extra"]["guid"]
-        .as_str()
-        .is_some_and(|g| !g.is_empty()));
+    let guid = json["extra"]["guid"].as_str().unwrap();
+    assert!(!guid.is_empty());
     assert!(!json.to_string().contains("secret"), "{json}");
+    // The GUID is a key to the session: the call's id, which hosts log, does not show it.
+    assert_eq!(control(&sim, "session?login=test-ref")["guid"], guid);
+    assert!(!call.id().unwrap().contains(guid));
     // Another process, in effect: its own client, no session of its own.
     let other = client(&sim, "test-ref");
     let again = other.attach(&r).unwrap();

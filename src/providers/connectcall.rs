@@ -28,6 +28,13 @@
 //!   call's end;
 //! - a call whose session the carrier no longer knows (102 on `getStatus`) can never be
 //!   followed again: it is closed as FAILED/UNKNOWN with raw code `102`;
+//! - 3 (Unknown), 5 (Account State) and unlisted codes keep the call where it is; 7 (call
+//!   ended for lack of funds) is ENDED with reason INSUFFICIENT_FUNDS; the leg of 10/11/12
+//!   is B once A was seen answering, otherwise unknown (a poll may miss A's answer);
+//! - the carrier reports no duration: it is measured from the first poll that saw the
+//!   bridge (known to the process that saw it);
+//! - the call id is a digest of the GUID and the call's number in the session: the GUID
+//!   is a key to the account while the session lives and stays out of ids and messages;
 //! - the session is ended (`cmd=end`) when the client is freed, unless its call is still
 //!   up: then it is left to the carrier's expiry, so that a reference stored by the host
 //!   (e.g. a PHP portal between requests) keeps working.
@@ -68,6 +75,12 @@ pub mod response {
     pub const LOGIN_SUCCESS: u32 = 103;
     pub const WRONG_PARAMETERS: u32 = 104;
     pub const NO_CHANGES: u32 = 105;
+}
+
+/// Whether a `getStatus` code is a call status (anything but the response codes 100–105;
+/// a status the document does not list keeps the call where it is).
+pub fn is_status(code: u32) -> bool {
+    !(response::OK..=response::NO_CHANGES).contains(&code)
 }
 
 /// One parsed reply.
@@ -216,6 +229,16 @@ impl Link {
         }
         Ok(link)
     }
+}
+
+/// The library's id of a call: the carrier has none, and its session GUID is a key to
+/// the account (whoever holds it may place calls in the session), so the id is a digest
+/// of the GUID with the call's number in the session, fit for logs: `cc-<16 hex>-<seq>`.
+fn call_id(guid: &str, seq: u32) -> String {
+    use sha1::Digest;
+    let digest = sha1::Sha1::digest(guid.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("cc-{hex}-{seq}")
 }
 
 fn plausible_guid(g: &str) -> bool {
@@ -523,26 +546,26 @@ impl ConnectCall {
             return Ok(Previous::Over(obs.raw_code.clone()));
         }
         let reply = self.get_status(&s.guid)?;
-        let code = match reply.code {
+        let code = reply.code;
+        match code {
             response::AUTHORIZATION_FAILED => {
                 let mut st = self.state()?;
-                self.note(&mut st, &s.call_id, &s.link, &mut session_gone(), None);
+                let memo = st.calls.get(&s.call_id).cloned();
+                self.note(&mut st, &s.call_id, &s.link, &mut session_gone(), memo);
                 st.session = None;
                 return Ok(Previous::Gone);
             }
-            c if (100..=199).contains(&c) && c != response::OK && c != response::NO_CHANGES => {
-                return Err(self.refusal(&reply, "the status request"));
-            }
-            c => c,
-        };
-        if code < 100 {
-            if let Some(obs) = self.observe(&s.call_id, &s.link, code)? {
-                if obs.state.is_some_and(CallState::is_final) {
-                    return Ok(Previous::Over(obs.raw_code));
+            response::OK | response::NO_CHANGES => {}
+            c if !is_status(c) => return Err(self.refusal(&reply, "the status request")),
+            c => {
+                if let Some(obs) = self.observe(&s.call_id, &s.link, c)? {
+                    if obs.state.is_some_and(CallState::is_final) {
+                        return Ok(Previous::Over(obs.raw_code));
+                    }
                 }
             }
         }
-        let told = if code < 100 {
+        let told = if is_status(code) {
             format!("is still up (carrier status {code})")
         } else {
             format!("may still be up (the carrier answered {code} to the status request)")
@@ -558,7 +581,7 @@ impl ConnectCall {
     }
 
     fn started(&self, guid: &str, link: Link) -> Result<Started> {
-        let call_id = format!("{guid}:{}", link.seq);
+        let call_id = call_id(guid, link.seq);
         let mut st = self.state()?;
         st.session = Some(Session {
             guid: guid.to_string(),
@@ -729,7 +752,7 @@ impl Provider for ConnectCall {
                 Ok(Some(obs))
             }
             response::OK | response::NO_CHANGES => Ok(None),
-            c if c >= 100 => Err(self.refusal(&reply, "the status request")),
+            c if !is_status(c) => Err(self.refusal(&reply, "the status request")),
             c => self.observe(call.call_id, &link, c),
         }
     }
@@ -765,7 +788,7 @@ impl Provider for ConnectCall {
             let st = self.state()?;
             let memo = st.calls.get(call.call_id);
             let now = unix_ms(SystemTime::now());
-            if r.code < 100 && !is_leftover(&link, r.code, memo, now) {
+            if is_status(r.code) && !is_leftover(&link, r.code, memo, now) {
                 let seen = status_observation(r.code, memo);
                 match seen.state {
                     Some(CallState::Failed) => obs = seen,
@@ -774,6 +797,10 @@ impl Provider for ConnectCall {
                         if seen.reason != FailReason::None {
                             obs.reason = seen.reason;
                         }
+                    }
+                    // "No changes", and the call goes on: the hang-up did not happen.
+                    Some(_) if reply.code == response::NO_CHANGES => {
+                        return Err(self.refusal(&reply, "the hang-up (the call goes on)"));
                     }
                     _ => {}
                 }
@@ -796,7 +823,7 @@ impl Provider for ConnectCall {
             Some(_) => true,
             None => match self.get_status(&s.guid) {
                 Ok(r) if r.code == response::AUTHORIZATION_FAILED => return,
-                Ok(r) if r.code < 100 => {
+                Ok(r) if is_status(r.code) => {
                     let st = self.state.lock().ok();
                     let memo = st.as_ref().and_then(|st| st.calls.get(&s.call_id));
                     !is_leftover(&s.link, r.code, memo, unix_ms(SystemTime::now()))
@@ -970,6 +997,20 @@ mod tests {
             ..link
         };
         assert!(!is_leftover(&first, 30, None, now));
+    }
+
+    #[test]
+    fn call_ids_do_not_show_the_guid() {
+        let g = "4AF46744-C346-44FF-80E3-33D89FBE963B";
+        let id = call_id(g, 2);
+        assert!(
+            id.starts_with("cc-") && id.ends_with("-2") && id.len() == 21,
+            "{id}"
+        );
+        assert!(!id.to_ascii_uppercase().contains("4AF46744"));
+        assert_eq!(id, call_id(g, 2));
+        assert_ne!(id, call_id(g, 3));
+        assert_ne!(id, call_id("other", 2));
     }
 
     #[test]
