@@ -677,3 +677,36 @@ fn options_path_and_type() {
     let e = Client::new(&dsn(&sim, "test-x", "&type=3")).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
 }
+
+#[test]
+fn a_call_whose_end_is_known_is_not_asked_again() {
+    let sim = sim_with(60_000);
+    let c = client(&sim, "test-known");
+    let first = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    // A second handle of the same call, in the same client, hangs it up.
+    let twin = c.attach(&first.reference().unwrap()).unwrap();
+    let s = twin.hangup().unwrap();
+    assert_eq!((s.state, s.raw_code.as_deref()), (Ended, Some("4")));
+    let asked = count(&account(&sim, "test-known"), "status_requests");
+    let s = first.poll().unwrap();
+    assert_eq!(
+        (s.state, s.reason, s.raw_code.as_deref()),
+        (Ended, FailReason::Cancelled, Some("4"))
+    );
+    assert_eq!(
+        count(&account(&sim, "test-known"), "status_requests"),
+        asked
+    );
+    // The session is replaced: the first handle still reads its own end, and a late
+    // hang-up through it sends nothing.
+    control(&sim, "expire?login=test-known");
+    let _second = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    let twin2 = c.attach(&first.reference().unwrap()).unwrap();
+    assert_eq!(twin2.hangup().unwrap().raw_code.as_deref(), Some("4"));
+    let a = account(&sim, "test-known");
+    assert_eq!((count(&a, "hangups"), count(&a, "logins")), (1, 2), "{a}");
+}

@@ -272,18 +272,19 @@ impl State {
         self.calls.insert(call_id.to_string(), memo);
     }
 
-    /// The final status of a call that a later call of the same session replaced.
-    fn superseded(&self, call_id: &str, link: &Link) -> Option<Observation> {
+    /// The end of a call, when this process already knows it: its final status, or, for a
+    /// call that a later call of the same session replaced and whose end was not kept,
+    /// FAILED/UNKNOWN. Such a call is never asked about (nor hung up) on the GUID, which
+    /// now names the newer call.
+    fn known_end(&self, call_id: &str, link: &Link) -> Option<Observation> {
+        if let Some(obs) = self.calls.get(call_id).and_then(|m| m.final_obs.clone()) {
+            return Some(obs);
+        }
         let s = self.session.as_ref()?;
         if s.guid != link.guid || link.seq >= s.link.seq {
             return None;
         }
-        Some(
-            self.calls
-                .get(call_id)
-                .and_then(|m| m.final_obs.clone())
-                .unwrap_or_else(|| Observation::failed(FailReason::Unknown, Leg::None)),
-        )
+        Some(Observation::failed(FailReason::Unknown, Leg::None))
     }
 }
 
@@ -732,12 +733,12 @@ impl Provider for ConnectCall {
 
     fn poll(&self, call: &CallContext<'_>) -> Result<Option<Observation>> {
         let link = Link::read(call.extra)?;
-        if let Some(obs) = self.state()?.superseded(call.call_id, &link) {
+        if let Some(obs) = self.state()?.known_end(call.call_id, &link) {
             return Ok(Some(obs));
         }
         let reply = self.get_status(&link.guid)?;
         // A `connect` may have replaced the call while the request was out.
-        if let Some(obs) = self.state()?.superseded(call.call_id, &link) {
+        if let Some(obs) = self.state()?.known_end(call.call_id, &link) {
             return Ok(Some(obs));
         }
         match reply.code {
@@ -759,7 +760,7 @@ impl Provider for ConnectCall {
 
     fn hangup(&self, call: &CallContext<'_>) -> Result<Observation> {
         let link = Link::read(call.extra)?;
-        if let Some(obs) = self.state()?.superseded(call.call_id, &link) {
+        if let Some(obs) = self.state()?.known_end(call.call_id, &link) {
             // Never `hangUp` on the GUID: it would end the session's newer call.
             return Ok(obs);
         }
