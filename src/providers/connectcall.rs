@@ -61,8 +61,9 @@ pub const PAGE: &str = "connectcall.aspx";
 /// not taken as the new call's end (the new call's first event normally replaces it
 /// within seconds).
 pub const LEFTOVER_GRACE_MS: i64 = 30_000;
-/// The most calls whose progress one client remembers (for the failed leg and for calls
-/// superseded in the session); beyond it, the oldest finished ones are forgotten.
+/// The most calls whose progress one client remembers (for the failed leg, the duration
+/// and the end of calls superseded in the session); beyond it, finished calls are
+/// forgotten first.
 const MAX_REMEMBERED: usize = 256;
 const MAX_GUID: usize = 128;
 const MAX_CARRIER_TEXT: usize = 200;
@@ -567,7 +568,7 @@ impl ConnectCall {
             }
         }
         let told = if is_status(code) {
-            format!("is still up (carrier status {code})")
+            format!("has not ended yet (carrier status {code})")
         } else {
             format!("may still be up (the carrier answered {code} to the status request)")
         };
