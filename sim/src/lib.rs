@@ -10,6 +10,7 @@
 //! module) and `/_sim/<module>/<action>` (each module's own).
 
 pub mod call42;
+pub mod connectcall;
 pub mod timeline;
 pub mod voipnow;
 
@@ -184,6 +185,7 @@ impl Simulator {
         let modules: Vec<Box<dyn Module>> = vec![
             Box::new(call42::Call42::new(config.step_ms)),
             Box::new(voipnow::VoipNow::new(config.step_ms)),
+            Box::new(connectcall::ConnectCall::new(config.step_ms)),
         ];
         let shared = Arc::new(Shared {
             modules,

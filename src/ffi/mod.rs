@@ -321,7 +321,9 @@ pub unsafe extern "C" fn cc_client_new(
 }
 
 /// Frees a client. Carriers with login sessions are logged out first (bounded by the
-/// DSN's timeout). Calls of this client stay valid handles but answer
+/// DSN's timeout), unless the session's call is still up: that session is left to the
+/// carrier's expiry, so that the call's reference keeps working in another process
+/// (Connect Call). Calls of this client stay valid handles but answer
 /// CC_ERR_INVALID_HANDLE from then on; free them with `cc_call_free`. NULL is a no-op;
 /// a freed or wrong handle is ignored (and `cc_last_error_message` says so).
 #[no_mangle]

@@ -10,6 +10,7 @@ use crate::money::Money;
 pub mod account;
 pub mod call42;
 pub mod call42_account;
+pub mod connectcall;
 pub mod voipnow;
 
 /// A constructor for a carrier, from its parsed DSN.
@@ -19,6 +20,7 @@ pub type Constructor = fn(Dsn) -> Result<Box<dyn Provider>>;
 pub const CARRIERS: &[(&str, Constructor)] = &[
     ("42call", call42::Call42::from_dsn),
     ("voipnow", voipnow::VoipNow::from_dsn),
+    ("connectcall", connectcall::ConnectCall::from_dsn),
 ];
 
 /// Builds the carrier a DSN names.
