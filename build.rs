@@ -31,6 +31,23 @@ fn main() {
         .filter(|p| p.extension().is_some_and(|e| e == "rs"))
         .collect();
     sources.sort_by_key(|p| (p.file_name().unwrap() != "mod.rs", p.clone()));
+    // cbindgen follows `mod x;` from mod.rs by itself: a file declared there is read
+    // through it, and feeding it again would declare its items twice.
+    let mod_rs = fs::read_to_string(crate_dir.join("src/ffi/mod.rs")).unwrap_or_default();
+    let declared: Vec<String> = mod_rs
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let l = l.strip_prefix("pub ").unwrap_or(l);
+            l.strip_prefix("mod ")?
+                .strip_suffix(';')
+                .map(|m| m.trim().to_string())
+        })
+        .collect();
+    sources.retain(|p| {
+        let stem = p.file_stem().unwrap().to_string_lossy().to_string();
+        !declared.contains(&stem)
+    });
     let with_sources = |mut b: cbindgen::Builder| {
         for s in &sources {
             b = b.with_src(s);

@@ -90,6 +90,16 @@ enum cc_option_flag
 };
 typedef uint32_t cc_option_flag;
 
+enum cc_log_level
+ {
+  CC_LOG_OFF = 0,
+  CC_LOG_ERROR = 1,
+  CC_LOG_WARN = 2,
+  CC_LOG_INFO = 3,
+  CC_LOG_DEBUG = 4,
+};
+typedef uint32_t cc_log_level;
+
 typedef struct cc_call cc_call;
 
 typedef struct cc_client cc_client;
@@ -117,6 +127,8 @@ typedef struct cc_call_status {
   char raw_status[32];
   int64_t last_change_ms;
 } cc_call_status;
+
+typedef void (*cc_log_callback)(uint32_t level, const char *message, void *userdata);
 
 cc_result cc_client_new(const char *dsn, struct cc_client **out_client);
 
@@ -170,4 +182,6 @@ const char *cc_result_name(uint32_t result);
 cc_result cc_debug_panic(void);
 
 cc_result cc_live_handles(size_t *out_clients, size_t *out_calls);
+
+cc_result cc_set_log_callback(uint32_t level, cc_log_callback callback, void *userdata);
 
