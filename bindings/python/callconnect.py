@@ -22,6 +22,7 @@ Log lines go to the `logging` module with `enable_logging()`; see `docs/host-pyt
 """
 from __future__ import annotations
 
+import atexit
 import ctypes
 import ctypes.util
 import datetime
@@ -660,6 +661,9 @@ def enable_logging(level: int = logging.DEBUG, logger: Optional[logging.Logger] 
 
     callback = _LOG_CALLBACK(deliver)
     _check(_lib().cc_set_log_callback(library_level, callback, None))
+    if _log_callback is None:
+        # Before the interpreter tears down: finalisers that free handles may still log.
+        atexit.register(_disable_at_exit)
     _log_callback = callback  # the previous one is no longer called: it may go
 
 
@@ -667,7 +671,14 @@ def disable_logging() -> None:
     """Stops sending log lines to `logging` (CALLCONNECT_LOG applies again)."""
     global _log_callback
     _check(_lib().cc_set_log_callback(LogLevel.OFF, _LOG_CALLBACK(), None))
+    if _log_callback is not None:
+        atexit.unregister(_disable_at_exit)
     _log_callback = None
+
+
+def _disable_at_exit() -> None:
+    if _log_callback is not None and _loaded is not None:
+        _loaded.cc_set_log_callback(LogLevel.OFF, _LOG_CALLBACK(), None)
 
 
 def _live_handles() -> Tuple[int, int]:
