@@ -5,7 +5,22 @@ CARGO ?= cargo
 TARGET := target/debug
 SIM_STEP_MS ?= 700
 
-.PHONY: all lib header demo test check lint clean examples
+.PHONY: all lib header demo test check lint clean examples release install uninstall
+
+# `make install PREFIX=/opt/callconnect [DESTDIR=/staging]`: the release library with its
+# soname links, the static archive, both headers, pkg-config metadata, and the PHP and
+# Python wrappers. Every directory can be overridden.
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR ?= $(PREFIX)/share
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+PHPDIR ?= $(DATADIR)/callconnect/php
+PYTHONDIR ?= $(DATADIR)/callconnect/python
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+MAJOR := $(firstword $(subst ., ,$(VERSION)))
+SONAME := libcallconnect.so.$(MAJOR)
+RELEASE := target/release
 
 all: lib
 
@@ -26,6 +41,49 @@ demo: lib examples
 
 test:
 	@python3 tests/run_all.py
+
+# The release build. rustc names the system libraries a static link needs
+# (native-static-libs); cargo repeats that note on a fresh build, so it is always read.
+release:
+	@mkdir -p $(RELEASE)
+	@if ! $(CARGO) rustc --release --lib --color never -- --print native-static-libs \
+	    > $(RELEASE)/callconnect-build.log 2>&1; then cat $(RELEASE)/callconnect-build.log; exit 1; fi
+	@sed -n 's/^note: native-static-libs: //p' $(RELEASE)/callconnect-build.log | tail -n 1 \
+	    > $(RELEASE)/native-static-libs
+	@test -s $(RELEASE)/native-static-libs || { echo "rustc did not name the native libraries"; exit 1; }
+	@echo "release build ready: $(RELEASE)/libcallconnect.so, $(RELEASE)/libcallconnect.a"
+
+# -lgcc_s becomes -lgcc_eh in Libs.private: the static unwinder serves a fully static
+# link (`cc -static`, where no libgcc_s exists) as well as a static libcallconnect in a
+# dynamic program.
+install: release
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+	    $(DESTDIR)$(PHPDIR) $(DESTDIR)$(PYTHONDIR)
+	install -m 755 $(RELEASE)/libcallconnect.so $(DESTDIR)$(LIBDIR)/libcallconnect.so.$(VERSION)
+	ln -sf libcallconnect.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libcallconnect.so
+	install -m 644 $(RELEASE)/libcallconnect.a $(DESTDIR)$(LIBDIR)/libcallconnect.a
+	install -m 644 include/callconnect.h $(DESTDIR)$(INCLUDEDIR)/callconnect.h
+	sed 's|^#define FFI_LIB .*|#define FFI_LIB "$(LIBDIR)/$(SONAME)"|' include/callconnect_php.h \
+	    > $(DESTDIR)$(INCLUDEDIR)/callconnect_php.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' \
+	    -e "s|@LIBS_PRIVATE@|$$(sed 's/-lgcc_s/-lgcc_eh/g' $(RELEASE)/native-static-libs)|" \
+	    tools/callconnect.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/callconnect.pc
+	sed "s|^    private const INSTALLED_HEADER = null;|    private const INSTALLED_HEADER = '$(INCLUDEDIR)/callconnect_php.h';|" \
+	    bindings/php/CallConnect.php > $(DESTDIR)$(PHPDIR)/CallConnect.php
+	sed 's|^_INSTALLED_LIB: Optional\[str\] = None|_INSTALLED_LIB: Optional[str] = "$(LIBDIR)/$(SONAME)"|' \
+	    bindings/python/callconnect.py > $(DESTDIR)$(PYTHONDIR)/callconnect.py
+	@grep -q "INSTALLED_HEADER = '" $(DESTDIR)$(PHPDIR)/CallConnect.php
+	@grep -q '^_INSTALLED_LIB: Optional\[str\] = "' $(DESTDIR)$(PYTHONDIR)/callconnect.py
+	@echo "installed callconnect $(VERSION) into $(DESTDIR)$(PREFIX)"
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libcallconnect.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+	    $(DESTDIR)$(LIBDIR)/libcallconnect.so $(DESTDIR)$(LIBDIR)/libcallconnect.a \
+	    $(DESTDIR)$(INCLUDEDIR)/callconnect.h $(DESTDIR)$(INCLUDEDIR)/callconnect_php.h \
+	    $(DESTDIR)$(PKGCONFIGDIR)/callconnect.pc $(DESTDIR)$(PHPDIR)/CallConnect.php \
+	    $(DESTDIR)$(PYTHONDIR)/callconnect.py
 
 # The quality bar of every commit.
 lint:

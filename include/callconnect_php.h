@@ -90,6 +90,16 @@ enum cc_option_flag
 };
 typedef uint32_t cc_option_flag;
 
+enum cc_log_level
+ {
+  CC_LOG_OFF = 0,
+  CC_LOG_ERROR = 1,
+  CC_LOG_WARN = 2,
+  CC_LOG_INFO = 3,
+  CC_LOG_DEBUG = 4,
+};
+typedef uint32_t cc_log_level;
+
 typedef struct cc_call cc_call;
 
 typedef struct cc_client cc_client;
@@ -125,6 +135,8 @@ typedef struct cc_balance {
   char account_number[32];
   uint64_t reserved[4];
 } cc_balance;
+
+typedef void (*cc_log_callback)(uint32_t level, const char *message, void *userdata);
 
 cc_result cc_client_new(const char *dsn, struct cc_client **out_client);
 
@@ -233,4 +245,6 @@ cc_result cc_card_activate(struct cc_client *client,
                            const char *number,
                            const char *pin,
                            char **out_json);
+
+cc_result cc_set_log_callback(uint32_t level, cc_log_callback callback, void *userdata);
 

@@ -10,6 +10,7 @@ pub mod client;
 pub mod dsn;
 pub mod error;
 pub mod ffi;
+pub mod log;
 pub mod money;
 pub mod number;
 pub mod providers;

@@ -213,7 +213,7 @@ impl Transport {
         let mut backoff = BACKOFF_START;
         let mut attempt = 1;
         loop {
-            let result = self.send_once(req, deadline);
+            let result = self.send_logged(req, deadline, attempt);
             let retry = req.effect == Effect::Read
                 && attempt < READ_ATTEMPTS
                 && match &result {
@@ -397,4 +397,85 @@ fn is_connect_error(kind: IoKind) -> bool {
             | IoKind::NetworkDown
             | IoKind::AddrNotAvailable
     )
+}
+
+/// The log of each exchange (see `crate::log`): built only when its level is on, and
+/// with every secret blanked before anything is written.
+impl Transport {
+    fn send_logged(&self, req: &Request, deadline: Instant, attempt: u32) -> Result<Response> {
+        use crate::log::{self, Level};
+        if !log::enabled(Level::Error) {
+            return self.send_once(req, deadline);
+        }
+        let url = self.redact(&log::url(&req.url));
+        let what = if attempt > 1 {
+            format!("{} {url} (attempt {attempt})", req.method)
+        } else {
+            format!("{} {url}", req.method)
+        };
+        log::log_at!(Level::Debug, "-> {what}{}", self.logged_request(req));
+        let started = Instant::now();
+        let result = self.send_once(req, deadline);
+        let ms = started.elapsed().as_millis();
+        match &result {
+            Ok(r) => {
+                log::log_at!(
+                    Level::Debug,
+                    "<- HTTP {} in {ms} ms{}{}",
+                    r.status,
+                    r.content_type
+                        .as_deref()
+                        .map(|c| format!(" [{c}]"))
+                        .unwrap_or_default(),
+                    self.logged_body(&r.body, r.content_type.as_deref())
+                );
+                log::log_at!(Level::Info, "{what} -> HTTP {} in {ms} ms", r.status);
+            }
+            Err(e) => {
+                let level = if e.kind() == ErrorKind::OutcomeUnknown {
+                    Level::Error
+                } else {
+                    Level::Warn
+                };
+                log::log_at!(
+                    level,
+                    "{what} failed after {ms} ms: {}",
+                    self.redact(e.message())
+                );
+            }
+        }
+        result
+    }
+
+    /// `[header: value, ...] body` with secret header values and fields blanked.
+    fn logged_request(&self, req: &Request) -> String {
+        let mut out = String::new();
+        if !req.headers.is_empty() {
+            let headers = req
+                .headers
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", crate::log::header_value(k, v)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            out.push_str(&format!(" [{}]", self.redact(&headers)));
+        }
+        let body = match &req.body {
+            Body::None => return out,
+            Body::Form(fields) => {
+                crate::log::form(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            }
+            Body::Json(s) => crate::log::body(s, Some("application/json")),
+        };
+        out.push(' ');
+        out.push_str(&crate::log::one_line(&self.redact(&body)));
+        out
+    }
+
+    fn logged_body(&self, body: &str, content_type: Option<&str>) -> String {
+        if body.is_empty() {
+            return String::new();
+        }
+        let text = crate::log::one_line(&self.redact(&crate::log::body(body, content_type)));
+        format!(" {text}")
+    }
 }

@@ -42,3 +42,34 @@ fn header_version_macros_match_the_crate() {
         assert!(h.contains(&format!("#define {name} {value}\n")), "{name}");
     }
 }
+
+#[test]
+fn version_names_the_tls_stack_of_the_lock_file() {
+    // SAFETY: cc_version returns a static NUL-terminated string.
+    let v = unsafe { std::ffi::CStr::from_ptr(callconnect::ffi::cc_version()) }
+        .to_str()
+        .unwrap();
+    assert!(
+        v.starts_with(&format!("callconnect {} (", env!("CARGO_PKG_VERSION"))),
+        "{v}"
+    );
+    // The HTTP and TLS crates named by cc_version are the ones Cargo.lock builds, by their
+    // semver-compatible part (`ureq 3`, `rustls 0.23`).
+    let lock = include_str!("../Cargo.lock");
+    for name in ["ureq", "rustls"] {
+        let entry = format!("name = \"{name}\"\nversion = \"");
+        let at = lock.find(&entry).expect(name) + entry.len();
+        let full = &lock[at..at + lock[at..].find('"').unwrap()];
+        let mut parts = full.split('.');
+        let major = parts.next().unwrap();
+        let compatible = if major == "0" {
+            format!("0.{}", parts.next().unwrap())
+        } else {
+            major.to_string()
+        };
+        assert!(
+            v.contains(&format!("{name} {compatible}")),
+            "cc_version says {v:?}, Cargo.lock builds {name} {full}"
+        );
+    }
+}

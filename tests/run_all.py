@@ -2,11 +2,15 @@
 """Runs every test suite and ends with one line: `N passed, N failed`.
 
 Suites: Rust (cargo test, which also checks the committed headers), C host tests and the
-C examples, the C tests again under valgrind memcheck, Python ctypes tests, PHP FFI tests.
-All of them talk to one carrier simulator on 127.0.0.1. Where php or valgrind is missing
-the suite is reported as SKIPPED; with CC_STRICT=1 (as .ci/run sets) a skip is a failure.
+C examples, the C tests again under valgrind memcheck, Python ctypes tests, PHP FFI tests,
+`install` (make install into a temporary prefix, then the examples built and run with only
+pkg-config, the installed PHP class and the installed Python module), and `docs` (every
+example a host page shows is a file the tests run, shown verbatim).
+All of them talk to one carrier simulator on 127.0.0.1. Where php, valgrind or pkg-config
+is missing the suite is reported as SKIPPED; with CC_STRICT=1 (as .ci/run sets) a skip is
+a failure.
 
-Usage: tests/run_all.py [--only rust,c,valgrind,python,php]
+Usage: tests/run_all.py [--only rust,c,valgrind,python,php,install,docs]
 """
 import glob
 import os
@@ -161,6 +165,203 @@ def suite_php(env):
     results.append(("php", passed, failed, ""))
 
 
+# ------------------------------------------------------------------ install and docs
+
+# The build lines the host-C page gives; the install suite uses exactly these.
+PKG_DYNAMIC = "cc app.c $(pkg-config --cflags --libs callconnect)"
+PKG_STATIC = "cc -static app.c $(pkg-config --cflags --libs --static callconnect)"
+PKG_ARCHIVE = ("cc app.c $(pkg-config --cflags callconnect) $(pkg-config --variable=libdir callconnect)/libcallconnect.a "
+               "$(pkg-config --variable=native_static_libs callconnect)")
+PKG_RPATH = "-Wl,-rpath,$(pkg-config --variable=libdir callconnect)"
+
+# Pages and the example files they must show verbatim (and that the install suite runs).
+DOC_EXAMPLES = {
+    "README.md": [],
+    "docs/host-c.md": ["examples-c/callback.c"],
+    "docs/host-php.md": ["examples-php/callback.php"],
+    "docs/host-python.md": ["examples-python/callback.py"],
+}
+
+
+def check(ok, name, detail=""):
+    say(("PASS " if ok else "FAIL ") + name + ("" if ok or not detail else "\n" + detail))
+    return bool(ok)
+
+
+def suite_docs():
+    passed = failed = 0
+    for page, files in DOC_EXAMPLES.items():
+        path = os.path.join(ROOT, page)
+        text = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
+        for f in files:
+            body = open(os.path.join(ROOT, f), encoding="utf-8").read()
+            ok = check(body in text, f"{page} shows {f} verbatim",
+                       "edit the page: paste the file between its fences again")
+            passed += ok
+            failed += not ok
+    # The short snippets around the examples must at least be valid code.
+    php = shutil.which("php")
+    for page in DOC_EXAMPLES:
+        text = open(os.path.join(ROOT, page), encoding="utf-8").read()
+        for n, (lang, code) in enumerate(re.findall(r"^```(\w+)\n(.*?)^```", text, re.M | re.S)):
+            if lang == "python":
+                try:
+                    compile(code, f"{page} block {n}", "exec")
+                    ok, why = True, ""
+                except SyntaxError as e:
+                    ok, why = False, str(e)
+            elif lang == "php" and php:
+                with tempfile.NamedTemporaryFile("w", suffix=".php", delete=False) as f:
+                    f.write(code if code.startswith("<?php") else "<?php\n" + code)
+                code_, why = run([php, "-l", f.name])
+                os.unlink(f.name)
+                ok = code_ == 0
+            else:
+                continue
+            passed += check(ok, f"{page}: {lang} block {n} is valid {lang}", why)
+            failed += not ok
+    host_c = open(os.path.join(ROOT, "docs/host-c.md"), encoding="utf-8").read()
+    for line in (PKG_DYNAMIC, PKG_STATIC, PKG_ARCHIVE, PKG_RPATH):
+        ok = check(line in host_c, f"docs/host-c.md gives the tested build line: {line[:50]}")
+        passed += ok
+        failed += not ok
+    results.append(("docs", passed, failed, ""))
+
+
+def suite_install(env):
+    for tool in ("pkg-config", "make"):
+        if not shutil.which(tool):
+            return skip("install", f"{tool} is not installed (apt-get install -y {tool})")
+    passed = failed = 0
+
+    def tally(ok):
+        nonlocal passed, failed
+        passed += bool(ok)
+        failed += not ok
+        return ok
+
+    with tempfile.TemporaryDirectory(prefix="cc-install-") as tmp:
+        prefix = os.path.join(tmp, "prefix")
+        # Reuses target/release when it is fresh (the first run builds it: a minute or more).
+        code, out = run(["make", "-s", "install", f"PREFIX={prefix}"], timeout=1800)
+        if not check(code == 0, "make install", out):
+            results.append(("install", 0, 1, ""))
+            return
+        with open(os.path.join(ROOT, "Cargo.toml")) as f:
+            version = re.search(r'^version = "(.+)"', f.read(), re.M).group(1)
+        major = version.split(".")[0]
+        lib = os.path.join(prefix, "lib")
+        for rel in [f"lib/libcallconnect.so.{version}", "lib/libcallconnect.a", "include/callconnect.h",
+                    "include/callconnect_php.h", "lib/pkgconfig/callconnect.pc",
+                    "share/callconnect/php/CallConnect.php", "share/callconnect/python/callconnect.py"]:
+            tally(check(os.path.isfile(os.path.join(prefix, rel)), f"installed {rel}"))
+        tally(check(os.readlink(os.path.join(lib, f"libcallconnect.so.{major}")) == f"libcallconnect.so.{version}",
+                    "soname link"))
+        tally(check(os.readlink(os.path.join(lib, "libcallconnect.so")) == f"libcallconnect.so.{major}", "dev link"))
+        code, out = run(["readelf", "-d", os.path.join(lib, f"libcallconnect.so.{version}")])
+        tally(check(f"Library soname: [libcallconnect.so.{major}]" in out, f"soname is libcallconnect.so.{major}", out))
+
+        # From here on only the installed files: no build tree, no LD_LIBRARY_PATH.
+        ienv = {k: v for k, v in env.items() if k not in ("LD_LIBRARY_PATH", "CALLCONNECT_LIB", "CALLCONNECT_HEADER",
+                                                          "PYTHONPATH", "CALLCONNECT_LOG")}
+        ienv["PKG_CONFIG_PATH"] = os.path.join(lib, "pkgconfig")
+        sh = lambda cmd, **kw: run(["sh", "-c", cmd], env=ienv, **kw)  # noqa: E731
+        code, out = sh("pkg-config --modversion callconnect")
+        tally(check(out.strip() == version, f"pkg-config says {version}", out))
+        code, out = sh("pkg-config --static --libs callconnect")
+        tally(check(all(f in out.split() for f in ("-lcallconnect", "-lpthread", "-ldl", "-lm")),
+                    "pkg-config --static --libs names the system libraries", out))
+
+        build = os.path.join(tmp, "build")
+        os.makedirs(build)
+        sources = [os.path.join(ROOT, "examples-c", f"{n}.c") for n in ("callback", "sms", "topup")]
+        sources += sorted(glob.glob(os.path.join(ROOT, "tests", "c", "test_*.c")))
+        variants = {
+            "dynamic": PKG_DYNAMIC + " " + PKG_RPATH,
+            "static": PKG_STATIC,
+            "archive": PKG_ARCHIVE,
+        }
+        flags = " ".join(CFLAGS)
+        built = []
+        for variant, line in variants.items():
+            for src in sources:
+                name = os.path.splitext(os.path.basename(src))[0]
+                if variant == "archive" and name != "callback":
+                    continue  # the third form once is enough
+                exe = os.path.join(build, f"{name}-{variant}")
+                extra = "-I" + os.path.join(ROOT, "tests", "c") if name.startswith("test_") else ""
+                cmd = line.replace("cc ", f"cc {flags} {extra} -o {exe} ", 1).replace("app.c", src)
+                code, out = sh(cmd, timeout=600, cwd=build)
+                if tally(check(code == 0, f"build {name} ({variant}) with pkg-config only", cmd + "\n" + out)):
+                    built.append((name, variant, exe))
+        for name, variant, exe in built:
+            code, out = run(["readelf", "-d", exe])
+            needs_lib = "libcallconnect.so" in out
+            if variant == "dynamic":
+                tally(check(f"libcallconnect.so.{major}" in out, f"{name} ({variant}) links libcallconnect.so.{major}"))
+            else:
+                tally(check(not needs_lib, f"{name} ({variant}) needs no libcallconnect.so", out))
+            if variant == "static":
+                tally(check("(NEEDED)" not in out, f"{name} ({variant}) is fully static", out))
+
+        port = env["CC_SIM_PORT"]
+        dsn42 = f"42call://demo:demo-secret@127.0.0.1:{port}?tls=0&default_country=49"
+        example_args = {"callback": [dsn42, "0171 1234567", "030 1234567"],
+                        "sms": [dsn42, "0171 1234567", "installed"],
+                        "topup": [dsn42, "9"]}
+        for name, variant, exe in built:
+            if name in example_args:
+                args = example_args[name]
+                if name == "topup":  # a fresh PIN for each run: a PIN is worth something once
+                    args = [dsn42, f"9{list(variants).index(variant) + 1}{int(time.time() * 1000) % 10**8:08d}"]
+                code, out = run([exe, *args], env=ienv, timeout=120, cwd=build)
+                ok = code == 0 and (name != "callback" or ("INITIATING" in out and "ENDED" in out))
+                tally(check(ok, f"run {name} ({variant}) against the simulator", out))
+            else:
+                code, out = run([exe], env=ienv, timeout=300, cwd=build)
+                p, f = count_checks(out)
+                tally(check(code == 0 and f == 0 and p > 0, f"run {name} ({variant}): {p} checks passed, {f} failed",
+                            out))
+
+        # Python with only the installed module.
+        pydir = os.path.join(prefix, "share", "callconnect", "python")
+        penv = dict(ienv, PYTHONPATH=pydir)
+        code, out = run([sys.executable, "-c", "import callconnect; print(callconnect.library_path())"],
+                        env=penv, cwd=build)
+        tally(check(code == 0 and out.strip().startswith(lib), "the installed Python module loads the installed library",
+                    out))
+        code, out = run([sys.executable, os.path.join(ROOT, "examples-python", "callback.py"), dsn42,
+                         "0171 1234567", "030 1234567"], env=penv, timeout=120, cwd=build)
+        tally(check(code == 0 and "INITIATING" in out and "ENDED" in out,
+                    "examples-python/callback.py with the installed module", out))
+
+        # PHP with only the installed class (the CLI's default ffi.enable=preload).
+        php = shutil.which("php")
+        if not php:
+            if STRICT:
+                tally(check(False, "php is missing"))
+        else:
+            phpdir = os.path.join(prefix, "share", "callconnect", "php")
+            inc = ["-d", f"include_path={phpdir}"]
+            probe = "require 'CallConnect.php'; echo CallConnect\\Library::loadedFrom();"
+            code, out = run([php, *inc, "-r", probe], env=ienv, cwd=build)
+            tally(check(code == 0 and out.strip() == f"load {prefix}/include/callconnect_php.h",
+                        "the installed PHP class loads the installed header (FFI_LIB names the library)", out))
+            # ffi.preload registers the scope at startup, as PHP-FPM would (docs/host-php.md).
+            code, out = run([php, *inc, "-d", f"ffi.preload={prefix}/include/callconnect_php.h", "-r", probe],
+                            env=ienv, cwd=build)
+            tally(check(code == 0 and out.strip() == "scope CALLCONNECT", "ffi.preload: FFI::scope(\"CALLCONNECT\")",
+                        out))
+            code, out = run([php, *inc, os.path.join(ROOT, "examples-php", "callback.php"), dsn42,
+                             "0171 1234567", "030 1234567"], env=ienv, timeout=120, cwd=build)
+            tally(check(code == 0 and "INITIATING" in out and "ENDED" in out,
+                        "examples-php/callback.php with the installed class", out))
+        code, out = run(["make", "-s", "uninstall", f"PREFIX={prefix}"])
+        left = [os.path.join(d, f) for d, _, fs in os.walk(prefix) for f in fs]
+        tally(check(code == 0 and not left, "make uninstall removes every file", "\n".join(left) + out))
+    results.append(("install", passed, failed, ""))
+
+
 def start_simulator(step_ms="50"):
     port_file = tempfile.mktemp(prefix="cc-sim-port-")
     sim = subprocess.Popen([os.path.join(TARGET, "callconnect-sim"), "--port", "0", "--step-ms", step_ms,
@@ -208,6 +409,10 @@ def main():
             suite_python(env)
         if want("php"):
             suite_php(env)
+        if want("install"):
+            suite_install(env)
+        if want("docs"):
+            suite_docs()
     finally:
         sim.stdin.close()
         sim.wait(timeout=10)

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod handles;
+pub mod log;
 pub mod util;
 
 use std::ffi::c_char;
@@ -300,11 +301,14 @@ fn call_of(p: *const cc_call) -> Result<std::sync::Arc<crate::Call>> {
 }
 
 /// Makes a client from a DSN such as `42call://USER:SECRET@login.42call.com`. Sends
-/// nothing. On success `*out_client` is a new client, owned by the caller, freed with
-/// `cc_client_free`; on failure it is left unchanged.
+/// nothing.
 ///
-/// Returns CC_OK, CC_ERR_INVALID_ARGUMENT (a NULL or malformed DSN: the message names the
-/// part, never a secret), CC_ERR_INTERNAL.
+/// Ownership: `dsn` is borrowed for the call. On success `*out_client` is a new client
+/// owned by the caller, freed with `cc_client_free`; on failure it is left unchanged.
+/// Thread safety: any thread; the new client may then be shared between threads.
+///
+/// Returns CC_OK, CC_ERR_INVALID_ARGUMENT (a NULL or malformed DSN, an unknown carrier, a
+/// NULL `out_client`: the message names the part, never a secret), CC_ERR_INTERNAL.
 #[no_mangle]
 pub unsafe extern "C" fn cc_client_new(
     dsn: *const c_char,
@@ -324,8 +328,12 @@ pub unsafe extern "C" fn cc_client_new(
 /// DSN's timeout), unless the session's call is still up: that session is left to the
 /// carrier's expiry, so that the call's reference keeps working in another process
 /// (Connect Call). Calls of this client stay valid handles but answer
-/// CC_ERR_INVALID_HANDLE from then on; free them with `cc_call_free`. NULL is a no-op;
-/// a freed or wrong handle is ignored (and `cc_last_error_message` says so).
+/// CC_ERR_INVALID_HANDLE from then on; free them with `cc_call_free`.
+///
+/// Ownership: consumes the client; do not use it afterwards. NULL is a no-op; a freed or
+/// wrong handle is ignored (and `cc_last_error_message` says so).
+/// Thread safety: any thread. A request that another thread is running with this client
+/// at that moment finishes; later ones are refused with CC_ERR_INVALID_HANDLE.
 #[no_mangle]
 pub extern "C" fn cc_client_free(client: *mut cc_client) {
     if client.is_null() {
@@ -350,6 +358,12 @@ pub extern "C" fn cc_client_free(client: *mut cc_client) {
 /// back, the result is CC_ERR_OUTCOME_UNKNOWN. (Where the carrier has
 /// CC_CAP_IDEMPOTENT_START, the library repeats it with the same idempotency key, which
 /// the carrier de-duplicates; CC_ERR_OUTCOME_UNKNOWN then means no repeat was answered.)
+///
+/// Ownership: the strings and `options` are borrowed for the call. On success `*out_call`
+/// is a new call owned by the caller (free with `cc_call_free`); it keeps its client's
+/// carrier connection but not the client handle: free the client and the call answers
+/// CC_ERR_INVALID_HANDLE.
+/// Thread safety: any thread; one client may start calls on several threads at once.
 ///
 /// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INVALID_NUMBER,
 /// CC_ERR_UNSUPPORTED (an option the carrier cannot honour), CC_ERR_AUTH,
@@ -377,7 +391,11 @@ pub unsafe extern "C" fn cc_start_call(
 }
 
 /// Asks the carrier where the call is (where the carrier can tell) and fills
-/// `*out_status` (caller-owned). A final status is returned without asking again.
+/// `*out_status`. A final status is returned without asking again. A call that hears
+/// nothing final within its limits is closed as FAILED/UNKNOWN (CC_STATUS_TIMED_OUT).
+///
+/// Ownership: `*out_status` is caller-owned memory, written only on success.
+/// Thread safety: any thread; requests on one call are served one after the other.
 ///
 /// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_AUTH,
 /// CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER, CC_ERR_INTERNAL.
@@ -397,6 +415,9 @@ pub unsafe extern "C" fn cc_poll_status(
 
 /// Asks the carrier to end the call. A call that is already over is left alone.
 ///
+/// Ownership: borrows the call; it stays valid (free it with `cc_call_free`).
+/// Thread safety: any thread; requests on one call are served one after the other.
+///
 /// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_UNSUPPORTED, CC_ERR_AUTH, CC_ERR_NETWORK,
 /// CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER, CC_ERR_INTERNAL.
 #[no_mangle]
@@ -409,7 +430,12 @@ pub extern "C" fn cc_hangup(call: *mut cc_call) -> cc_result {
 }
 
 /// Frees a call handle. This does not end the call: use `cc_hangup` first if you want
-/// that. NULL is a no-op; a freed or wrong handle is ignored.
+/// that (or keep its `cc_call_ref` to follow it later).
+///
+/// Ownership: consumes the call; do not use it afterwards. NULL is a no-op; a freed or
+/// wrong handle is ignored.
+/// Thread safety: any thread. A request that another thread is running on this call at
+/// that moment finishes; later ones are refused with CC_ERR_INVALID_HANDLE.
 #[no_mangle]
 pub extern "C" fn cc_call_free(call: *mut cc_call) {
     if call.is_null() {
@@ -422,9 +448,12 @@ pub extern "C" fn cc_call_free(call: *mut cc_call) {
 }
 
 /// Sends `text` (UTF-8, up to 1530 characters) to `recipients`, one number or several
-/// separated by `|` (`"0171 1234567|+4930123456"`). On success `*out_message_id` is the
+/// separated by `|` (`"0171 1234567|+4930123456"`). Never repeated on a fault
+/// (CC_ERR_OUTCOME_UNKNOWN).
+///
+/// Ownership: the strings are borrowed for the call. On success `*out_message_id` is the
 /// carrier's id of the message, owned by the caller (free with `cc_string_free`).
-/// Never repeated on a fault (CC_ERR_OUTCOME_UNKNOWN).
+/// Thread safety: any thread.
 ///
 /// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INVALID_NUMBER,
 /// CC_ERR_UNSUPPORTED, CC_ERR_AUTH, CC_ERR_INSUFFICIENT_FUNDS, CC_ERR_NETWORK,
@@ -447,10 +476,14 @@ pub unsafe extern "C" fn cc_send_sms(
     })
 }
 
-/// Tops the account up with a PIN (1 to 64 letters or digits). On success, if
-/// `out_balance` is not NULL, `*out_balance` is the new balance as `"28.40 EUR"` (decimal
-/// with `.`, a space, the currency), owned by the caller (free with `cc_string_free`), or
-/// NULL when the carrier did not say. The PIN is never logged or put in a message.
+/// Tops the account up with a PIN (1 to 64 letters or digits). The PIN is never logged
+/// or put in a message. Never repeated on a fault (CC_ERR_OUTCOME_UNKNOWN).
+///
+/// Ownership: `pin` is borrowed for the call. On success, if `out_balance` is not NULL,
+/// `*out_balance` is the new balance as `"28.40 EUR"` (decimal with `.`, a space, the
+/// currency), owned by the caller (free with `cc_string_free`), or NULL when the carrier
+/// did not say.
+/// Thread safety: any thread.
 ///
 /// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_UNSUPPORTED,
 /// CC_ERR_AUTH, CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER (e.g.
@@ -476,8 +509,10 @@ pub unsafe extern "C" fn cc_topup(
 }
 
 /// The balance the carrier reported last, as `"18.40 EUR"`, without asking it (42call
-/// sends the balance with every reply). `*out_balance` is owned by the caller (free with
-/// `cc_string_free`).
+/// sends the balance with every reply).
+///
+/// Ownership: `*out_balance` is owned by the caller (free with `cc_string_free`).
+/// Thread safety: any thread.
 ///
 /// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_NOT_FOUND (no
 /// balance heard yet), CC_ERR_INTERNAL.
@@ -502,7 +537,10 @@ pub unsafe extern "C" fn cc_known_balance(
 
 /// A text that names the call (it holds no secret) for the host to store, e.g. in a PHP
 /// session or a database, and turn back into a call with `cc_call_attach`, in this
-/// process or another. `*out_ref` is owned by the caller (free with `cc_string_free`).
+/// process or another. Sends nothing.
+///
+/// Ownership: `*out_ref` is owned by the caller (free with `cc_string_free`).
+/// Thread safety: any thread.
 ///
 /// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INTERNAL.
 #[no_mangle]
@@ -516,7 +554,12 @@ pub unsafe extern "C" fn cc_call_ref(call: *mut cc_call, out_ref: *mut *mut c_ch
 }
 
 /// Turns a reference from `cc_call_ref` back into a call of `client` (which must speak
-/// the same carrier). Sends nothing. `*out_call` is owned by the caller.
+/// the same carrier). Sends nothing: the next `cc_poll_status` asks the carrier.
+///
+/// Ownership: `reference` is borrowed for the call. `*out_call` is a new call owned by the
+/// caller (free with `cc_call_free`); attaching one reference twice gives two handles to
+/// the same carrier call.
+/// Thread safety: any thread.
 ///
 /// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT (not a reference, or of
 /// another carrier), CC_ERR_INTERNAL.
@@ -537,8 +580,10 @@ pub unsafe extern "C" fn cc_call_attach(
     })
 }
 
-/// The carrier's id of a call. `*out_id` is owned by the caller (free with
-/// `cc_string_free`).
+/// The carrier's id of a call. Sends nothing.
+///
+/// Ownership: `*out_id` is owned by the caller (free with `cc_string_free`).
+/// Thread safety: any thread.
 ///
 /// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INTERNAL.
 #[no_mangle]
@@ -551,37 +596,52 @@ pub unsafe extern "C" fn cc_call_id(call: *mut cc_call, out_id: *mut *mut c_char
     })
 }
 
-/// The `cc_capability` bits of the client's carrier; 0 for a NULL or invalid handle.
+/// The `cc_capability` bits of the client's carrier; 0 for a NULL, freed or invalid
+/// handle (and `cc_last_error_message` says why). Sends nothing.
+/// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn cc_capabilities(client: *const cc_client) -> u32 {
     guard_value(0, || Ok(client_of(client)?.capabilities()))
 }
 
 /// The message of this thread's last failed call into the library ("" after a success).
-/// The pointer is owned by the library and valid until the next `cc_` call on this
-/// thread; copy it to keep it. Never NULL, never a secret.
+/// Never NULL, never a secret.
+///
+/// Ownership: the pointer is owned by the library and valid until the next `cc_` call on
+/// this thread; copy it to keep it.
+/// Thread safety: per thread: it describes the last call made on the calling thread.
 #[no_mangle]
 pub extern "C" fn cc_last_error_message() -> *const c_char {
     util::last_message_ptr()
 }
 
 /// The carrier's own code for this thread's last error (`"1200"`, `"60"`,
-/// `"pc_source_invalid"`), or "" when the carrier gave none. Same lifetime as
-/// `cc_last_error_message`.
+/// `"pc_source_invalid"`), or "" when the carrier gave none.
+///
+/// Ownership: as `cc_last_error_message` (library-owned, valid until the next `cc_` call
+/// on this thread).
+/// Thread safety: per thread, as `cc_last_error_message`.
 #[no_mangle]
 pub extern "C" fn cc_last_error_carrier_code() -> *const c_char {
     util::last_carrier_code_ptr()
 }
 
-/// Frees a string the library returned. NULL is a no-op; a pointer the library did not
-/// return, or one already freed, is ignored (never freed twice).
+/// Frees a string the library returned through a `char **out_...` parameter.
+///
+/// Ownership: consumes the string. NULL is a no-op; a pointer the library did not return,
+/// or one already freed, is ignored (never freed twice) and `cc_last_error_message` says so.
+/// Thread safety: any thread (not only the one that received the string).
 #[no_mangle]
 pub extern "C" fn cc_string_free(s: *mut c_char) {
     guard(|| util::free_out_string(s));
 }
 
-/// The library's version and its TLS stack, e.g. `"callconnect 0.1.0 (rustls 0.23)"`.
-/// Static; never free it.
+/// The library's version and its TLS stack, e.g. `"callconnect 0.1.0 (ureq 3, rustls
+/// 0.23)"`. The header's CALLCONNECT_VERSION is the version a program was compiled
+/// against; this is the one it runs with.
+///
+/// Ownership: static, owned by the library; never free it.
+/// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn cc_version() -> *const c_char {
     concat!(
@@ -593,7 +653,9 @@ pub extern "C" fn cc_version() -> *const c_char {
 }
 
 /// The name of a `cc_call_state` value (`"RINGING_A"`), `"?"` for an unknown value.
-/// Static; never free it.
+///
+/// Ownership: static, owned by the library; never free it.
+/// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn cc_state_name(state: u32) -> *const c_char {
     let name: &'static [u8] = match state {
@@ -611,7 +673,10 @@ pub extern "C" fn cc_state_name(state: u32) -> *const c_char {
     name.as_ptr() as *const c_char
 }
 
-/// The name of a `cc_fail_reason` value (`"BUSY"`), `"?"` for an unknown value. Static.
+/// The name of a `cc_fail_reason` value (`"BUSY"`), `"?"` for an unknown value.
+///
+/// Ownership: static, owned by the library; never free it.
+/// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn cc_reason_name(reason: u32) -> *const c_char {
     let name: &'static [u8] = match reason {
@@ -629,7 +694,10 @@ pub extern "C" fn cc_reason_name(reason: u32) -> *const c_char {
     name.as_ptr() as *const c_char
 }
 
-/// The name of a `cc_result` value (`"CC_ERR_AUTH"`), `"?"` for an unknown value. Static.
+/// The name of a `cc_result` value (`"CC_ERR_AUTH"`), `"?"` for an unknown value.
+///
+/// Ownership: static, owned by the library; never free it.
+/// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn cc_result_name(result: u32) -> *const c_char {
     let name: &'static [u8] = match result {
@@ -655,12 +723,21 @@ pub extern "C" fn cc_result_name(result: u32) -> *const c_char {
 
 /// Test support: makes the library panic inside its panic boundary, to show that a panic
 /// becomes CC_ERR_INTERNAL and never crosses into the host. Does nothing else.
+/// Thread safety: any thread.
+///
+/// Returns CC_ERR_INTERNAL, always.
 #[no_mangle]
 pub extern "C" fn cc_debug_panic() -> cc_result {
     guard(|| panic!("cc_debug_panic was called"))
 }
 
 /// How many client and call handles are alive (for leak checks in hosts' tests).
+/// Either pointer may be NULL.
+///
+/// Ownership: the outputs are caller-owned.
+/// Thread safety: any thread; the counts may change at once when other threads work.
+///
+/// Returns CC_OK, CC_ERR_INTERNAL.
 #[no_mangle]
 pub unsafe extern "C" fn cc_live_handles(
     out_clients: *mut usize,

@@ -1,0 +1,637 @@
+<?php
+/*
+ * callconnect for PHP: two-leg callback calls, SMS and PIN top-up over several carriers'
+ * HTTP APIs, through the library's C ABI. One file, PHP's FFI extension only.
+ *
+ *   require 'CallConnect.php';
+ *   $client = new CallConnect\Client('42call://USER:PASSWORD@login.42call.com?default_country=49');
+ *   $call = $client->startCall('0171 1234567', '030 1234567');
+ *   echo $call->status()->state, "\n";          // INITIATING, RINGING_A, ... ENDED, FAILED
+ *   $_SESSION['call'] = $call->ref();           // and in the next request:
+ *   $client->attach($_SESSION['call'])->hangup();
+ *
+ * Every failure throws a subclass of CallConnect\Exception (one per cc_result:
+ * AuthException, OutcomeUnknownException, InvalidNumberException, ...) with getResult()
+ * and getCarrierCode(). Handles are freed by destructors.
+ *
+ * The library is loaded (once per process) by, in this order: a library path given to
+ * the Client constructor (FFI::cdef); FFI::scope("CALLCONNECT") when the header was
+ * preloaded (opcache.preload calling CallConnect\Library::preload()); the environment
+ * variable CALLCONNECT_LIB (FFI::cdef); FFI::load of the PHP header (the installed one,
+ * whose FFI_LIB names the installed library, or include/callconnect_php.h beside this
+ * file in the source tree); the source tree's target/debug or target/release.
+ * See docs/host-php.md for PHP-FPM (ffi.enable, opcache.preload).
+ */
+declare(strict_types=1);
+
+namespace CallConnect;
+
+use FFI;
+use FFI\CData;
+
+/** Loads the library and holds the one FFI instance of the process. */
+final class Library
+{
+    /** `make install` writes the installed PHP header's path here. */
+    private const INSTALLED_HEADER = null;
+    /** The ABI generation this file speaks (the soname is libcallconnect.so.ABI_MAJOR). */
+    public const ABI_MAJOR = 0;
+
+    private static ?FFI $ffi = null;
+    private static string $from = '';
+
+    /** The FFI instance, loading the library on first use (see the file's comment). */
+    public static function ffi(?string $library = null): FFI
+    {
+        if (self::$ffi !== null) {
+            return self::$ffi;
+        }
+        $errors = [];
+        $attempts = [];
+        if ($library !== null) {
+            $attempts[] = ['cdef', $library];
+        } else {
+            $attempts[] = ['scope', 'CALLCONNECT'];
+            $env = getenv('CALLCONNECT_LIB');
+            if (is_string($env) && $env !== '') {
+                $attempts[] = ['cdef', $env];
+            } else {
+                $attempts[] = ['load', self::header()];
+                foreach (['debug', 'release'] as $profile) {
+                    $built = dirname(__DIR__, 2) . "/target/$profile/libcallconnect.so";
+                    if (is_file($built)) {
+                        $attempts[] = ['cdef', $built];
+                    }
+                }
+            }
+        }
+        foreach ($attempts as [$how, $what]) {
+            try {
+                $ffi = match ($how) {
+                    'scope' => FFI::scope($what),
+                    'load' => FFI::load($what),
+                    'cdef' => FFI::cdef(self::declarations(), $what),
+                };
+            } catch (\Throwable $e) {
+                $errors[] = "$how $what: " . $e->getMessage();
+                continue;
+            }
+            if ($ffi === null) {
+                $errors[] = "$how $what: failed";
+                continue;
+            }
+            self::check($ffi, "$how $what");
+            self::$ffi = $ffi;
+            self::$from = "$how $what";
+            return $ffi;
+        }
+        throw new \RuntimeException('libcallconnect could not be loaded (set CALLCONNECT_LIB to its path): '
+            . implode('; ', $errors));
+    }
+
+    /** How the library was loaded, e.g. "load /usr/local/include/callconnect_php.h". */
+    public static function loadedFrom(): string
+    {
+        self::ffi();
+        return self::$from;
+    }
+
+    /** The running library's version and TLS stack ("callconnect 0.1.0 (ureq 3, rustls 0.23)"). */
+    public static function version(): string
+    {
+        return self::ffi()->cc_version();
+    }
+
+    /**
+     * For opcache.preload: loads the PHP header so that requests find it with
+     * FFI::scope("CALLCONNECT") under ffi.enable=preload (PHP-FPM's default).
+     */
+    public static function preload(?string $header = null): void
+    {
+        FFI::load($header ?? self::header());
+    }
+
+    /** The PHP header: CALLCONNECT_HEADER, the installed one, or the source tree's. */
+    public static function header(): string
+    {
+        $env = getenv('CALLCONNECT_HEADER');
+        if (is_string($env) && $env !== '') {
+            return $env;
+        }
+        return self::INSTALLED_HEADER ?? dirname(__DIR__, 2) . '/include/callconnect_php.h';
+    }
+
+    /** The header's declarations without its two #define lines, for FFI::cdef. */
+    private static function declarations(): string
+    {
+        $text = @file_get_contents(self::header());
+        if ($text === false) {
+            throw new \RuntimeException('cannot read the PHP header ' . self::header()
+                . ' (set CALLCONNECT_HEADER to its path)');
+        }
+        return preg_replace('/^#.*$/m', '', $text);
+    }
+
+    private static function check(FFI $ffi, string $from): void
+    {
+        $running = (string) $ffi->cc_version();
+        if (!preg_match('/^callconnect (\d+)\./', $running, $m) || (int) $m[1] !== self::ABI_MAJOR) {
+            throw new \RuntimeException("$from gives '$running'; this file speaks ABI " . self::ABI_MAJOR);
+        }
+    }
+
+    /** Throws the exception for a failed call; reads this thread's last error at once. */
+    public static function fail(int $result): never
+    {
+        $ffi = self::ffi();
+        $class = Exception::CLASSES[$result] ?? Exception::class;
+        throw new $class(
+            (string) $ffi->cc_last_error_message(),
+            $result,
+            (string) $ffi->cc_last_error_carrier_code()
+        );
+    }
+
+    /** Copies a library-owned string (char *) and frees it; null for NULL. */
+    public static function takeString(CData $ptr): ?string
+    {
+        if (FFI::isNull($ptr)) {
+            return null;
+        }
+        $text = FFI::string($ptr);
+        self::ffi()->cc_string_free($ptr);
+        return $text;
+    }
+
+    /** A NUL-terminated copy of $text that lives as long as the returned CData. */
+    public static function cString(string $text): CData
+    {
+        $buf = self::ffi()->new('char[' . (strlen($text) + 1) . ']');
+        FFI::memcpy($buf, $text, strlen($text));
+        return $buf;
+    }
+}
+
+/** cc_result values. */
+final class Result
+{
+    public const OK = 0;
+    public const INVALID_ARGUMENT = 1;
+    public const INVALID_HANDLE = 2;
+    public const INVALID_NUMBER = 3;
+    public const UNSUPPORTED = 4;
+    public const AUTH = 5;
+    public const INSUFFICIENT_FUNDS = 6;
+    public const NETWORK = 7;
+    public const TIMEOUT = 8;
+    public const PROTOCOL = 9;
+    public const PROVIDER = 10;
+    public const OUTCOME_UNKNOWN = 11;
+    public const INTERNAL = 12;
+    public const NOT_FOUND = 13;
+    public const BUSY = 14;
+}
+
+/** cc_capability bits, as Client::capabilities() returns them. */
+final class Capability
+{
+    public const CALLBACK = 1;
+    public const LIVE_STATUS = 2;
+    public const HANGUP = 4;
+    public const SMS = 8;
+    public const TOPUP = 16;
+    public const EVENTS = 32;
+    public const RING_GROUP = 64;
+    public const CALLER_ID = 128;
+    public const ACCOUNT = 256;
+    public const IDEMPOTENT_START = 512;
+    public const MAX_DURATION = 1024;
+    public const WAIT_FOR_PICKUP = 2048;
+    public const MAX_COST = 4096;
+    public const CONNECT_TYPE = 8192;
+    public const CALL_FLAGS = 16384;
+}
+
+/**
+ * A failed library call. getResult() is the cc_result, getResultName() its name,
+ * getCarrierCode() the carrier's own code ("" when it gave none). Never holds a secret.
+ */
+class Exception extends \RuntimeException
+{
+    /** cc_result => the exception class thrown for it. */
+    public const CLASSES = [
+        Result::INVALID_ARGUMENT => InvalidArgumentException::class,
+        Result::INVALID_HANDLE => InvalidHandleException::class,
+        Result::INVALID_NUMBER => InvalidNumberException::class,
+        Result::UNSUPPORTED => UnsupportedException::class,
+        Result::AUTH => AuthException::class,
+        Result::INSUFFICIENT_FUNDS => InsufficientFundsException::class,
+        Result::NETWORK => NetworkException::class,
+        Result::TIMEOUT => TimeoutException::class,
+        Result::PROTOCOL => ProtocolException::class,
+        Result::PROVIDER => ProviderException::class,
+        Result::OUTCOME_UNKNOWN => OutcomeUnknownException::class,
+        Result::INTERNAL => InternalException::class,
+        Result::NOT_FOUND => NotFoundException::class,
+        Result::BUSY => BusyException::class,
+    ];
+
+    public function __construct(string $message, private readonly int $result, private readonly string $carrierCode = '')
+    {
+        parent::__construct($message, $result);
+    }
+
+    public function getResult(): int
+    {
+        return $this->result;
+    }
+
+    public function getResultName(): string
+    {
+        return (string) Library::ffi()->cc_result_name($this->result);
+    }
+
+    public function getCarrierCode(): string
+    {
+        return $this->carrierCode;
+    }
+}
+
+/** An argument is empty, malformed or too long, or the DSN is not valid. */
+class InvalidArgumentException extends Exception {}
+/** The client or call was closed (or its client was). */
+class InvalidHandleException extends Exception {}
+/** A phone number cannot be a real number (nothing was sent). */
+class InvalidNumberException extends Exception {}
+/** The carrier cannot do this, or cannot honour one of the options. */
+class UnsupportedException extends Exception {}
+/** The carrier refused the credentials (or the caller's IP address). */
+class AuthException extends Exception {}
+/** The account has too little credit. */
+class InsufficientFundsException extends Exception {}
+/** The carrier could not be reached; nothing was acted on. */
+class NetworkException extends Exception {}
+/** The carrier did not answer within the DSN's timeout_ms. */
+class TimeoutException extends Exception {}
+/** The carrier's reply was malformed. */
+class ProtocolException extends Exception {}
+/** The carrier understood and said no: see getCarrierCode(). */
+class ProviderException extends Exception {}
+/** A call start, SMS or top-up may or may not have reached the carrier. It was NOT
+ *  repeated: ask a person or the carrier before trying again. */
+class OutcomeUnknownException extends Exception {}
+/** A bug inside the library (caught; the process is safe). */
+class InternalException extends Exception {}
+/** The thing asked about does not exist at the carrier. */
+class NotFoundException extends Exception {}
+/** The request is valid but cannot be served now. */
+class BusyException extends Exception {}
+
+/** An amount as the carrier stated it: a decimal string, never a float. */
+final class Money implements \Stringable
+{
+    public function __construct(public readonly string $amount, public readonly string $currency)
+    {
+    }
+
+    /** Reads the library's form, "28.40 EUR". */
+    public static function parse(string $text): self
+    {
+        [$amount, $currency] = array_pad(explode(' ', $text, 2), 2, '');
+        return new self($amount, $currency);
+    }
+
+    public function __toString(): string
+    {
+        return trim("$this->amount $this->currency");
+    }
+}
+
+/** A call's status (cc_call_status): the state by name and by number, and the rest. */
+final class CallStatus
+{
+    public function __construct(
+        /** "INITIATING", "RINGING_A", "A_ANSWERED", "RINGING_B", "CONNECTED", "ENDED", "FAILED" */
+        public readonly string $state,
+        public readonly int $stateCode,
+        /** "NONE", "BUSY", "NO_ANSWER", "REJECTED", "INSUFFICIENT_FUNDS", "INVALID_NUMBER",
+         *  "CANCELLED", "PROVIDER_ERROR", "UNKNOWN" */
+        public readonly string $reason,
+        public readonly int $reasonCode,
+        /** "A", "B" or "" */
+        public readonly string $failedLeg,
+        /** cc_status_flag bits */
+        public readonly int $flags,
+        public readonly int $durationS,
+        public readonly ?Money $cost,
+        /** The carrier's own status code ("" when none). */
+        public readonly string $rawStatus,
+        /** When the state last changed, ms since 1970 (UTC). */
+        public readonly int $lastChangeMs,
+    ) {
+    }
+
+    public const FLAG_LIVE = 1;
+    public const FLAG_HANGUP_PENDING = 2;
+    public const FLAG_TIMED_OUT = 4;
+
+    public function isFinal(): bool
+    {
+        return $this->state === 'ENDED' || $this->state === 'FAILED';
+    }
+
+    /** Whether the carrier reports this call's progress (without it, the state says only
+     *  what the library itself did). */
+    public function isLive(): bool
+    {
+        return ($this->flags & self::FLAG_LIVE) !== 0;
+    }
+
+    public function toArray(): array
+    {
+        $a = get_object_vars($this);
+        $a['cost'] = $this->cost?->__toString();
+        return $a;
+    }
+}
+
+/** The library's log (cc_set_log_callback), handed to a PHP callable. */
+final class Log
+{
+    public const OFF = 0;
+    public const ERROR = 1;
+    public const WARN = 2;
+    public const INFO = 3;
+    public const DEBUG = 4;
+    private const NAMES = [1 => 'error', 2 => 'warning', 3 => 'info', 4 => 'debug'];
+
+    /** The closure given to the library: kept so that it lives as long as it is installed. */
+    private static ?\Closure $installed = null;
+    private static bool $shutdownHook = false;
+
+    /**
+     * Sends log lines up to $level to $handler(string $level, string $message, int $code),
+     * $level being "error", "warning", "info" or "debug" (PSR-3 names: a PSR-3 logger is
+     * `fn($l, $m) => $logger->log($l, $m)`). null removes the handler. Secrets never
+     * appear in the lines. Removed at the end of the request, before PHP frees the closure.
+     */
+    public static function setHandler(?callable $handler, int $level = self::DEBUG): void
+    {
+        $ffi = Library::ffi();
+        if ($handler === null) {
+            $r = $ffi->cc_set_log_callback(self::OFF, null, null);
+            self::$installed = null;
+        } else {
+            $closure = static function (int $code, ?string $message, $userdata) use ($handler): void {
+                try {
+                    $handler(self::NAMES[$code] ?? 'debug', (string) $message, $code);
+                } catch (\Throwable) {
+                    // Nothing may unwind into the library.
+                }
+            };
+            $r = $ffi->cc_set_log_callback($level, $closure, null);
+            if ($r === Result::OK) {
+                self::$installed = $closure;
+                if (!self::$shutdownHook) {
+                    register_shutdown_function(static fn () => Log::setHandler(null));
+                    self::$shutdownHook = true;
+                }
+            }
+        }
+        if ($r !== Result::OK) {
+            Library::fail($r);
+        }
+    }
+}
+
+/** Owns one library handle; frees it once, by close() or the destructor. */
+abstract class Handle
+{
+    protected ?CData $handle;
+    protected FFI $ffi;
+
+    protected function __construct(CData $handle, FFI $ffi)
+    {
+        $this->handle = $handle;
+        $this->ffi = $ffi;
+    }
+
+    abstract protected function free(CData $handle): void;
+
+    /** Frees the handle (idempotent). */
+    public function close(): void
+    {
+        if ($this->handle !== null) {
+            $h = $this->handle;
+            $this->handle = null;
+            $this->free($h);
+        }
+    }
+
+    public function __destruct()
+    {
+        $this->close();
+    }
+
+    protected function h(): CData
+    {
+        if ($this->handle === null) {
+            throw new InvalidHandleException(static::class . ' was closed', Result::INVALID_HANDLE);
+        }
+        return $this->handle;
+    }
+
+    // Calls into the library; a new C function is one small method using one of these.
+
+    /** `cc_result f(handle, ...)`: throws on failure. */
+    protected function call(string $function, mixed ...$args): void
+    {
+        $r = $this->ffi->$function($this->h(), ...$args);
+        if ($r !== Result::OK) {
+            Library::fail($r);
+        }
+    }
+
+    /** `cc_result f(handle, ..., char **out)`: the string (null for NULL), freed after copying. */
+    protected function callString(string $function, mixed ...$args): ?string
+    {
+        $out = $this->ffi->new('char*');
+        $this->call($function, ...[...$args, FFI::addr($out)]);
+        return Library::takeString($out);
+    }
+
+    /** `cc_result f(handle, ..., char **out)` returning JSON: the decoded array. */
+    protected function callJson(string $function, mixed ...$args): mixed
+    {
+        $text = $this->callString($function, ...$args);
+        return $text === null ? null : json_decode($text, true, 512, JSON_THROW_ON_ERROR);
+    }
+}
+
+/** A call placed by Client::startCall() or attached by Client::attach(). Freeing it
+ *  (destructor) does not end the call: use hangup(). */
+final class Call extends Handle
+{
+    /** @internal made by Client */
+    public function __construct(CData $handle, FFI $ffi, private readonly Client $client)
+    {
+        parent::__construct($handle, $ffi);
+    }
+
+    protected function free(CData $handle): void
+    {
+        $this->ffi->cc_call_free($handle);
+    }
+
+    public function client(): Client
+    {
+        return $this->client;
+    }
+
+    /** Asks the carrier where the call is (where it can tell). */
+    public function status(): CallStatus
+    {
+        $st = $this->ffi->new('cc_call_status');
+        $this->call('cc_poll_status', FFI::addr($st));
+        $cost = FFI::string($st->cost);
+        return new CallStatus(
+            state: (string) $this->ffi->cc_state_name($st->state),
+            stateCode: $st->state,
+            reason: (string) $this->ffi->cc_reason_name($st->reason),
+            reasonCode: $st->reason,
+            failedLeg: [1 => 'A', 2 => 'B'][$st->failed_leg] ?? '',
+            flags: $st->flags,
+            durationS: $st->duration_s,
+            cost: $cost === '' ? null : new Money($cost, FFI::string($st->currency)),
+            rawStatus: FFI::string($st->raw_status),
+            lastChangeMs: $st->last_change_ms,
+        );
+    }
+
+    /** Asks the carrier to end the call (a call already over is left alone). */
+    public function hangup(): void
+    {
+        $this->call('cc_hangup');
+    }
+
+    /** A text naming the call (no secret in it): store it in the session, and turn it back
+     *  into a call with Client::attach() in the next request. */
+    public function ref(): string
+    {
+        return (string) $this->callString('cc_call_ref');
+    }
+
+    /** The carrier's id of the call. */
+    public function id(): string
+    {
+        return (string) $this->callString('cc_call_id');
+    }
+}
+
+/** One carrier account, made from a DSN. Sends nothing until used. */
+final class Client extends Handle
+{
+    private const OPTIONS = ['caller_id', 'caller_id_b', 'correlation', 'max_duration', 'wait_for_pickup',
+        'max_cost', 'connect_type', 'allow_public_transfer', 'video'];
+
+    /**
+     * @param string $dsn e.g. "42call://USER:PASSWORD@login.42call.com?default_country=49"
+     * @param string|null $library the library's path, when it is not installed where the
+     *                             PHP header says (used on first load only)
+     */
+    public function __construct(string $dsn, ?string $library = null)
+    {
+        $ffi = Library::ffi($library);
+        $h = $ffi->new('cc_client*');
+        $r = $ffi->cc_client_new($dsn, FFI::addr($h));
+        if ($r !== Result::OK) {
+            Library::fail($r);
+        }
+        parent::__construct($h, $ffi);
+    }
+
+    protected function free(CData $handle): void
+    {
+        $this->ffi->cc_client_free($handle);
+    }
+
+    /** The carrier's Capability bits. */
+    public function capabilities(): int
+    {
+        return $this->ffi->cc_capabilities($this->h());
+    }
+
+    /**
+     * Places a two-leg callback: rings A, then bridges to B. Never repeated on a fault:
+     * OutcomeUnknownException means it may have been placed.
+     *
+     * @param array{caller_id?: string, caller_id_b?: string, correlation?: string,
+     *   max_duration?: int, wait_for_pickup?: int, max_cost?: string, connect_type?: int,
+     *   allow_public_transfer?: bool, video?: bool} $options  An option the carrier cannot
+     *   honour throws UnsupportedException; an unknown key InvalidArgumentException.
+     */
+    public function startCall(string $a, string $b, array $options = []): Call
+    {
+        $unknown = array_diff(array_keys($options), self::OPTIONS);
+        if ($unknown) {
+            throw new InvalidArgumentException('unknown call option(s): ' . implode(', ', $unknown), Result::INVALID_ARGUMENT);
+        }
+        $o = $this->ffi->new('cc_call_options');
+        $keep = [];  // the option strings' buffers, alive until the call returns
+        foreach (['caller_id', 'caller_id_b', 'correlation', 'max_cost'] as $key) {
+            if (isset($options[$key])) {
+                $keep[$key] = Library::cString((string) $options[$key]);
+                $o->$key = $this->ffi->cast('const char*', $keep[$key]);
+            }
+        }
+        $o->max_duration_s = (int) ($options['max_duration'] ?? 0);
+        $o->wait_for_pickup_s = (int) ($options['wait_for_pickup'] ?? 0);
+        $o->connect_type = (int) ($options['connect_type'] ?? 0);
+        $o->flags = (!empty($options['allow_public_transfer']) ? 1 : 0) | (!empty($options['video']) ? 2 : 0);
+        $call = $this->ffi->new('cc_call*');
+        $this->call('cc_start_call', $a, $b, FFI::addr($o), FFI::addr($call));
+        return new Call($call, $this->ffi, $this);
+    }
+
+    /** Turns a reference from Call::ref() (this request or an earlier one) back into a call. */
+    public function attach(string $ref): Call
+    {
+        $call = $this->ffi->new('cc_call*');
+        $this->call('cc_call_attach', $ref, FFI::addr($call));
+        return new Call($call, $this->ffi, $this);
+    }
+
+    /**
+     * Sends $text to one number or several; returns the carrier's message id.
+     * @param string|string[] $recipients
+     */
+    public function sendSms(string|array $recipients, string $text): string
+    {
+        if (is_array($recipients)) {
+            $recipients = implode('|', $recipients);
+        }
+        return (string) $this->callString('cc_send_sms', $recipients, $text);
+    }
+
+    /** Tops the account up with a PIN; the new balance when the carrier says it. */
+    public function topup(string $pin): ?Money
+    {
+        $balance = $this->callString('cc_topup', $pin);
+        return $balance === null ? null : Money::parse($balance);
+    }
+
+    /** The balance the carrier reported last, without asking it; null before any. */
+    public function knownBalance(): ?Money
+    {
+        try {
+            $balance = $this->callString('cc_known_balance');
+        } catch (NotFoundException) {
+            return null;
+        }
+        return $balance === null ? null : Money::parse($balance);
+    }
+
+    // Follow-up: CallConnect\Event::ingest($client, $_SERVER['QUERY_STRING']) over
+    // cc_event_ingest, once that function is in the C ABI (carriers that report a call's
+    // progress by calling the host's URL).
+}

@@ -1,0 +1,424 @@
+//! The library's log: off unless the host asks for it, and free when off.
+//!
+//! A host installs a sink with [`set_logger`] (the C ABI's `cc_set_log_callback`), or sets
+//! `CALLCONNECT_LOG=error|warn|info|debug` in the environment to have lines written to
+//! stderr while no sink is installed. What is logged:
+//!
+//! - `ERROR`: a call-placing request whose outcome is unknown (never repeated);
+//! - `WARN`: a request that failed at the transport (no connection, timeout, bad reply);
+//! - `INFO`: one line per HTTP exchange (method, URL, status, time);
+//! - `DEBUG`: each request and reply in full (headers, body), with every secret blanked.
+//!
+//! Every line is built only after [`enabled`] said yes: one relaxed atomic load decides,
+//! so logging costs nothing when it is off.
+//!
+//! Redaction happens before a line is built: header values by name (`authorization`,
+//! `x-authorization`, `cookie`, ...), URL passwords, form, query and JSON fields whose name
+//! says secret ([`secret_name`]), then every value the transport registered with
+//! `Transport::add_secret` (see `Transport::redact`).
+
+use std::cell::Cell;
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{OnceLock, RwLock};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// How much a log line says. The values are those of `cc_log_level` in the C header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u32)]
+pub enum Level {
+    Error = 1,
+    Warn = 2,
+    Info = 3,
+    Debug = 4,
+}
+
+impl Level {
+    /// `"ERROR"`, `"WARN"`, `"INFO"`, `"DEBUG"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Error => "ERROR",
+            Level::Warn => "WARN",
+            Level::Info => "INFO",
+            Level::Debug => "DEBUG",
+        }
+    }
+
+    /// The level of a `cc_log_level` value; 0 (off) and unknown values are `None`.
+    pub fn from_u32(v: u32) -> Option<Level> {
+        match v {
+            1 => Some(Level::Error),
+            2 => Some(Level::Warn),
+            3 => Some(Level::Info),
+            4 => Some(Level::Debug),
+            _ => None,
+        }
+    }
+
+    /// Reads `error`, `warn` (or `warning`), `info`, `debug` (or `trace`), any case.
+    pub fn parse(s: &str) -> Option<Level> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "error" => Some(Level::Error),
+            "warn" | "warning" => Some(Level::Warn),
+            "info" => Some(Level::Info),
+            "debug" | "trace" => Some(Level::Debug),
+            _ => None,
+        }
+    }
+}
+
+/// Where log lines go: called with the level and one line of text (no newline).
+pub type Sink = Box<dyn Fn(Level, &str) + Send + Sync>;
+
+struct Installed {
+    /// The most detailed level delivered (0: none).
+    max: u32,
+    sink: Sink,
+}
+
+/// The most detailed level anything would receive; `UNSET` until the environment was read.
+static MAX: AtomicU32 = AtomicU32::new(UNSET);
+const UNSET: u32 = u32::MAX;
+static SINK: RwLock<Option<Installed>> = RwLock::new(None);
+static ENV_MAX: OnceLock<u32> = OnceLock::new();
+
+thread_local! {
+    /// Set while this thread runs the sink: lines it causes are dropped (no recursion),
+    /// and it may not replace the sink it is running in.
+    static IN_SINK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The level `CALLCONNECT_LOG` asks for (0: off), read once.
+fn env_max() -> u32 {
+    *ENV_MAX.get_or_init(|| {
+        std::env::var("CALLCONNECT_LOG")
+            .ok()
+            .and_then(|v| Level::parse(&v))
+            .map_or(0, |l| l as u32)
+    })
+}
+
+/// Whether a line at `level` would go anywhere. Check it before building the line.
+#[inline]
+pub fn enabled(level: Level) -> bool {
+    let mut max = MAX.load(Ordering::Relaxed);
+    if max == UNSET {
+        let _ = MAX.compare_exchange(UNSET, env_max(), Ordering::AcqRel, Ordering::Relaxed);
+        max = MAX.load(Ordering::Relaxed);
+    }
+    level as u32 <= max
+}
+
+/// Hands one line to the sink (or to stderr under `CALLCONNECT_LOG`). Call it only after
+/// [`enabled`]; prefer the `log_at!` macro, which does both.
+pub fn emit(level: Level, message: &str) {
+    if IN_SINK.with(Cell::get) {
+        return;
+    }
+    let guard = SINK.read().unwrap_or_else(|p| p.into_inner());
+    match &*guard {
+        Some(installed) => {
+            if level as u32 <= installed.max {
+                IN_SINK.with(|f| f.set(true));
+                // A Rust sink that panics must not take the library down with it.
+                let _ = catch_unwind(AssertUnwindSafe(|| (installed.sink)(level, message)));
+                IN_SINK.with(|f| f.set(false));
+            }
+        }
+        None => {
+            if level as u32 <= env_max() {
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "callconnect {}: {message}",
+                    level.name()
+                );
+            }
+        }
+    }
+}
+
+/// Installs `sink` for lines up to `max` (`None`: the sink receives nothing), replacing
+/// any sink before it. When this returns, the old sink is no longer running on any
+/// thread and will not be called again. Fails with `Busy` when called from inside a sink.
+pub fn set_logger(max: Option<Level>, sink: Sink) -> Result<()> {
+    replace(Some(Installed {
+        max: max.map_or(0, |l| l as u32),
+        sink,
+    }))
+}
+
+/// Removes the sink: logging returns to `CALLCONNECT_LOG` (stderr) or off. When this
+/// returns, the old sink is no longer running and will not be called again.
+pub fn remove_logger() -> Result<()> {
+    replace(None)
+}
+
+fn replace(new: Option<Installed>) -> Result<()> {
+    if IN_SINK.with(Cell::get) {
+        return Err(Error::new(
+            ErrorKind::Busy,
+            "the log callback cannot be changed from inside the log callback",
+        ));
+    }
+    // The write lock waits for every running sink to return (they hold the read lock).
+    let mut guard = SINK.write().unwrap_or_else(|p| p.into_inner());
+    let max = new.as_ref().map_or_else(env_max, |i| i.max);
+    let old = std::mem::replace(&mut *guard, new);
+    MAX.store(max, Ordering::Relaxed);
+    drop(guard);
+    drop(old);
+    Ok(())
+}
+
+/// Logs a line built with `format!` arguments, only if its level is enabled.
+macro_rules! log_at {
+    ($level:expr, $($arg:tt)+) => {
+        if $crate::log::enabled($level) {
+            $crate::log::emit($level, &format!($($arg)+))
+        }
+    };
+}
+pub(crate) use log_at;
+
+/// What a redacted value reads as.
+pub const BLANK: &str = "***";
+
+/// Whether a header, form, query or JSON field of this name holds a secret: passwords,
+/// PINs, keys, tokens, signatures, cookies, authorisation. Case, `-` and `_` are ignored.
+pub fn secret_name(name: &str) -> bool {
+    let n: String = name
+        .chars()
+        .filter(|c| !matches!(c, '-' | '_' | ' ' | '.'))
+        .flat_map(char::to_lowercase)
+        .collect();
+    const ANYWHERE: &[&str] = &[
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "apikey",
+        "signature",
+        "authorization",
+        "cookie",
+        "sessionid",
+        "credential",
+    ];
+    const EDGE: &[&str] = &["pin", "key", "pwd", "pass", "sig", "auth", "sid"];
+    ANYWHERE.iter().any(|w| n.contains(w))
+        || EDGE
+            .iter()
+            .any(|w| n == *w || n.ends_with(w) || n.starts_with(w))
+}
+
+/// A header value as it may be logged.
+pub fn header_value<'a>(name: &str, value: &'a str) -> &'a str {
+    if secret_name(name) {
+        BLANK
+    } else {
+        value
+    }
+}
+
+/// A URL with its password and its secret query fields blanked.
+pub fn url(text: &str) -> String {
+    let Ok(mut u) = url::Url::parse(text) else {
+        return text.to_string();
+    };
+    if u.password().is_some() {
+        let _ = u.set_password(Some(BLANK));
+    }
+    let secret_query = u.query_pairs().any(|(k, _)| secret_name(&k));
+    if secret_query {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret_name(&k) {
+                    BLANK.to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
+}
+
+/// Form fields as `a=1&b=2` (decoded, for reading), secret fields blanked.
+pub fn form<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    fields
+        .into_iter()
+        .map(|(k, v)| format!("{k}={}", header_value(k, v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A body as it may be logged: JSON with secret fields blanked at any depth, a form
+/// body (`a=1&b=2`) with secret fields blanked; anything else as it is.
+pub fn body(text: &str, content_type: Option<&str>) -> String {
+    let ct = content_type.unwrap_or("").to_ascii_lowercase();
+    let looks_json = ct.contains("json") || text.trim_start().starts_with(['{', '[']);
+    if looks_json {
+        if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(text) {
+            // Re-serialised only when a field was blanked, so that the log shows the
+            // carrier's text as it came otherwise.
+            return if blank_json(&mut v) {
+                v.to_string()
+            } else {
+                text.to_string()
+            };
+        }
+    }
+    if ct.contains("x-www-form-urlencoded") {
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        return form(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    }
+    text.to_string()
+}
+
+/// Blanks secret fields at any depth; true when it blanked one.
+fn blank_json(v: &mut serde_json::Value) -> bool {
+    let mut blanked = false;
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, field) in map.iter_mut() {
+                if secret_name(k) && !field.is_null() {
+                    *field = serde_json::Value::String(BLANK.to_string());
+                    blanked = true;
+                } else {
+                    blanked |= blank_json(field);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                blanked |= blank_json(item);
+            }
+        }
+        _ => {}
+    }
+    blanked
+}
+
+/// The longest body written into one log line; the rest is cut (after redaction).
+pub const MAX_LOGGED_BODY: usize = 8 * 1024;
+
+/// One line: control characters escaped, cut at [`MAX_LOGGED_BODY`] bytes.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_LOGGED_BODY) + 32);
+    for c in text.chars() {
+        if out.len() >= MAX_LOGGED_BODY {
+            out.push_str(&format!("... ({} bytes in all)", text.len()));
+            break;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_names() {
+        for n in [
+            "password",
+            "Password",
+            "x-authorization",
+            "Authorization",
+            "cookie",
+            "Set-Cookie",
+            "pin",
+            "fldPIN",
+            "api_key",
+            "apiKey",
+            "client_secret",
+            "access_token",
+            "sip_password",
+            "key",
+            "signature",
+            "pass",
+        ] {
+            assert!(secret_name(n), "{n}");
+        }
+        for n in [
+            "act",
+            "aNumber",
+            "bNumber",
+            "message",
+            "callId",
+            "x-date",
+            "customeraccountstate",
+            "content-type",
+            "phonenumbers",
+            "smsbilledId",
+        ] {
+            assert!(!secret_name(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn urls_forms_and_json() {
+        assert_eq!(
+            url("http://u:pw@h:1/p?login=me&password=s3&api_key=k&dest=1"),
+            "http://u:***@h:1/p?login=me&password=***&api_key=***&dest=1"
+        );
+        // A query without secrets is left exactly as it was.
+        assert_eq!(
+            url("http://h/api/rest/v2/?webcallback"),
+            "http://h/api/rest/v2/?webcallback"
+        );
+        assert_eq!(
+            form([("act", "topup"), ("pin", "123")]),
+            "act=topup&pin=***"
+        );
+        assert_eq!(
+            body(
+                "act=topup&pin=9123",
+                Some("application/x-www-form-urlencoded")
+            ),
+            "act=topup&pin=***"
+        );
+        let j = body(
+            r#"{"body":[{"fldPIN":"321","n":1}],"password":"ZGVtbw==","t":{"access_token":"x"}}"#,
+            None,
+        );
+        assert!(
+            !j.contains("321") && !j.contains("ZGVtbw") && !j.contains("\"x\""),
+            "{j}"
+        );
+        assert!(j.contains("\"n\":1"), "{j}");
+        assert_eq!(body("<a>plain</a>", Some("text/xml")), "<a>plain</a>");
+        // Untouched JSON keeps its own form (order, spacing).
+        assert_eq!(body(r#"{"z": 1, "a": 2}"#, None), r#"{"z": 1, "a": 2}"#);
+    }
+
+    #[test]
+    fn one_line_escapes_and_cuts() {
+        assert_eq!(one_line("a\nb\tc"), "a\\nb\\tc");
+        let long = "é".repeat(MAX_LOGGED_BODY);
+        let l = one_line(&long);
+        assert!(l.len() < MAX_LOGGED_BODY + 64 && l.ends_with("bytes in all)"));
+    }
+
+    #[test]
+    fn levels() {
+        assert_eq!(Level::parse("DEBUG"), Some(Level::Debug));
+        assert_eq!(Level::parse("warning"), Some(Level::Warn));
+        assert_eq!(Level::parse("loud"), None);
+        assert_eq!(Level::from_u32(0), None);
+        assert!(Level::Error < Level::Debug);
+    }
+}
