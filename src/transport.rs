@@ -18,6 +18,8 @@ pub const MAX_REPLY_BYTES: u64 = 1 << 20;
 /// Attempts for a read (the first one included).
 const READ_ATTEMPTS: u32 = 3;
 const BACKOFF_START: Duration = Duration::from_millis(100);
+/// How much sooner than the whole budget the connection's own budget runs out.
+const CONNECT_MARGIN: Duration = Duration::from_millis(50);
 
 /// What a request does at the carrier, which decides whether it may be repeated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,9 +215,15 @@ impl Transport {
         let http_req = builder
             .body(body)
             .map_err(|_| Error::internal("could not build the HTTP request"))?;
+        // The connection gets a budget a little below the whole one, so that a connection
+        // that never comes up ends as "could not connect" (nothing was sent) rather than
+        // as the global timeout, which cannot tell where it struck.
+        let connect_budget = remaining.saturating_sub(CONNECT_MARGIN.min(remaining / 10));
         let configured = agent
             .configure_request(http_req)
             .timeout_global(Some(remaining))
+            .timeout_resolve(Some(connect_budget))
+            .timeout_connect(Some(connect_budget))
             .build();
         let mut resp = agent
             .run(configured)
@@ -264,7 +272,8 @@ pub fn unknown(e: Error) -> Error {
 }
 
 /// Sorts a ureq error into the library's kinds. `in_body`: the failure came while reading
-/// the reply body (the request surely arrived).
+/// the reply body (the request surely arrived). A placing request whose bytes may have
+/// left becomes `OutcomeUnknown`; `tests/faults.rs` holds every fault to this.
 fn classify(e: ureq::Error, effect: Effect, in_body: bool) -> Error {
     use ureq::Timeout as T;
     let (kind, message, nothing_sent) = match &e {
@@ -283,15 +292,20 @@ fn classify(e: ureq::Error, effect: Effect, in_body: bool) -> Error {
             format!("could not connect to the carrier ({})", io.kind()),
             true,
         ),
-        ureq::Error::Timeout(t) => {
-            let before =
-                matches!(t, T::Resolve | T::Connect | T::SendRequest | T::SendBody) && !in_body;
-            (
-                ErrorKind::Timeout,
-                format!("the carrier did not answer in time ({t})"),
-                before,
-            )
-        }
+        // Only a timeout while resolving or connecting proves that nothing was sent. One
+        // while sending may have delivered the request whole (the last write can time out
+        // after its bytes left), so it counts as "may have arrived", as does the global
+        // timeout, which does not say in which phase it struck.
+        ureq::Error::Timeout(T::Resolve | T::Connect) => (
+            ErrorKind::Network,
+            "could not connect to the carrier within timeout_ms".to_string(),
+            true,
+        ),
+        ureq::Error::Timeout(_) => (
+            ErrorKind::Timeout,
+            "the carrier did not answer within timeout_ms".to_string(),
+            false,
+        ),
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => (
             ErrorKind::Network,
             "TLS failed with the carrier (certificate or handshake)".to_string(),
