@@ -129,27 +129,16 @@ impl Transport {
         if secret.is_empty() {
             return;
         }
-        for form in [
-            secret.to_string(),
-            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>(),
-        ] {
+        for form in secret_forms(secret) {
             if !self.secrets.contains(&form) {
                 self.secrets.push(form);
             }
         }
-        // Longest first, so that a secret containing another is blanked whole.
-        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
 
     /// `text` with every registered secret replaced by `***`.
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for s in &self.secrets {
-            if out.contains(s.as_str()) {
-                out = out.replace(s.as_str(), "***");
-            }
-        }
-        out
+        redact(text, &self.secrets)
     }
 
     pub fn timeout(&self) -> Duration {
@@ -258,6 +247,36 @@ impl Transport {
             body,
         })
     }
+}
+
+/// The forms in which a secret may show up in text: as it is, form-urlencoded (a body or
+/// query) and percent-encoded (a URL's user-info). Empty for an empty secret.
+pub fn secret_forms(secret: &str) -> Vec<String> {
+    if secret.is_empty() {
+        return Vec::new();
+    }
+    let mut forms = vec![
+        secret.to_string(),
+        url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>(),
+        percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+            .to_string(),
+    ];
+    forms.dedup();
+    forms
+}
+
+/// `text` with each of `secrets` replaced by `***`, the longest first (so that a secret
+/// containing another is blanked whole).
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    let mut sorted: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
+    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut out = text.to_string();
+    for s in sorted {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), "***");
+        }
+    }
+    out
 }
 
 /// Turns an error into "the outcome is unknown" for a placing request.

@@ -17,6 +17,7 @@
 //! | `garbage` | yes | bytes that are not HTTP, then the connection closes |
 //! | `invalid_utf8` | yes | the module's reply with bytes that are not UTF-8 in its middle |
 //! | `huge` | yes | the module's reply after 10 MB of blanks (still a valid JSON document) |
+//! | `reply` | no | a canned reply: `status` (default 200), `type` (content type) and `body` from the query |
 //!
 //! "Closes" is a shutdown of the TCP connection (the client sees the end of the stream, or
 //! a reset when bytes it sent were left unread). tiny_http does not hand out its sockets,
@@ -47,6 +48,8 @@ pub enum Kind {
     Garbage,
     InvalidUtf8,
     Huge,
+    /// A canned reply (status, content type, body) instead of the module's.
+    Reply,
 }
 
 /// Every kind, by the name the control endpoint takes.
@@ -65,6 +68,7 @@ pub const KINDS: &[(&str, Kind)] = &[
     ("garbage", Kind::Garbage),
     ("invalid_utf8", Kind::InvalidUtf8),
     ("huge", Kind::Huge),
+    ("reply", Kind::Reply),
 ];
 
 /// The size of the `huge` reply.
@@ -79,7 +83,10 @@ impl Kind {
 
     /// Whether the carrier module handles a request that meets this fault.
     pub fn acts(self) -> bool {
-        !matches!(self, Kind::Refused | Kind::ResetBefore | Kind::Status(_))
+        !matches!(
+            self,
+            Kind::Refused | Kind::ResetBefore | Kind::Status(_) | Kind::Reply
+        )
     }
 }
 
@@ -89,13 +96,16 @@ struct Armed {
     path: String,
     remaining: u32,
     delay: Duration,
+    reply: Option<SimResponse>,
 }
 
 /// A fault picked for one request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Fault {
     pub kind: Kind,
     pub delay: Duration,
+    /// The canned reply of `Kind::Reply`.
+    pub reply: Option<SimResponse>,
 }
 
 #[derive(Default)]
@@ -107,6 +117,22 @@ pub struct Faults {
 impl Faults {
     /// Arms `count` requests whose path and query contain `path` with a fault.
     pub fn arm(&self, kind: Kind, path: &str, count: u32, delay: Duration) {
+        self.push(kind, path, count, delay, None);
+    }
+
+    /// Arms `count` requests whose path and query contain `path` with a canned reply.
+    pub fn arm_reply(&self, path: &str, count: u32, reply: SimResponse) {
+        self.push(Kind::Reply, path, count, Duration::ZERO, Some(reply));
+    }
+
+    fn push(
+        &self,
+        kind: Kind,
+        path: &str,
+        count: u32,
+        delay: Duration,
+        reply: Option<SimResponse>,
+    ) {
         if count == 0 {
             return;
         }
@@ -115,6 +141,7 @@ impl Faults {
             path: path.to_string(),
             remaining: count,
             delay,
+            reply,
         });
     }
 
@@ -137,6 +164,7 @@ impl Faults {
         let fault = Fault {
             kind: a.kind,
             delay: a.delay,
+            reply: a.reply.clone(),
         };
         a.remaining -= 1;
         if a.remaining == 0 {
@@ -171,7 +199,19 @@ impl Faults {
             .and_then(|c| c.parse().ok())
             .unwrap_or(DEFAULT_SLOW_MS);
         let path = req.query_param("path").unwrap_or_default();
-        self.arm(kind, &path, count, Duration::from_millis(ms));
+        if kind == Kind::Reply {
+            let status = req
+                .query_param("status")
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(200);
+            let content_type = req
+                .query_param("type")
+                .unwrap_or_else(|| "application/json".into());
+            let body = req.query_param("body").unwrap_or_default();
+            self.arm_reply(&path, count, SimResponse::new(status, &content_type, body));
+        } else {
+            self.arm(kind, &path, count, Duration::from_millis(ms));
+        }
         SimResponse::json(200, &json!({"armed": count, "path": path}))
     }
 

@@ -230,6 +230,12 @@ impl Simulator {
         self.shared.faults.arm(kind, path, count, delay);
     }
 
+    /// Arms a canned reply for the next `count` requests whose path and query contain
+    /// `path` (the carrier module does not see them).
+    pub fn arm_reply(&self, path: &str, count: u32, reply: SimResponse) {
+        self.shared.faults.arm_reply(path, count, reply);
+    }
+
     /// Disarms every fault.
     pub fn clear_faults(&self) {
         self.shared.faults.clear();
@@ -282,8 +288,16 @@ fn serve(mut request: tiny_http::Request, shared: &Shared) {
             faults::close_connection(shared.addr, peer);
         }
     };
-    if let Some(f) = fault {
+    if let Some(f) = &fault {
         match f.kind {
+            faults::Kind::Reply => {
+                let reply = f
+                    .reply
+                    .clone()
+                    .unwrap_or_else(|| SimResponse::text(200, ""));
+                respond(request, reply);
+                return;
+            }
             faults::Kind::ResetBefore => {
                 // Not a byte of the body is read; no reply (into_writer: tiny_http would
                 // otherwise answer 500 when the request is dropped).
@@ -329,7 +343,7 @@ fn serve(mut request: tiny_http::Request, shared: &Shared) {
         remote: request.remote_addr().copied(),
     };
     let mut resp = shared.dispatch(&req);
-    if let Some(f) = fault {
+    if let Some(f) = &fault {
         match f.kind {
             faults::Kind::ResetAfter => {
                 let w = request.into_writer();
@@ -354,6 +368,10 @@ fn serve(mut request: tiny_http::Request, shared: &Shared) {
             kind => resp = faults::mangle(kind, resp),
         }
     }
+    respond(request, resp);
+}
+
+fn respond(request: tiny_http::Request, resp: SimResponse) {
     let mut out = tiny_http::Response::from_data(resp.body).with_status_code(resp.status);
     for (k, v) in &resp.headers {
         if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {

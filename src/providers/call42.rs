@@ -268,6 +268,10 @@ impl Provider for Call42 {
     fn known_balance(&self) -> Option<Money> {
         self.balance.lock().ok().and_then(|b| b.clone())
     }
+
+    fn redact(&self, text: &str) -> String {
+        self.transport.redact(text)
+    }
 }
 
 #[derive(Deserialize)]

@@ -103,4 +103,10 @@ pub trait Provider: Send + Sync {
     }
     /// Called once when the client is freed (log out, end sessions). Errors are ignored.
     fn close(&self) {}
+    /// `text` with every secret this carrier knows (derived keys, session tokens) blanked
+    /// out. The client blanks the DSN's secret and PINs itself; every error a host sees
+    /// passes through both.
+    fn redact(&self, text: &str) -> String {
+        text.to_string()
+    }
 }
