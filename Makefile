@@ -15,7 +15,7 @@ lib:
 
 # Copies the headers that build.rs generated with cbindgen into include/.
 header: lib
-	@out=$$(ls -td $(TARGET)/build/callconnect-*/out | while read d; do [ -f $$d/callconnect.h ] && echo $$d && break; done); \
+	@out=$$(dirname $$(ls -t $(TARGET)/build/callconnect-*/out/callconnect.h | head -1)); \
 	cp $$out/callconnect.h $$out/callconnect_php.h include/ && echo "include/ updated from $$out"
 
 examples: lib

@@ -15,6 +15,8 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// The largest reply body read from a carrier; a larger one is a protocol error.
 pub const MAX_REPLY_BYTES: u64 = 1 << 20;
+/// The largest header section of a reply.
+const MAX_REPLY_HEADER_BYTES: usize = 16 * 1024;
 /// Attempts for a read (the first one included).
 const READ_ATTEMPTS: u32 = 3;
 const BACKOFF_START: Duration = Duration::from_millis(100);
@@ -103,7 +105,12 @@ impl Transport {
                 .http_status_as_error(false)
                 .max_redirects(0)
                 .user_agent(concat!("callconnect/", env!("CARGO_PKG_VERSION")))
-                .max_response_header_size(64 * 1024)
+                .max_response_header_size(MAX_REPLY_HEADER_BYTES)
+                // ureq's defaults (128 KiB in, 128 KiB out per connection) are made for
+                // downloads; carriers' replies are small. Smaller buffers keep memory low
+                // and steady under load (tests/load).
+                .input_buffer_size(MAX_REPLY_HEADER_BYTES + 4 * 1024)
+                .output_buffer_size(16 * 1024)
         };
         let pooled = base()
             .max_idle_connections_per_host(16)

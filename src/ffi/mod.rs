@@ -320,8 +320,10 @@ pub unsafe extern "C" fn cc_client_new(
 }
 
 /// Frees a client. Carriers with login sessions are logged out first (bounded by the
-/// DSN's timeout). Calls of this client stay valid handles but answer
-/// CC_ERR_INVALID_HANDLE from then on; free them with `cc_call_free`. NULL is a no-op;
+/// DSN's timeout). Calls of this client stay valid handles: requests through them
+/// (`cc_poll_status`, `cc_hangup`) answer CC_ERR_INVALID_HANDLE from then on, while what a
+/// call knows itself (`cc_call_id`, `cc_call_ref`) can still be read, so that it can be
+/// stored and resumed with another client; free them with `cc_call_free`. NULL is a no-op;
 /// a freed or wrong handle is ignored (and `cc_last_error_message` says so).
 #[no_mangle]
 pub extern "C" fn cc_client_free(client: *mut cc_client) {
