@@ -5,7 +5,7 @@ CARGO ?= cargo
 TARGET := target/debug
 SIM_STEP_MS ?= 700
 
-.PHONY: all lib header demo test check lint clean examples
+.PHONY: all lib header demo test check lint clean examples fuzz bench load
 
 all: lib
 
@@ -26,6 +26,21 @@ demo: lib examples
 
 test:
 	@python3 tests/run_all.py
+
+# A bounded coverage-guided run of every fuzz target (FUZZ_SECONDS each, default 20).
+fuzz:
+	@bash tools/fuzz.sh
+
+# The library next to raw libcurl and Python requests (release build); see BENCHMARKS.md.
+bench:
+	@bash tools/bench-deps.sh
+	@python3 bench/run.py
+
+# The load test at full size, against the release build.
+load:
+	$(CARGO) build --release --workspace
+	@ln -sf libcallconnect.so target/release/libcallconnect.so.0
+	@python3 tests/load/run_load.py --threads 16 --cycles 500 --lib target/release
 
 # The quality bar of every commit.
 lint:

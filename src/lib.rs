@@ -9,6 +9,8 @@ pub mod client;
 pub mod dsn;
 pub mod error;
 pub mod ffi;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod money;
 pub mod number;
 pub mod providers;

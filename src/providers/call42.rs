@@ -56,6 +56,10 @@ fn kind_of(code: u32) -> ErrorKind {
 
 impl Call42 {
     pub fn from_dsn(dsn: Dsn) -> Result<Box<dyn Provider>> {
+        Ok(Box::new(Call42::new(dsn)?))
+    }
+
+    pub(crate) fn new(dsn: Dsn) -> Result<Call42> {
         let user = dsn.require_user("42call user name")?;
         let password = dsn.require_secret("42call password")?;
         dsn.finish()?;
@@ -63,7 +67,7 @@ impl Call42 {
         let key = md5_hex(password.expose());
         transport.add_secret(password.expose());
         transport.add_secret(&key);
-        Ok(Box::new(Call42 {
+        Ok(Call42 {
             user,
             key: Secret::new(key),
             origin: dsn.origin(),
@@ -71,7 +75,7 @@ impl Call42 {
             transport,
             skew_ms: AtomicI64::new(0),
             balance: Mutex::new(None),
-        }))
+        })
     }
 
     fn number(&self, typed: &str) -> Result<Number> {
@@ -131,7 +135,11 @@ impl Call42 {
         }
     }
 
-    fn read_envelope(&self, resp: &Response, effect: Effect) -> Result<serde_json::Value> {
+    pub(crate) fn read_envelope(
+        &self,
+        resp: &Response,
+        effect: Effect,
+    ) -> Result<serde_json::Value> {
         let parsed: std::result::Result<Envelope, _> = serde_json::from_str(&resp.body);
         let env = match parsed {
             Ok(env) if env.error.is_some() || !env.codes.is_empty() => env,
