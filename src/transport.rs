@@ -112,16 +112,25 @@ impl Transport {
                 .input_buffer_size(MAX_REPLY_HEADER_BYTES + 4 * 1024)
                 .output_buffer_size(16 * 1024)
         };
-        let pooled = base()
-            .max_idle_connections_per_host(16)
-            .max_idle_age(Duration::from_secs(30))
-            .build()
-            .new_agent();
-        let fresh = base()
-            .max_idle_connections(0)
-            .max_idle_connections_per_host(0)
-            .build()
-            .new_agent();
+        let agent = |config: ureq::config::Config| {
+            ureq::Agent::with_parts(
+                config,
+                ureq::unversioned::transport::DefaultConnector::default(),
+                Resolver::default(),
+            )
+        };
+        let pooled = agent(
+            base()
+                .max_idle_connections_per_host(16)
+                .max_idle_age(Duration::from_secs(30))
+                .build(),
+        );
+        let fresh = agent(
+            base()
+                .max_idle_connections(0)
+                .max_idle_connections_per_host(0)
+                .build(),
+        );
         Transport {
             pooled,
             fresh,
@@ -253,6 +262,64 @@ impl Transport {
             content_type,
             body,
         })
+    }
+}
+
+/// How long a looked-up host name is kept.
+const NAME_TTL: Duration = Duration::from_secs(60);
+
+/// Host names to addresses for the agents. ureq's own resolver starts a thread for every
+/// request to bound the lookup's time, even for an IP address and even when a kept-alive
+/// connection is reused next (a thread per request: most of the library's cost per
+/// request in BENCHMARKS.md before this). This one answers an IP address at once, keeps
+/// a name's addresses for [`NAME_TTL`], and hands only a name it does not know to ureq's
+/// resolver (time-bounded as before).
+#[derive(Debug, Default)]
+struct Resolver {
+    names: std::sync::Mutex<
+        std::collections::HashMap<
+            String,
+            (Instant, ureq::unversioned::resolver::ResolvedSocketAddrs),
+        >,
+    >,
+    lookup: ureq::unversioned::resolver::DefaultResolver,
+}
+
+impl ureq::unversioned::resolver::Resolver for Resolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> std::result::Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let host = uri.host().unwrap_or("");
+        let port = uri
+            .port_u16()
+            .unwrap_or(if uri.scheme_str() == Some("http") {
+                80
+            } else {
+                443
+            });
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = literal.parse::<std::net::IpAddr>() {
+            let mut addrs = self.empty();
+            addrs.push(std::net::SocketAddr::new(ip, port));
+            return Ok(addrs);
+        }
+        let key = format!("{host}:{port}");
+        let now = Instant::now();
+        if let Ok(names) = self.names.lock() {
+            if let Some((at, addrs)) = names.get(&key) {
+                if now.duration_since(*at) < NAME_TTL {
+                    return Ok(addrs.clone());
+                }
+            }
+        }
+        let addrs = self.lookup.resolve(uri, config, timeout)?;
+        if let Ok(mut names) = self.names.lock() {
+            names.insert(key, (now, addrs.clone()));
+        }
+        Ok(addrs)
     }
 }
 
