@@ -272,7 +272,14 @@ fn accept_loop(server: &tiny_http::Server, shared: &Arc<Shared>) {
         let request = match server.recv_timeout(Duration::from_millis(200)) {
             Ok(Some(r)) => r,
             Ok(None) => continue,
-            Err(_) => break,
+            // tiny_http reports a failed accept (a connection reset before it was
+            // accepted, too many open files) here: it is not the end of the server. A
+            // worker that stopped on it left the simulator with fewer and fewer workers
+            // under load, and finally none.
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
         };
         // One thread per request: a slow request never holds up the others.
         let shared = shared.clone();
