@@ -14,14 +14,25 @@ command -v c++ >/dev/null || { echo "libFuzzer needs a C++ compiler (apt-get ins
 export RUSTC_BOOTSTRAP=1
 targets=${FUZZ_TARGETS:-$(cargo fuzz list)}
 cargo fuzz build -O
+status=0
 for t in $targets; do
   mkdir -p "corpus/$t"
+  before=$(find "artifacts/$t" -type f 2>/dev/null | wc -l)
   echo "== $t: ${SECONDS_PER_TARGET}s"
-  cargo fuzz run -O "$t" "corpus/$t" "seeds/$t" -- -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 2>&1 \
-    | grep -E "^(#[0-9]+ +DONE|Done|stat::number_of_executed_units|stat::peak_rss_mb)|ERROR|panicked|SUMMARY" || true
-  # A finding leaves an artifact and a non-zero exit; fail loudly.
-  if ls "artifacts/$t"/crash-* "artifacts/$t"/oom-* "artifacts/$t"/timeout-* >/dev/null 2>&1; then
-    echo "FAIL fuzz $t: see fuzz/artifacts/$t"; exit 1
+  set +e
+  cargo fuzz run -O "$t" "corpus/$t" "seeds/$t" -- -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 \
+    > "/tmp/fuzz-$t.log" 2>&1
+  code=$?
+  set -e
+  grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)|ERROR|panicked|SUMMARY|Test unit written" \
+    "/tmp/fuzz-$t.log" || true
+  after=$(find "artifacts/$t" -type f 2>/dev/null | wc -l)
+  # A finding makes cargo fuzz exit non-zero and leaves an input in fuzz/artifacts/<target>.
+  if [ "$code" -ne 0 ] || [ "$after" -gt "$before" ]; then
+    echo "FAIL fuzz $t: a finding (exit $code), input in fuzz/artifacts/$t, log /tmp/fuzz-$t.log"
+    status=1
+  else
+    echo "PASS fuzz $t: no finding in ${SECONDS_PER_TARGET}s"
   fi
-  echo "PASS fuzz $t: no finding in ${SECONDS_PER_TARGET}s"
 done
+exit $status
