@@ -5,7 +5,7 @@ CARGO ?= cargo
 TARGET := target/debug
 SIM_STEP_MS ?= 700
 
-.PHONY: all lib header demo test check lint clean examples release install uninstall
+.PHONY: all lib header demo test check lint clean examples release install uninstall fuzz bench load
 
 # `make install PREFIX=/opt/callconnect [DESTDIR=/staging]`: the release library with its
 # soname links, the static archive, both headers, pkg-config metadata, and the PHP and
@@ -84,6 +84,21 @@ uninstall:
 	    $(DESTDIR)$(INCLUDEDIR)/callconnect.h $(DESTDIR)$(INCLUDEDIR)/callconnect_php.h \
 	    $(DESTDIR)$(PKGCONFIGDIR)/callconnect.pc $(DESTDIR)$(PHPDIR)/CallConnect.php \
 	    $(DESTDIR)$(PYTHONDIR)/callconnect.py
+
+# A bounded coverage-guided run of every fuzz target (FUZZ_SECONDS each, default 20).
+fuzz:
+	@bash tools/fuzz.sh
+
+# The library next to raw libcurl and Python requests (release build); see BENCHMARKS.md.
+bench:
+	@bash tools/bench-deps.sh
+	@python3 bench/run.py
+
+# The load test at full size, against the release build.
+load:
+	$(CARGO) build --release --workspace
+	@ln -sf libcallconnect.so target/release/libcallconnect.so.0
+	@python3 tests/load/run_load.py --threads 16 --cycles 500 --lib target/release
 
 # The quality bar of every commit.
 lint:

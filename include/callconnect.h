@@ -389,8 +389,10 @@ cc_result cc_client_new(const char *dsn, struct cc_client **out_client);
 // Frees a client. Carriers with login sessions are logged out first (bounded by the
 // DSN's timeout), unless the session's call is still up: that session is left to the
 // carrier's expiry, so that the call's reference keeps working in another process
-// (Connect Call). Calls of this client stay valid handles but answer
-// CC_ERR_INVALID_HANDLE from then on; free them with `cc_call_free`.
+// (Connect Call). Calls of this client stay valid handles: requests through them
+// (`cc_poll_status`, `cc_hangup`) answer CC_ERR_INVALID_HANDLE from then on, while what a
+// call knows itself (`cc_call_id`, `cc_call_ref`) can still be read, so that it can be
+// stored and resumed with another client; free them with `cc_call_free`.
 //
 // Ownership: consumes the client; do not use it afterwards. NULL is a no-op; a freed or
 // wrong handle is ignored (and `cc_last_error_message` says so).

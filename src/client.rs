@@ -113,6 +113,8 @@ impl CallOptions {
 struct ClientShared {
     provider: Box<dyn Provider>,
     closed: AtomicBool,
+    /// The DSN's secret in every form it may be shown in (see [`Client::redact`]).
+    secrets: Vec<String>,
 }
 
 /// A connection to one carrier account. Cheap to clone; all clones are one client.
@@ -133,13 +135,33 @@ impl Client {
     /// Builds a client from its DSN. Sends nothing.
     pub fn new(dsn: &str) -> Result<Client> {
         let dsn = Dsn::parse(dsn)?;
+        // The secret, or the user-info's only part when there is no secret (an API key
+        // in the user's place, as PokeTALK's DSN has it).
+        let secret = match (&dsn.secret, &dsn.user) {
+            (Some(s), _) => s.expose().to_string(),
+            (None, Some(u)) => u.clone(),
+            (None, None) => String::new(),
+        };
         let provider = providers::build(dsn)?;
         Ok(Client {
             shared: Arc::new(ClientShared {
                 provider,
                 closed: AtomicBool::new(false),
+                secrets: crate::transport::secret_forms(&secret),
             }),
         })
+    }
+
+    /// An error with every secret blanked out: the DSN's, the carrier's own (derived keys,
+    /// tokens) and `also` (a PIN in flight). Every carrier error passes through here, so
+    /// that a carrier echoing a credential in its error text never shows it to the host.
+    fn redact(&self, e: Error, also: &[&str]) -> Error {
+        let mut secrets = self.shared.secrets.clone();
+        for s in also {
+            secrets.extend(crate::transport::secret_forms(s));
+        }
+        let provider = &self.shared.provider;
+        e.redacted(|t| provider.redact(&crate::transport::redact(t, &secrets)))
     }
 
     /// The carrier, unless the client was closed.
@@ -165,7 +187,9 @@ impl Client {
     pub fn start_call(&self, a: &str, b: &str, options: &CallOptions) -> Result<Call> {
         let provider = self.live()?;
         options.check(provider.scheme(), provider.capabilities())?;
-        let started = provider.start_call(a, b, options)?;
+        let started = provider
+            .start_call(a, b, options)
+            .map_err(|e| self.redact(e, &[]))?;
         let wait = options
             .wait_for_pickup_s
             .unwrap_or(DEFAULT_WAIT_FOR_PICKUP_S);
@@ -214,7 +238,9 @@ impl Client {
                 "the SMS text is longer than {MAX_SMS_TEXT} characters"
             )));
         }
-        provider.send_sms(recipients, text)
+        provider
+            .send_sms(recipients, text)
+            .map_err(|e| self.redact(e, &[]))
     }
 
     /// Tops the account up with a PIN; returns the new balance if the carrier told it.
@@ -226,7 +252,7 @@ impl Client {
                 "the PIN must be 1 to 64 letters or digits",
             ));
         }
-        provider.topup(pin)
+        provider.topup(pin).map_err(|e| self.redact(e, &[pin]))
     }
 
     /// The balance the carrier reported last (42call sends it with every reply).
@@ -345,7 +371,10 @@ impl Call {
             call_id: &record.id,
             extra: &record.extra,
         };
-        if let Some(obs) = provider.poll(&ctx)? {
+        if let Some(obs) = provider
+            .poll(&ctx)
+            .map_err(|e| self.client.redact(e, &[]))?
+        {
             status.apply(&obs);
         }
         status.expire_if_past(record.deadline());
@@ -369,7 +398,9 @@ impl Call {
             call_id: &record.id,
             extra: &record.extra,
         };
-        let obs = provider.hangup(&ctx)?;
+        let obs = provider
+            .hangup(&ctx)
+            .map_err(|e| self.client.redact(e, &[]))?;
         if !status.apply(&obs) && !status.state.is_final() {
             status.hangup_pending = true;
         }

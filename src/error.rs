@@ -101,6 +101,16 @@ impl Error {
         self
     }
 
+    /// The same error with `redact` applied to its message and carrier code (used to
+    /// blank out secrets that a carrier may have echoed).
+    pub fn redacted(mut self, redact: impl Fn(&str) -> String) -> Self {
+        self.message = redact(&self.message);
+        if let Some(c) = self.carrier_code.take() {
+            self.carrier_code = Some(redact(&c));
+        }
+        self
+    }
+
     /// The same error with context put in front of its message.
     pub fn context(mut self, what: &str) -> Self {
         self.message = format!("{what}: {}", self.message);

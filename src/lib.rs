@@ -10,6 +10,8 @@ pub mod client;
 pub mod dsn;
 pub mod error;
 pub mod ffi;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod log;
 pub mod money;
 pub mod number;

@@ -99,6 +99,16 @@ pub fn parse(input: &str, default_country: Option<u16>) -> Result<Number> {
     let national = parsed.national().to_string();
     let formatted = parsed.format().mode(phonenumber::Mode::E164).to_string();
     let digits = formatted.trim_start_matches('+').to_string();
+    // A number of another country than the default one must also be valid written in
+    // full: libphonenumber reads `01378669120 450` with Israel as the default country
+    // (013 is one of Israel's international prefixes) as +7 8669120450 and calls it
+    // valid, yet refuses +78669120450 itself (found by the `number` fuzz target).
+    if default_country != Some(code) {
+        let full = phonenumber::parse(None, &formatted).map_err(|_| bad("not a phone number"))?;
+        if !phonenumber::is_valid(&full) {
+            return Err(bad("not a valid number in its country's numbering plan"));
+        }
+    }
     debug_assert!(digits.ends_with(&national));
     Ok(Number {
         country_code: code,
@@ -183,6 +193,12 @@ mod tests {
         }
         let e = parse("0171 1234567", None).unwrap_err();
         assert!(e.message().contains("default_country"));
+        // Valid only through another country's international prefix: refused (a fuzz
+        // finding, fuzz/seeds/number/israel_idd_prefix).
+        assert_eq!(
+            parse("01378669120 450", Some(972)).unwrap_err().kind(),
+            ErrorKind::InvalidNumber
+        );
         let long = "1".repeat(1 << 20);
         assert_eq!(
             parse(&long, Some(49)).unwrap_err().kind(),

@@ -17,9 +17,13 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// The largest reply body read from a carrier; a larger one is a protocol error.
 pub const MAX_REPLY_BYTES: u64 = 1 << 20;
+/// The largest header section of a reply.
+const MAX_REPLY_HEADER_BYTES: usize = 16 * 1024;
 /// Attempts for a read (the first one included).
 const READ_ATTEMPTS: u32 = 3;
 const BACKOFF_START: Duration = Duration::from_millis(100);
+/// How much sooner than the whole budget the connection's own budget runs out.
+const CONNECT_MARGIN: Duration = Duration::from_millis(50);
 
 /// What a request does at the carrier, which decides whether it may be repeated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,18 +117,32 @@ impl Transport {
                 .http_status_as_error(false)
                 .max_redirects(0)
                 .user_agent(concat!("callconnect/", env!("CARGO_PKG_VERSION")))
-                .max_response_header_size(64 * 1024)
+                .max_response_header_size(MAX_REPLY_HEADER_BYTES)
+                // ureq's defaults (128 KiB in, 128 KiB out per connection) are made for
+                // downloads; carriers' replies are small. Smaller buffers keep memory low
+                // and steady under load (tests/load).
+                .input_buffer_size(MAX_REPLY_HEADER_BYTES + 4 * 1024)
+                .output_buffer_size(16 * 1024)
         };
-        let pooled = base()
-            .max_idle_connections_per_host(16)
-            .max_idle_age(Duration::from_secs(30))
-            .build()
-            .new_agent();
-        let fresh = base()
-            .max_idle_connections(0)
-            .max_idle_connections_per_host(0)
-            .build()
-            .new_agent();
+        let agent = |config: ureq::config::Config| {
+            ureq::Agent::with_parts(
+                config,
+                ureq::unversioned::transport::DefaultConnector::default(),
+                Resolver::default(),
+            )
+        };
+        let pooled = agent(
+            base()
+                .max_idle_connections_per_host(16)
+                .max_idle_age(Duration::from_secs(30))
+                .build(),
+        );
+        let fresh = agent(
+            base()
+                .max_idle_connections(0)
+                .max_idle_connections_per_host(0)
+                .build(),
+        );
         Transport {
             pooled,
             fresh,
@@ -148,10 +166,7 @@ impl Transport {
             return true;
         }
         let mut secrets = self.secrets.write().unwrap_or_else(|p| p.into_inner());
-        for form in [
-            secret.to_string(),
-            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>(),
-        ] {
+        for form in secret_forms(secret) {
             if !secrets.contains(&form) {
                 if secrets.len() >= MAX_SECRETS {
                     return false;
@@ -166,20 +181,15 @@ impl Transport {
 
     /// `text` with every registered secret replaced by `***`.
     pub fn redact(&self, text: &str) -> String {
-        let secrets = self.secrets.read().unwrap_or_else(|p| p.into_inner());
-        let mut out = text.to_string();
-        let rotating: Vec<String> = match self.rotating.lock() {
-            Ok(r) => r.values().flatten().cloned().collect(),
-            Err(_) => Vec::new(),
-        };
-        let mut all: Vec<&String> = secrets.iter().chain(rotating.iter()).collect();
-        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        for s in all {
-            if out.contains(s.as_str()) {
-                out = out.replace(s.as_str(), "***");
-            }
+        let mut all: Vec<String> = self
+            .secrets
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Ok(r) = self.rotating.lock() {
+            all.extend(r.values().flatten().cloned());
         }
-        out
+        redact(text, &all)
     }
 
     /// Registers a secret learnt while the client works (an access token fetched later),
@@ -265,9 +275,15 @@ impl Transport {
         let http_req = builder
             .body(body)
             .map_err(|_| Error::internal("could not build the HTTP request"))?;
+        // The connection gets a budget a little below the whole one, so that a connection
+        // that never comes up ends as "could not connect" (nothing was sent) rather than
+        // as the global timeout, which cannot tell where it struck.
+        let connect_budget = remaining.saturating_sub(CONNECT_MARGIN.min(remaining / 10));
         let configured = agent
             .configure_request(http_req)
             .timeout_global(Some(remaining))
+            .timeout_resolve(Some(connect_budget))
+            .timeout_connect(Some(connect_budget))
             .build();
         let mut resp = agent
             .run(configured)
@@ -304,6 +320,94 @@ impl Transport {
     }
 }
 
+/// How long a looked-up host name is kept.
+const NAME_TTL: Duration = Duration::from_secs(60);
+
+/// Host names to addresses for the agents. ureq's own resolver starts a thread for every
+/// request to bound the lookup's time, even for an IP address and even when a kept-alive
+/// connection is reused next (a thread per request: most of the library's cost per
+/// request in BENCHMARKS.md before this). This one answers an IP address at once, keeps
+/// a name's addresses for [`NAME_TTL`], and hands only a name it does not know to ureq's
+/// resolver (time-bounded as before).
+#[derive(Debug, Default)]
+struct Resolver {
+    names: std::sync::Mutex<
+        std::collections::HashMap<
+            String,
+            (Instant, ureq::unversioned::resolver::ResolvedSocketAddrs),
+        >,
+    >,
+    lookup: ureq::unversioned::resolver::DefaultResolver,
+}
+
+impl ureq::unversioned::resolver::Resolver for Resolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> std::result::Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let host = uri.host().unwrap_or("");
+        let port = uri
+            .port_u16()
+            .unwrap_or(if uri.scheme_str() == Some("http") {
+                80
+            } else {
+                443
+            });
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = literal.parse::<std::net::IpAddr>() {
+            let mut addrs = self.empty();
+            addrs.push(std::net::SocketAddr::new(ip, port));
+            return Ok(addrs);
+        }
+        let key = format!("{host}:{port}");
+        let now = Instant::now();
+        if let Ok(names) = self.names.lock() {
+            if let Some((at, addrs)) = names.get(&key) {
+                if now.duration_since(*at) < NAME_TTL {
+                    return Ok(addrs.clone());
+                }
+            }
+        }
+        let addrs = self.lookup.resolve(uri, config, timeout)?;
+        if let Ok(mut names) = self.names.lock() {
+            names.insert(key, (now, addrs.clone()));
+        }
+        Ok(addrs)
+    }
+}
+
+/// The forms in which a secret may show up in text: as it is, form-urlencoded (a body or
+/// query) and percent-encoded (a URL's user-info). Empty for an empty secret.
+pub fn secret_forms(secret: &str) -> Vec<String> {
+    if secret.is_empty() {
+        return Vec::new();
+    }
+    let mut forms = vec![
+        secret.to_string(),
+        url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>(),
+        percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+            .to_string(),
+    ];
+    forms.dedup();
+    forms
+}
+
+/// `text` with each of `secrets` replaced by `***`, the longest first (so that a secret
+/// containing another is blanked whole).
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    let mut sorted: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
+    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut out = text.to_string();
+    for s in sorted {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), "***");
+        }
+    }
+    out
+}
+
 /// Turns an error into "the outcome is unknown" for a placing request.
 pub fn unknown(e: Error) -> Error {
     Error::new(
@@ -316,7 +420,8 @@ pub fn unknown(e: Error) -> Error {
 }
 
 /// Sorts a ureq error into the library's kinds. `in_body`: the failure came while reading
-/// the reply body (the request surely arrived).
+/// the reply body (the request surely arrived). A placing request whose bytes may have
+/// left becomes `OutcomeUnknown`; `tests/faults.rs` holds every fault to this.
 fn classify(e: ureq::Error, effect: Effect, in_body: bool) -> Error {
     use ureq::Timeout as T;
     let (kind, message, nothing_sent) = match &e {
@@ -335,15 +440,20 @@ fn classify(e: ureq::Error, effect: Effect, in_body: bool) -> Error {
             format!("could not connect to the carrier ({})", io.kind()),
             true,
         ),
-        ureq::Error::Timeout(t) => {
-            let before =
-                matches!(t, T::Resolve | T::Connect | T::SendRequest | T::SendBody) && !in_body;
-            (
-                ErrorKind::Timeout,
-                format!("the carrier did not answer in time ({t})"),
-                before,
-            )
-        }
+        // Only a timeout while resolving or connecting proves that nothing was sent. One
+        // while sending may have delivered the request whole (the last write can time out
+        // after its bytes left), so it counts as "may have arrived", as does the global
+        // timeout, which does not say in which phase it struck.
+        ureq::Error::Timeout(T::Resolve | T::Connect) => (
+            ErrorKind::Network,
+            "could not connect to the carrier within timeout_ms".to_string(),
+            true,
+        ),
+        ureq::Error::Timeout(_) => (
+            ErrorKind::Timeout,
+            "the carrier did not answer within timeout_ms".to_string(),
+            false,
+        ),
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => (
             ErrorKind::Network,
             "TLS failed with the carrier (certificate or handshake)".to_string(),

@@ -2,15 +2,16 @@
 """Runs every test suite and ends with one line: `N passed, N failed`.
 
 Suites: Rust (cargo test, which also checks the committed headers), C host tests and the
-C examples, the C tests again under valgrind memcheck, Python ctypes tests, PHP FFI tests,
+C examples, the C tests again built with -fsanitize=address,undefined (asan) and under
+valgrind memcheck, Python ctypes tests, PHP FFI tests, the load test (tests/load),
 `install` (make install into a temporary prefix, then the examples built and run with only
 pkg-config, the installed PHP class and the installed Python module), and `docs` (every
 example a host page shows is a file the tests run, shown verbatim).
-All of them talk to one carrier simulator on 127.0.0.1. Where php, valgrind or pkg-config
+All of them talk to carrier simulators on 127.0.0.1. Where php, valgrind or pkg-config
 is missing the suite is reported as SKIPPED; with CC_STRICT=1 (as .ci/run sets) a skip is
 a failure.
 
-Usage: tests/run_all.py [--only rust,c,valgrind,python,php,install,docs]
+Usage: tests/run_all.py [--only rust,c,asan,valgrind,python,php,load,install,docs]
 """
 import glob
 import os
@@ -115,10 +116,60 @@ def suite_c(env, build_dir):
     return progs
 
 
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
+
+
+def suite_asan(env, build_dir):
+    """The C tests built with AddressSanitizer and UndefinedBehaviorSanitizer (and
+    LeakSanitizer) against the library. The Rust library itself is not instrumented; what
+    is checked is the C side and its use of the library's memory (every allocation goes
+    through the sanitizer's malloc, so a leak or a double free across the boundary shows)."""
+    passed = failed = 0
+    asan_env = dict(env, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=98",
+                    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=97", CC_SLOW_RUN="1")
+    for src in sorted(glob.glob(os.path.join(ROOT, "tests", "c", "test_*.c"))):
+        name = os.path.splitext(os.path.basename(src))[0]
+        exe = os.path.join(build_dir, name + "-asan")
+        code, out = run(["cc", *CFLAGS, *SANITIZE, "-I" + os.path.join(ROOT, "include"),
+                         "-I" + os.path.join(ROOT, "tests", "c"), src, "-o", exe, "-L" + TARGET, "-lcallconnect",
+                         "-lpthread", "-Wl,-rpath," + TARGET])
+        if code != 0:
+            failed += 1
+            say(f"FAIL asan compile {name}\n{out}")
+            continue
+        code, out = run([exe], env=asan_env, timeout=600)
+        p, f = count_checks(out)
+        report = re.search(r"ERROR: (Address|Leak)Sanitizer|runtime error:", out)
+        if code == 0 and f == 0 and p > 0 and not report:
+            passed += 1
+            say(f"PASS asan {name}: {p} checks, no sanitizer report")
+        else:
+            failed += 1
+            say(f"FAIL asan {name} (exit {code})\n{out[-6000:]}")
+    results.append(("asan", passed, failed, ""))
+
+
+def suite_load():
+    code, out = run([sys.executable, os.path.join(ROOT, "tests", "load", "run_load.py"),
+                     "--threads", os.environ.get("CC_LOAD_THREADS", "16"),
+                     "--cycles", os.environ.get("CC_LOAD_CYCLES", "500")], timeout=900)
+    say(out)
+    m = re.search(r"^# load: (\d+) passed, (\d+) failed", out, re.M)
+    if not m:
+        results.append(("load", 0, 1, "no summary"))
+        return
+    passed, failed = int(m.group(1)), int(m.group(2))
+    if code != 0 and failed == 0:
+        failed = 1
+    results.append(("load", passed, failed, ""))
+
+
 def suite_valgrind(env, progs):
     if not shutil.which("valgrind"):
         return skip("valgrind", "valgrind is not installed (apt-get install -y valgrind)")
     passed = failed = 0
+    # CC_SLOW_RUN: fewer rounds of the thread tests (valgrind runs one thread at a time).
+    env = dict(env, CC_SLOW_RUN="1")
     for name, exe in progs:
         code, out = run(["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect",
                          "--show-leak-kinds=definite,indirect", "--error-exitcode=99", "--quiet", exe],
@@ -403,6 +454,8 @@ def main():
             progs = []
             if want("c") or want("valgrind"):
                 progs = suite_c(env, build_dir)
+            if want("asan"):
+                suite_asan(env, build_dir)
             if want("valgrind"):
                 suite_valgrind(env, progs)
         if want("python"):
@@ -413,6 +466,8 @@ def main():
             suite_install(env)
         if want("docs"):
             suite_docs()
+        if want("load"):
+            suite_load()
     finally:
         sim.stdin.close()
         sim.wait(timeout=10)

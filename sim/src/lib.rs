@@ -7,15 +7,17 @@
 //! `402` insufficient funds; on the A number the A leg fails, on the B number the B leg.
 //!
 //! Control endpoints for tests live under `/_sim/`: `/_sim/stats` (JSON counters of every
-//! module) and `/_sim/<module>/<action>` (each module's own).
+//! module), `/_sim/fault?kind=...` (fault injection, see [`faults`]) and
+//! `/_sim/<module>/<action>` (each module's own).
 
 pub mod call42;
 pub mod connectcall;
+pub mod faults;
 pub mod timeline;
 pub mod voipnow;
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -132,21 +134,28 @@ pub trait Module: Send + Sync {
 struct Shared {
     modules: Vec<Box<dyn Module>>,
     stop: AtomicBool,
+    faults: faults::Faults,
+    /// The listening address (to find a connection that a fault closes).
+    addr: SocketAddr,
 }
 
 impl Shared {
     fn dispatch(&self, req: &SimRequest) -> SimResponse {
         if let Some(rest) = req.path.strip_prefix("/_sim/") {
             if rest == "stats" {
-                let map: serde_json::Map<String, serde_json::Value> = self
+                let mut map: serde_json::Map<String, serde_json::Value> = self
                     .modules
                     .iter()
                     .map(|m| (m.name().to_string(), m.stats()))
                     .collect();
+                map.insert("_faults".into(), self.faults.stats());
                 return SimResponse::json(200, &serde_json::Value::Object(map));
             }
             if rest == "health" {
                 return SimResponse::text(200, "ok");
+            }
+            if rest == "fault" || rest == "fault/clear" {
+                return self.faults.control(rest.trim_start_matches("fault/"), req);
             }
             if let Some((module, action)) = rest.split_once('/') {
                 if let Some(m) = self.modules.iter().find(|m| m.name() == module) {
@@ -190,6 +199,8 @@ impl Simulator {
         let shared = Arc::new(Shared {
             modules,
             stop: AtomicBool::new(false),
+            faults: faults::Faults::default(),
+            addr,
         });
         let workers = (0..WORKERS)
             .map(|_| {
@@ -217,6 +228,23 @@ impl Simulator {
     /// Answers one request directly (no socket): for unit tests of the modules.
     pub fn call(&self, req: &SimRequest) -> SimResponse {
         self.shared.dispatch(req)
+    }
+
+    /// Arms a fault for the next `count` requests whose path and query contain `path`
+    /// (see [`faults`]; `Kind::Refused` is not armed: use [`faults::closed_port`]).
+    pub fn arm_fault(&self, kind: faults::Kind, path: &str, count: u32, delay: Duration) {
+        self.shared.faults.arm(kind, path, count, delay);
+    }
+
+    /// Arms a canned reply for the next `count` requests whose path and query contain
+    /// `path` (the carrier module does not see them).
+    pub fn arm_reply(&self, path: &str, count: u32, reply: SimResponse) {
+        self.shared.faults.arm_reply(path, count, reply);
+    }
+
+    /// Disarms every fault.
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear();
     }
 
     /// The counters of every module, as `/_sim/stats` shows them.
@@ -250,7 +278,14 @@ fn accept_loop(server: &tiny_http::Server, shared: &Arc<Shared>) {
         let request = match server.recv_timeout(Duration::from_millis(200)) {
             Ok(Some(r)) => r,
             Ok(None) => continue,
-            Err(_) => break,
+            // tiny_http reports a failed accept (a connection reset before it was
+            // accepted, too many open files) here: it is not the end of the server. A
+            // worker that stopped on it left the simulator with fewer and fewer workers
+            // under load, and finally none.
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
         };
         // One thread per request: a slow request never holds up the others.
         let shared = shared.clone();
@@ -259,6 +294,41 @@ fn accept_loop(server: &tiny_http::Server, shared: &Arc<Shared>) {
 }
 
 fn serve(mut request: tiny_http::Request, shared: &Shared) {
+    let fault = shared.faults.take(request.url());
+    let peer = request.remote_addr().copied();
+    let close = |peer: Option<SocketAddr>| {
+        if let Some(peer) = peer {
+            faults::close_connection(shared.addr, peer);
+        }
+    };
+    if let Some(f) = &fault {
+        match f.kind {
+            faults::Kind::Reply => {
+                let reply = f
+                    .reply
+                    .clone()
+                    .unwrap_or_else(|| SimResponse::text(200, ""));
+                respond(request, reply);
+                return;
+            }
+            faults::Kind::ResetBefore => {
+                // Not a byte of the body is read; no reply (into_writer: tiny_http would
+                // otherwise answer 500 when the request is dropped).
+                let w = request.into_writer();
+                close(peer);
+                drop(w);
+                return;
+            }
+            faults::Kind::Status(code) => {
+                let _ = request.respond(
+                    tiny_http::Response::from_string(format!("fault injected: HTTP {code}"))
+                        .with_status_code(code),
+                );
+                return;
+            }
+            _ => {}
+        }
+    }
     let mut body = Vec::new();
     let _ = request
         .as_reader()
@@ -285,7 +355,36 @@ fn serve(mut request: tiny_http::Request, shared: &Shared) {
         body,
         remote: request.remote_addr().copied(),
     };
-    let resp = shared.dispatch(&req);
+    let mut resp = shared.dispatch(&req);
+    if let Some(f) = &fault {
+        match f.kind {
+            faults::Kind::ResetAfter => {
+                let w = request.into_writer();
+                close(peer);
+                drop(w);
+                return;
+            }
+            faults::Kind::Garbage => {
+                let mut w = request.into_writer();
+                let _ = w.write_all(faults::GARBAGE).and_then(|_| w.flush());
+                close(peer);
+                drop(w);
+                return;
+            }
+            faults::Kind::EndlessBody => {
+                let mut w = request.into_writer();
+                faults::endless_body(&mut *w);
+                close(peer);
+                return;
+            }
+            faults::Kind::SlowHeaders => std::thread::sleep(f.delay),
+            kind => resp = faults::mangle(kind, resp),
+        }
+    }
+    respond(request, resp);
+}
+
+fn respond(request: tiny_http::Request, resp: SimResponse) {
     let mut out = tiny_http::Response::from_data(resp.body).with_status_code(resp.status);
     for (k, v) in &resp.headers {
         if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {

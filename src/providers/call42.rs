@@ -154,7 +154,11 @@ impl Call42 {
         }
     }
 
-    fn read_envelope(&self, resp: &Response, effect: Effect) -> Result<serde_json::Value> {
+    pub(crate) fn read_envelope(
+        &self,
+        resp: &Response,
+        effect: Effect,
+    ) -> Result<serde_json::Value> {
         // Lenient: the card module's documented replies hold PHP-style '' strings.
         let parsed: std::result::Result<Envelope, _> =
             lenient_json(&resp.body).and_then(serde_json::from_value);
@@ -296,6 +300,10 @@ impl Provider for Call42 {
 
     fn account_services(&self) -> Option<&dyn AccountServices> {
         Some(self)
+    }
+
+    fn redact(&self, text: &str) -> String {
+        self.transport.redact(text)
     }
 }
 

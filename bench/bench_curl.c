@@ -1,0 +1,96 @@
+/* What a C programmer would write by hand with libcurl: the same 42call requests as
+ * bench_lib, on one easy handle (keep-alive), with the signature headers given (the
+ * driver signs once; a signature is valid for 180 s, so this side does not pay for
+ * HMAC-SHA1 and MD5 per request, which the library does).
+ *
+ *   bench_curl keepalive URL XDATE XAUTH CALLID N   N stopcallback POSTs, keep-alive
+ *   bench_curl place URL XDATE XAUTH N              N trycallback POSTs, a new connection each */
+#define _GNU_SOURCE /* memmem */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static char reply[65536];
+static size_t reply_len;
+
+static size_t sink(char *data, size_t size, size_t n, void *user) {
+    size_t len = size * n;
+    (void)user;
+    if (reply_len + len < sizeof reply) {
+        memcpy(reply + reply_len, data, len);
+        reply_len += len;
+    }
+    return len;
+}
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* CPU time of this process (all threads): what the client side itself costs. */
+static double cpu(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv) {
+    CURL *curl;
+    struct curl_slist *headers = NULL;
+    char h1[256], h2[256], body[256];
+    long n, i, status = 0;
+    int place;
+    double t0, t1, c0, c1;
+    if (argc < 6) return 2;
+    place = strcmp(argv[1], "place") == 0;
+    snprintf(h1, sizeof h1, "x-date: %s", argv[3]);
+    snprintf(h2, sizeof h2, "x-authorization: %s", argv[4]);
+    if (place) {
+        n = atol(argv[5]);
+        snprintf(body, sizeof body, "act=trycallback&aNumber=00491711234567&bNumber=0049301234567");
+    } else {
+        if (argc < 7) return 2;
+        n = atol(argv[6]);
+        snprintf(body, sizeof body, "act=stopcallback&callId=%s", argv[5]);
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    curl = curl_easy_init();
+    headers = curl_slist_append(headers, h1);
+    headers = curl_slist_append(headers, h2);
+    headers = curl_slist_append(headers, "Content-Type: application/x-www-form-urlencoded");
+    curl_easy_setopt(curl, CURLOPT_URL, argv[2]);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 15000L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    if (place) curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L);
+    for (i = 0; i < (place ? 0 : 50); i++) curl_easy_perform(curl); /* warm the connection */
+    t0 = now();
+    c0 = cpu();
+    for (i = 0; i < n; i++) {
+        reply_len = 0;
+        if (curl_easy_perform(curl) != CURLE_OK) {
+            fprintf(stderr, "curl failed\n");
+            return 1;
+        }
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        /* Read the reply as the library does: its envelope must say OK. */
+        if (status != 200 || reply_len == 0 || !memmem(reply, reply_len, "\"error\":false", 13)) {
+            fprintf(stderr, "unexpected reply %ld: %.*s\n", status, (int)reply_len, reply);
+            return 1;
+        }
+    }
+    c1 = cpu();
+    t1 = now();
+    printf("{\"mode\": \"%s\", \"n\": %ld, \"us_per_request\": %.2f, \"cpu_us_per_request\": %.2f}\n", argv[1], n,
+           (t1 - t0) * 1e6 / (double)n, (c1 - c0) * 1e6 / (double)n);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    curl_global_cleanup();
+    return 0;
+}

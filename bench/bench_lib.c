@@ -1,0 +1,198 @@
+/* The library's side of `make bench` (bench/run.py drives it). Each mode prints one JSON
+ * line.
+ *
+ *   bench_lib start DSN                one call: prints its id and reference
+ *   bench_lib keepalive DSN REF N      N hang-up requests (one keep-alive POST each) of the
+ *                                      call REF: cc_call_attach + cc_hangup + cc_call_free
+ *   bench_lib place DSN N              N call starts (each on a new connection, by design)
+ *   bench_lib threads DSN REF T SECS   T threads doing the keep-alive request for SECS s
+ *   bench_lib poll DSN REF N           N cc_poll_status of a call that is already final
+ *   bench_lib handles DSN REF N        resident memory of N live call handles */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "callconnect.h"
+
+static cc_client *client;
+static const char *ref;
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* CPU time of this process (all threads): what the client side itself costs. */
+static double cpu(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void die(const char *what) {
+    fprintf(stderr, "%s: %s\n", what, cc_last_error_message());
+    exit(1);
+}
+
+/* One keep-alive request: a fresh call object for the stored call (no network), then
+ * its hang-up (one POST on the client's pooled connection). */
+static void hangup_once(void) {
+    cc_call *call = NULL;
+    if (cc_call_attach(client, ref, &call) != CC_OK) die("attach");
+    if (cc_hangup(call) != CC_OK) die("hangup");
+    cc_call_free(call);
+}
+
+static long rss_kib(void) {
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return -1;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = -1;
+    fclose(f);
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* The same, counting a failure instead of stopping (for the threads mode). */
+static int try_hangup(void) {
+    cc_call *call = NULL;
+    static int told;
+    int ok = cc_call_attach(client, ref, &call) == CC_OK && cc_hangup(call) == CC_OK;
+    if (!ok && told++ < 3) fprintf(stderr, "request failed: %s\n", cc_last_error_message());
+    cc_call_free(call);
+    return ok;
+}
+
+static volatile int stop;
+struct counts {
+    long ok, failed;
+};
+static void *spin(void *arg) {
+    struct counts *c = arg;
+    while (!stop) {
+        if (try_hangup()) c->ok++;
+        else c->failed++;
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    const char *mode;
+    long n, i;
+    double t0, t1;
+    if (argc < 3) {
+        fprintf(stderr, "usage: see the comment at the top of bench_lib.c\n");
+        return 2;
+    }
+    mode = argv[1];
+    if (cc_client_new(argv[2], &client) != CC_OK) die("client");
+    if (strcmp(mode, "start") == 0) { /* one call: its id and reference, for the driver */
+        cc_call *call = NULL;
+        char *id = NULL, *r = NULL;
+        if (cc_start_call(client, "0171 1234567", "030 1234567", NULL, &call) != CC_OK) die("start");
+        if (cc_call_id(call, &id) != CC_OK || cc_call_ref(call, &r) != CC_OK) die("id");
+        printf("{\"id\": \"%s\", \"ref\": \"%s\"}\n", id, r);
+        cc_string_free(id);
+        cc_string_free(r);
+        cc_call_free(call);
+        cc_client_free(client);
+        return 0;
+    }
+    if (argc < 4) return 2;
+    if (strcmp(mode, "place") == 0) {
+        double c0, c1;
+        n = atol(argv[3]);
+        t0 = now();
+        c0 = cpu();
+        for (i = 0; i < n; i++) {
+            cc_call *call = NULL;
+            if (cc_start_call(client, "0171 1234567", "030 1234567", NULL, &call) != CC_OK) die("start");
+            cc_call_free(call);
+        }
+        c1 = cpu();
+        t1 = now();
+        printf("{\"mode\": \"place\", \"n\": %ld, \"us_per_request\": %.2f, \"cpu_us_per_request\": %.2f}\n", n,
+               (t1 - t0) * 1e6 / (double)n, (c1 - c0) * 1e6 / (double)n);
+        cc_client_free(client);
+        return 0;
+    }
+    if (argc < 5) return 2;
+    ref = argv[3];
+    if (strcmp(mode, "keepalive") == 0) {
+        n = atol(argv[4]);
+        double c0, c1;
+        for (i = 0; i < 50; i++) hangup_once(); /* warm the connection pool */
+        t0 = now();
+        c0 = cpu();
+        for (i = 0; i < n; i++) hangup_once();
+        c1 = cpu();
+        t1 = now();
+        printf("{\"mode\": \"keepalive\", \"n\": %ld, \"us_per_request\": %.2f, \"cpu_us_per_request\": %.2f}\n", n,
+               (t1 - t0) * 1e6 / (double)n, (c1 - c0) * 1e6 / (double)n);
+    } else if (strcmp(mode, "threads") == 0 && argc >= 6) {
+        int threads = atoi(argv[4]), k;
+        double secs = atof(argv[5]);
+        struct counts counts[64];
+        long total = 0, failed = 0;
+        pthread_t t[64];
+        struct timespec d;
+        if (threads < 1 || threads > 64) return 2;
+        memset(counts, 0, sizeof counts);
+        for (i = 0; i < 20; i++) hangup_once();
+        stop = 0;
+        t0 = now();
+        for (k = 0; k < threads; k++) pthread_create(&t[k], NULL, spin, &counts[k]);
+        d.tv_sec = (time_t)secs;
+        d.tv_nsec = (long)((secs - (double)d.tv_sec) * 1e9);
+        nanosleep(&d, NULL);
+        stop = 1;
+        for (k = 0; k < threads; k++) {
+            pthread_join(t[k], NULL);
+            total += counts[k].ok;
+            failed += counts[k].failed;
+        }
+        t1 = now();
+        printf("{\"mode\": \"threads\", \"threads\": %d, \"requests\": %ld, \"failed\": %ld, \"per_second\": %.1f}\n",
+               threads, total, failed, (double)total / (t1 - t0));
+    } else if (strcmp(mode, "poll") == 0) {
+        cc_call *call = NULL;
+        cc_call_status st;
+        n = atol(argv[4]);
+        if (cc_call_attach(client, ref, &call) != CC_OK) die("attach");
+        if (cc_hangup(call) != CC_OK) die("hangup"); /* final from now on: polls ask nobody */
+        if (cc_poll_status(call, &st) != CC_OK || st.state != CC_STATE_ENDED) die("not final");
+        t0 = now();
+        for (i = 0; i < n; i++)
+            if (cc_poll_status(call, &st) != CC_OK) die("poll");
+        t1 = now();
+        printf("{\"mode\": \"poll\", \"n\": %ld, \"ns_per_poll\": %.1f}\n", n, (t1 - t0) * 1e9 / (double)n);
+        cc_call_free(call);
+    } else if (strcmp(mode, "handles") == 0) {
+        cc_call **calls;
+        long before, after;
+        n = atol(argv[4]);
+        calls = calloc((size_t)n, sizeof *calls);
+        /* The allocator's first growth is not the handles' doing: warm it up. */
+        for (i = 0; i < 100; i++) {
+            if (cc_call_attach(client, ref, &calls[i]) != CC_OK) die("attach");
+        }
+        for (i = 0; i < 100; i++) cc_call_free(calls[i]);
+        before = rss_kib();
+        for (i = 0; i < n; i++)
+            if (cc_call_attach(client, ref, &calls[i]) != CC_OK) die("attach");
+        after = rss_kib();
+        printf("{\"mode\": \"handles\", \"n\": %ld, \"rss_before_kib\": %ld, \"rss_after_kib\": %ld, "
+               "\"bytes_per_handle\": %.0f}\n",
+               n, before, after, (double)(after - before) * 1024.0 / (double)n);
+        for (i = 0; i < n; i++) cc_call_free(calls[i]);
+        free(calls);
+    } else {
+        return 2;
+    }
+    cc_client_free(client);
+    return 0;
+}
