@@ -24,13 +24,10 @@ fn main() {
     config.after_includes = Some(format!(
         "\n#define CALLCONNECT_VERSION_MAJOR {major}\n#define CALLCONNECT_VERSION_MINOR {minor}\n#define CALLCONNECT_VERSION_PATCH {patch}\n#define CALLCONNECT_VERSION \"{major}.{minor}.{patch}\"\n"
     ));
-    // Every file of src/ffi is part of the C ABI (mod.rs first, then by name).
-    let mut sources: Vec<PathBuf> = fs::read_dir(crate_dir.join("src/ffi"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-        .collect();
-    sources.sort_by_key(|p| (p.file_name().unwrap() != "mod.rs", p.clone()));
+    // Every file of src/ffi is part of the C ABI. cbindgen reads mod.rs and follows its
+    // `pub mod <area>;` lines into src/ffi/<area>.rs, so mod.rs is the one source (fed
+    // each file besides, it would declare every function of those files twice).
+    let sources: Vec<PathBuf> = vec![crate_dir.join("src/ffi/mod.rs")];
     let with_sources = |mut b: cbindgen::Builder| {
         for s in &sources {
             b = b.with_src(s);
