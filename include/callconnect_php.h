@@ -171,3 +171,5 @@ cc_result cc_debug_panic(void);
 
 cc_result cc_live_handles(size_t *out_clients, size_t *out_calls);
 
+cc_result cc_event_ingest(struct cc_client *client, const char *query_string, int *out_http_status);
+

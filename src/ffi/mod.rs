@@ -2,6 +2,7 @@
 //! handles are registry ids ([`handles`]), never pointers to Rust objects.
 #![allow(non_camel_case_types, clippy::missing_safety_doc)]
 
+pub mod events;
 pub mod handles;
 pub mod util;
 

@@ -8,12 +8,16 @@ use crate::error::{Error, Result};
 use crate::money::Money;
 
 pub mod call42;
+pub mod poketalk;
 
 /// A constructor for a carrier, from its parsed DSN.
 pub type Constructor = fn(Dsn) -> Result<Box<dyn Provider>>;
 
 /// Every carrier the library speaks, by DSN scheme.
-pub const CARRIERS: &[(&str, Constructor)] = &[("42call", call42::Call42::from_dsn)];
+pub const CARRIERS: &[(&str, Constructor)] = &[
+    ("42call", call42::Call42::from_dsn),
+    ("poketalk", poketalk::PokeTalk::from_dsn),
+];
 
 /// Builds the carrier a DSN names.
 pub fn build(dsn: Dsn) -> Result<Box<dyn Provider>> {
@@ -103,4 +107,18 @@ pub trait Provider: Send + Sync {
     }
     /// Called once when the client is freed (log out, end sessions). Errors are ignored.
     fn close(&self) {}
+    /// The carrier's event setup (EventURL, token secret, listener, spool) when its DSN
+    /// asked for events; `None`: this client takes no events.
+    fn event_config(&self) -> Option<&crate::events::EventConfig> {
+        None
+    }
+    /// Reads what one event says about its call, from the event's own query parameters
+    /// (the library's `cc_*` ones taken out). A value the carrier's table does not know
+    /// leaves the state alone and is kept raw; it is not an error.
+    fn event_observation(&self, _params: &[(String, String)]) -> Result<Observation> {
+        Err(Error::unsupported(format!(
+            "{} sends no events",
+            self.scheme()
+        )))
+    }
 }
