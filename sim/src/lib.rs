@@ -10,6 +10,7 @@
 //! module) and `/_sim/<module>/<action>` (each module's own).
 
 pub mod call42;
+pub mod poketalk;
 pub mod timeline;
 
 use std::collections::HashMap;
@@ -180,7 +181,10 @@ impl Simulator {
             .to_ip()
             .ok_or_else(|| std::io::Error::other("not an IP listener"))?;
         let server = Arc::new(server);
-        let modules: Vec<Box<dyn Module>> = vec![Box::new(call42::Call42::new(config.step_ms))];
+        let modules: Vec<Box<dyn Module>> = vec![
+            Box::new(call42::Call42::new(config.step_ms)),
+            Box::new(poketalk::PokeTalk::new(config.step_ms)),
+        ];
         let shared = Arc::new(Shared {
             modules,
             stop: AtomicBool::new(false),
