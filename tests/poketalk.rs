@@ -356,13 +356,14 @@ fn late_and_repeated_events_never_move_a_call_back() {
 
 #[test]
 fn events_that_beat_the_start_reply_are_kept() {
-    // With no step between stages the whole call is over before the start returns: its
-    // events come before the call is known to its client.
+    // With no step between stages, and the start's reply held back, the whole call is
+    // over before the start returns: its events come before the call is known here.
     let sim = Simulator::start(Config {
         step_ms: 0,
         ..Default::default()
     })
     .unwrap();
+    get(&sim, "/_sim/poketalk/settings?reply_delay_ms=300");
     let c = listening(&sim, "test-early");
     let call = c
         .start_call("0171 1234567", "030 1234567", &CallOptions::default())
@@ -420,7 +421,9 @@ fn spool_carries_events_and_hang_up_between_processes() {
     let s = again.poll().unwrap();
     assert_eq!((s.state, s.duration_s), (CallState::Ended, 20));
 
-    // Hang-up asked in one process reaches the process that answers the next event.
+    // Hang-up asked in one process reaches the process that answers the next event
+    // (here up to a second later, the period of events while connected).
+    get(&sim, "/_sim/poketalk/settings?event_period_ms=1000");
     let call = portal
         .start_call("0171 1234567", "030 1234999", &CallOptions::default())
         .unwrap();
@@ -438,6 +441,8 @@ fn spool_carries_events_and_hang_up_between_processes() {
     drop(attached);
     let poller = Client::new(&portal_dsn).unwrap();
     let attached = poller.attach(&reference).unwrap();
+    let s = attached.poll().unwrap();
+    assert_eq!((s.state, s.hangup_pending), (CallState::Connected, true));
     let (_, end) = follow(&attached, Duration::from_secs(10));
     assert_eq!(
         (end.state, end.reason),

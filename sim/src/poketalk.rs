@@ -20,7 +20,8 @@
 //!
 //! Events while A is answered or the call is up repeat every 60 carrier seconds (12
 //! steps); `/_sim/poketalk/settings?event_period_ms=N` changes that (0: back to the
-//! default) and `reply=json` answers `{"code":"00"}` instead of the bare code.
+//! default), `reply=json` answers `{"code":"00"}` instead of the bare code, and
+//! `reply_delay_ms=N` holds the reply to a call start back while its events go out.
 //! `/_sim/poketalk/next_code?key=K&code=N` makes the next request with key K answer
 //! code N. `/_sim/poketalk/call?custom=ID` shows a call: its stage, its event URL, and
 //! every event sent with the HTTP status it got.
@@ -53,6 +54,8 @@ pub struct PokeTalk {
 struct Settings {
     event_period_ms: Option<u64>,
     reply_json: bool,
+    /// Holds the reply to a call start back, so that its first events come before it.
+    reply_delay_ms: u64,
 }
 
 #[derive(Default)]
@@ -368,6 +371,8 @@ impl Module for PokeTalk {
             let shared = s.clone();
             std::thread::spawn(move || play(shared, call, webcallid));
         }
+        let delay = s.settings.lock().unwrap().reply_delay_ms;
+        std::thread::sleep(Duration::from_millis(delay));
         s.reply(0)
     }
 
@@ -383,11 +388,15 @@ impl Module for PokeTalk {
                 if let Some(r) = req.query_param("reply") {
                     settings.reply_json = r == "json";
                 }
+                if let Some(ms) = req.query_param("reply_delay_ms") {
+                    settings.reply_delay_ms = ms.parse().ok()?;
+                }
                 Some(SimResponse::json(
                     200,
                     &json!({
                         "event_period_ms": settings.event_period_ms.unwrap_or(s.step_ms * PERIOD_STEPS),
                         "reply": if settings.reply_json { "json" } else { "text" },
+                        "reply_delay_ms": settings.reply_delay_ms,
                     }),
                 ))
             }
