@@ -370,7 +370,11 @@ fn events_that_beat_the_start_reply_are_kept() {
         .unwrap();
     let (_, end) = follow(&call, Duration::from_secs(10));
     assert_eq!(end.state, CallState::Ended);
-    assert_eq!(sent(&sim, &call.id().unwrap()), ["8:200"]);
+    assert_eq!(end.duration_s, 20);
+    assert_eq!(
+        sent(&sim, &call.id().unwrap()),
+        ["1:200", "3:200", "5:200", "7:200", "8:200"]
+    );
 }
 
 /// A spool directory of its own for one test.

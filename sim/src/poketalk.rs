@@ -166,6 +166,38 @@ fn status_of(stage: Stage) -> Option<u32> {
     })
 }
 
+/// The statuses of a normal call, in order.
+const PROGRESS: [u32; 4] = [1, 3, 5, 7];
+
+/// The statuses a call went through between `last` (sent) and `now`: the carrier
+/// reports every change, even when a slow receiver kept it from seeing each stage.
+fn passed(last: Option<u32>, now: u32) -> Vec<u32> {
+    // The progress a status stands on: 2 fails A ringing, 6 ends B ringing, 8 ends the
+    // bridge. 4 comes from a hang-up before the bridge, whenever it came: it adds
+    // nothing.
+    let reached = match now {
+        1 | 2 => 1,
+        3 => 3,
+        4 => return vec![4],
+        5 | 6 => 5,
+        _ => 7,
+    };
+    let from = last
+        .and_then(|l| PROGRESS.iter().position(|p| *p == l))
+        .map_or(0, |i| i + 1);
+    let mut out: Vec<u32> = PROGRESS
+        .iter()
+        .skip(from)
+        .copied()
+        .filter(|p| *p <= reached && *p != now)
+        .collect();
+    if last.is_some_and(|l| !PROGRESS.contains(&l)) {
+        out.clear();
+    }
+    out.push(now);
+    out
+}
+
 fn stage_name(stage: Stage) -> &'static str {
     match stage {
         Stage::Initiating => "initiating",
@@ -261,13 +293,27 @@ fn play(shared: Arc<Shared>, call: Arc<SimCall>, webcallid: String) {
             let periodic =
                 matches!(status, 3 | 5 | 7) && !period.is_zero() && last_sent.elapsed() >= period;
             if last != Some(status) || periodic {
-                let http = shared.send_event(&call, &webcallid, status, stage);
-                last = Some(status);
-                last_sent = Instant::now();
-                if http == Some(412) && !stage.is_final() {
-                    shared.stats.events_412.add();
-                    if call.timeline.lock().unwrap().hang_up() {
-                        call.hung_up_by_412.store(true, Ordering::SeqCst);
+                let statuses = if last == Some(status) {
+                    vec![status]
+                } else {
+                    passed(last, status)
+                };
+                for st in statuses {
+                    // A status passed through says so with the time of its own stage.
+                    let at = if st == status {
+                        stage
+                    } else {
+                        Stage::Initiating
+                    };
+                    let http = shared.send_event(&call, &webcallid, st, at);
+                    last = Some(st);
+                    last_sent = Instant::now();
+                    if http == Some(412) && !stage.is_final() {
+                        shared.stats.events_412.add();
+                        if call.timeline.lock().unwrap().hang_up() {
+                            call.hung_up_by_412.store(true, Ordering::SeqCst);
+                        }
+                        break;
                     }
                 }
             }
@@ -524,6 +570,14 @@ mod tests {
             Some(8)
         );
         assert_eq!(status_of(Stage::Initiating), None);
+        assert_eq!(passed(None, 1), [1]);
+        assert_eq!(passed(Some(1), 7), [3, 5, 7]);
+        assert_eq!(passed(Some(1), 8), [3, 5, 7, 8]);
+        assert_eq!(passed(None, 2), [1, 2]);
+        assert_eq!(passed(Some(3), 6), [5, 6]);
+        assert_eq!(passed(Some(7), 8), [8]);
+        assert_eq!(passed(None, 8), [1, 3, 5, 7, 8]);
+        assert_eq!(passed(Some(1), 4), [4]);
         assert!(is_loopback_url("http://127.0.0.1:9/x?a=1"));
         assert!(is_loopback_url("http://[::1]:9/"));
         assert!(!is_loopback_url("http://192.0.2.1/"));
