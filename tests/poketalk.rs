@@ -342,8 +342,10 @@ fn late_and_repeated_events_never_move_a_call_back() {
         (CallState::Connected, Some("0"))
     );
     feed("8", 42, "0.084");
-    for (status, d) in [("7", 50), ("3", 0), ("6", 0), ("8", 42)] {
-        let r = feed(status, d, "0.100");
+    // Nothing after the end moves it or rewrites its numbers, not even FAILED (which
+    // ranks above ENDED).
+    for (status, d) in [("7", 50), ("3", 0), ("6", 60), ("2", 70), ("1", 0)] {
+        let r = feed(status, d, "0.200");
         assert_eq!(r.http_status, 200);
         assert_eq!(r.status.unwrap().state, CallState::Ended);
     }
@@ -352,6 +354,8 @@ fn late_and_repeated_events_never_move_a_call_back() {
         (s.state, s.reason, s.duration_s),
         (CallState::Ended, FailReason::None, 42)
     );
+    assert_eq!(s.cost.unwrap().amount, "0.084");
+    assert_eq!(s.raw_code.as_deref(), Some("8"));
 }
 
 #[test]
