@@ -453,7 +453,8 @@ cc_result cc_debug_panic(void);
 cc_result cc_live_handles(size_t *out_clients, size_t *out_calls);
 
 // Takes one event: `query_string` is the query of a hit on a call's event URL (PHP:
-// `$_SERVER['QUERY_STRING']`; a leading `?` is allowed). The event is checked against
+// `$_SERVER['QUERY_STRING']`; a leading `?`, or the whole request target
+// `/path?query`, is taken too). The event is checked against
 // the call's token (the library put it in the event URL; PokeTALK signs nothing), then
 // applied to the call: states only move forward, so late and repeated events never
 // move a call back. The call is found among the calls of `client` alive in this
@@ -470,12 +471,12 @@ cc_result cc_live_handles(size_t *out_clients, size_t *out_calls);
 //   (CC_STATUS_HANGUP_PENDING) until this answer ends it: up to
 //   CC_POKETALK_MAX_HANGUP_DELAY_S seconds;
 // - 400 malformed, 403 a token that does not match (forged, or made for another call),
-//   404 a call unknown here (or a client that takes no events), 500 an internal fault.
-//   The event changed nothing.
+//   404 a call unknown here (or a client that takes no events), 500 an invalid client
+//   handle or an internal fault. The event changed nothing.
 //
 // Does not take ownership of its arguments.
 //
-// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT (NULL, not UTF-8, too
+// Returns CC_OK, CC_ERR_INVALID_HANDLE (500), CC_ERR_INVALID_ARGUMENT (NULL, not UTF-8, too
 // long, or malformed: 400), CC_ERR_AUTH (403), CC_ERR_NOT_FOUND (404),
 // CC_ERR_UNSUPPORTED (the client's DSN configured no events: 404), CC_ERR_INTERNAL
 // (the spool could not be written: 500).

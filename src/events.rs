@@ -490,7 +490,12 @@ fn parse_query(query: &str) -> Result<ParsedEvent> {
         )));
     }
     let q = query.trim();
-    let q = q.strip_prefix('?').unwrap_or(q);
+    // A request target (`/cb.php?...`) is taken too: hosts pass one by mistake.
+    let q = if q.starts_with('/') {
+        q.split_once('?').map_or("", |(_, q)| q)
+    } else {
+        q.strip_prefix('?').unwrap_or(q)
+    };
     let (mut id, mut lim, mut token) = (None, None, None);
     let mut params = Vec::new();
     for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
@@ -1039,6 +1044,8 @@ mod tests {
         assert!(parse_query(&"x".repeat(MAX_QUERY + 1)).is_err());
         let ev = parse_query("?cc_id=abc&cc_tok=t&status=7&duration=5").unwrap();
         assert_eq!(ev.params.len(), 2);
+        let ev = parse_query("/cb.php?cc_id=abc&cc_tok=t&status=7").unwrap();
+        assert_eq!((ev.id.as_str(), ev.params.len()), ("abc", 1));
     }
 
     #[test]
