@@ -13,10 +13,9 @@ lib:
 	$(CARGO) build --workspace
 	@ln -sf libcallconnect.so $(TARGET)/libcallconnect.so.0
 
-# Copies the headers that build.rs generated with cbindgen into include/ (the newest
-# header file: a build directory's own time does not change when its files are rewritten).
+# Copies the headers that build.rs generated with cbindgen into include/.
 header: lib
-	@out=$$(dirname $$(ls -t $(TARGET)/build/callconnect-*/out/callconnect.h | head -n 1)); \
+	@out=$$(dirname $$(ls -t $(TARGET)/build/callconnect-*/out/callconnect.h | head -1)); \
 	cp $$out/callconnect.h $$out/callconnect_php.h include/ && echo "include/ updated from $$out"
 
 examples: lib

@@ -24,10 +24,30 @@ fn main() {
     config.after_includes = Some(format!(
         "\n#define CALLCONNECT_VERSION_MAJOR {major}\n#define CALLCONNECT_VERSION_MINOR {minor}\n#define CALLCONNECT_VERSION_PATCH {patch}\n#define CALLCONNECT_VERSION \"{major}.{minor}.{patch}\"\n"
     ));
-    // Every file of src/ffi is part of the C ABI. cbindgen reads mod.rs and follows its
-    // `pub mod <area>;` lines into src/ffi/<area>.rs, so mod.rs is the one source (fed
-    // each file besides, it would declare every function of those files twice).
-    let sources: Vec<PathBuf> = vec![crate_dir.join("src/ffi/mod.rs")];
+    // Every file of src/ffi is part of the C ABI (mod.rs first, then by name).
+    let mut sources: Vec<PathBuf> = fs::read_dir(crate_dir.join("src/ffi"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    sources.sort_by_key(|p| (p.file_name().unwrap() != "mod.rs", p.clone()));
+    // cbindgen follows `mod x;` from mod.rs by itself: a file declared there is read
+    // through it, and feeding it again would declare its items twice.
+    let mod_rs = fs::read_to_string(crate_dir.join("src/ffi/mod.rs")).unwrap_or_default();
+    let declared: Vec<String> = mod_rs
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let l = l.strip_prefix("pub ").unwrap_or(l);
+            l.strip_prefix("mod ")?
+                .strip_suffix(';')
+                .map(|m| m.trim().to_string())
+        })
+        .collect();
+    sources.retain(|p| {
+        let stem = p.file_stem().unwrap().to_string_lossy().to_string();
+        !declared.contains(&stem)
+    });
     let with_sources = |mut b: cbindgen::Builder| {
         for s in &sources {
             b = b.with_src(s);

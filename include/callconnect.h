@@ -308,6 +308,21 @@ typedef struct cc_call_status {
   int64_t last_change_ms;
 } cc_call_status;
 
+// The account's balance, filled by `cc_account_balance`. Owned by the caller; no
+// pointer inside, nothing to free.
+typedef struct cc_balance {
+  // The balance as a decimal string with `.` (`"15.4426"`, `"-0.50"`). Never a float.
+  char amount[32];
+  // ISO 4217 currency of `amount` (`"EUR"`).
+  char currency[8];
+  // The carrier's customer number; "" when it gave none.
+  char customer_number[32];
+  // The carrier's account number; "" when it gave none.
+  char account_number[32];
+  // Zero (room for fields to come without changing the struct's size).
+  uint64_t reserved[4];
+} cc_balance;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -321,18 +336,25 @@ extern "C" {
 cc_result cc_client_new(const char *dsn, struct cc_client **out_client);
 
 // Frees a client. Carriers with login sessions are logged out first (bounded by the
-// DSN's timeout). Calls of this client stay valid handles but answer
+// DSN's timeout), unless the session's call is still up: that session is left to the
+// carrier's expiry, so that the call's reference keeps working in another process
+// (Connect Call). Calls of this client stay valid handles but answer
 // CC_ERR_INVALID_HANDLE from then on; free them with `cc_call_free`. NULL is a no-op;
 // a freed or wrong handle is ignored (and `cc_last_error_message` says so).
 void cc_client_free(struct cc_client *client);
 
 // Places a two-leg callback: the carrier rings `a_number`, and when A answers, bridges
 // to `b_number`. Numbers are read as a person types them (`0171 1234567` with the DSN's
-// `default_country`, `+49 171 1234567`, `0049...`). `options` may be NULL. On success
-// `*out_call` is a new call owned by the caller (free with `cc_call_free`).
+// `default_country`, `+49 171 1234567`, `0049...`). Where the carrier has
+// CC_CAP_RING_GROUP, `a_number` may be several numbers separated by `|`
+// (`"0171 1234567|030 1234567"`): all ring, and the first to pick up is bridged to B.
+// `options` may be NULL. On success `*out_call` is a new call owned by the caller (free
+// with `cc_call_free`).
 //
 // The request is never repeated: if the carrier may have received it but no answer came
-// back, the result is CC_ERR_OUTCOME_UNKNOWN.
+// back, the result is CC_ERR_OUTCOME_UNKNOWN. (Where the carrier has
+// CC_CAP_IDEMPOTENT_START, the library repeats it with the same idempotency key, which
+// the carrier de-duplicates; CC_ERR_OUTCOME_UNKNOWN then means no repeat was answered.)
 //
 // Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INVALID_NUMBER,
 // CC_ERR_UNSUPPORTED (an option the carrier cannot honour), CC_ERR_AUTH,
@@ -451,6 +473,190 @@ cc_result cc_debug_panic(void);
 
 // How many client and call handles are alive (for leak checks in hosts' tests).
 cc_result cc_live_handles(size_t *out_clients, size_t *out_calls);
+
+// Asks the carrier for the account's balance (a fresh request, unlike
+// `cc_known_balance`) and fills `*out_balance` (caller-owned) on success.
+//
+// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT (NULL out_balance),
+// CC_ERR_UNSUPPORTED (the carrier has no account services), CC_ERR_AUTH,
+// CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER, CC_ERR_NOT_FOUND
+// (the carrier listed no account), CC_ERR_INTERNAL.
+cc_result cc_account_balance(struct cc_client *client, struct cc_balance *out_balance);
+
+// The account as JSON (schema `account.schema.json`): customer name and number,
+// account number, balance `{"amount": "15.4426", "currency": "EUR"}`, and `accounts`,
+// every account the carrier listed. `*out_json` is owned by the caller (free with
+// `cc_string_free`).
+//
+// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_UNSUPPORTED,
+// CC_ERR_AUTH, CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER,
+// CC_ERR_NOT_FOUND, CC_ERR_INTERNAL.
+cc_result cc_account_info(struct cc_client *client, char **out_json);
+
+// The carrier's price for each of the `|`-separated `numbers` (as typed, e.g.
+// `"0171 1234567|030 1234567"`), as a JSON list in the same order (schema
+// `rates.schema.json`): `{"input", "number", "destination", "prefix", "price"}`, where
+// the last three are null for a number the carrier gave no rate for. `*out_json` is
+// owned by the caller (free with `cc_string_free`).
+//
+// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INVALID_NUMBER
+// (checked before anything is sent), CC_ERR_UNSUPPORTED, CC_ERR_AUTH, CC_ERR_NETWORK,
+// CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER, CC_ERR_INTERNAL.
+cc_result cc_account_rates(struct cc_client *client, const char *numbers, char **out_json);
+
+// Call records of the account (42call `cdrs`) for the days `from` to `to`
+// (`"YYYY-MM-DD"`, both included; `to` NULL or "": the day `from`), at most `count` of
+// them, the latest (0: the carrier's default). `*out_json` is a JSON list of records,
+// oldest first (schema `call_records.schema.json`); `[]` when there is none, whichever
+// way the carrier said so. Owned by the caller (free with `cc_string_free`).
+//
+// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT (a date that is not
+// YYYY-MM-DD, a range that ends before it starts, count above 10000),
+// CC_ERR_UNSUPPORTED, CC_ERR_AUTH, CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL,
+// CC_ERR_PROVIDER, CC_ERR_INTERNAL.
+cc_result cc_account_call_records(struct cc_client *client,
+                                  const char *from,
+                                  const char *to,
+                                  uint32_t count,
+                                  char **out_json);
+
+// Call records of a callshop account (42call `cdr-callshop`), in the same record shape
+// and with the same arguments, results and ownership as `cc_account_call_records`.
+//
+// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_UNSUPPORTED,
+// CC_ERR_AUTH, CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER,
+// CC_ERR_INTERNAL.
+cc_result cc_account_callshop_records(struct cc_client *client,
+                                      const char *from,
+                                      const char *to,
+                                      uint32_t count,
+                                      char **out_json);
+
+// What the carrier knows of a number (42call `v3/number-check`), as JSON (schema
+// `number_check.schema.json`): `{"number", "country_code", "prefix", "subscriber",
+// "destination"}`. `*out_json` is owned by the caller (free with `cc_string_free`).
+//
+// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INVALID_NUMBER
+// (not a possible number: nothing is sent), CC_ERR_NOT_FOUND (the carrier knows
+// nothing of it), CC_ERR_UNSUPPORTED, CC_ERR_AUTH, CC_ERR_NETWORK, CC_ERR_TIMEOUT,
+// CC_ERR_PROTOCOL, CC_ERR_PROVIDER, CC_ERR_INTERNAL.
+cc_result cc_account_number_check(struct cc_client *client, const char *number, char **out_json);
+
+// The account's dial-in and callback numbers (42call `onlinecallthrough`), as JSON
+// (schema `dialin.schema.json`): maps from country (`"DE"`) to E.164 number, empty
+// when the account has none of a kind. `*out_json` is owned by the caller (free with
+// `cc_string_free`).
+//
+// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_UNSUPPORTED,
+// CC_ERR_AUTH, CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER,
+// CC_ERR_INTERNAL.
+cc_result cc_account_dialin_numbers(struct cc_client *client, char **out_json);
+
+// Stores the callthrough target: when `a_number` calls the dial-in number, the carrier
+// connects it to `b_number`. Sent once (never repeated). On success, if `out_json` is
+// not NULL, `*out_json` is the dial-in JSON as after `cc_account_dialin_numbers`, owned
+// by the caller (free with `cc_string_free`).
+//
+// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INVALID_NUMBER,
+// CC_ERR_UNSUPPORTED, CC_ERR_AUTH, CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL,
+// CC_ERR_PROVIDER, CC_ERR_INTERNAL.
+cc_result cc_account_store_callthrough(struct cc_client *client,
+                                       const char *a_number,
+                                       const char *b_number,
+                                       char **out_json);
+
+// The account's VoIP lines (42call `voiplist`) as a JSON list (schema
+// `voip_lines.schema.json`); `[]` when there is none. SIP passwords are secrets: with
+// `include_passwords` false every `password` is null (`"password_form": "omitted"`);
+// with true, `password_form` says whether it is `"plain"` (decoded from the carrier's
+// base64) or `"base64"` (the carrier's text, which did not decode to text). The library
+// never logs them or puts them in a message. `*out_json` is owned by the caller (free
+// with `cc_string_free`; a host that keeps passwords should wipe its own copies).
+//
+// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_UNSUPPORTED,
+// CC_ERR_AUTH, CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER,
+// CC_ERR_INTERNAL.
+cc_result cc_account_voip_lines(struct cc_client *client, bool include_passwords, char **out_json);
+
+// Creates a calling card for the phone `number` with `amount` of credit (a decimal
+// with `.`, e.g. `"5.00"`, in the account's currency). `customer` may be NULL (the
+// carrier uses the number). With `send_sms`, the carrier texts the customer
+// `sms_text`, or its own template when `sms_text` is NULL; an SMS costs money. The
+// request is never repeated: CC_ERR_OUTCOME_UNKNOWN when it may have reached the
+// carrier unanswered (check with `cc_card_show`). On success, if `out_json` is not
+// NULL, `*out_json` is the card as JSON (schema `card.schema.json`, with its PIN),
+// owned by the caller (free with `cc_string_free`).
+//
+// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INVALID_NUMBER,
+// CC_ERR_UNSUPPORTED, CC_ERR_AUTH, CC_ERR_INSUFFICIENT_FUNDS, CC_ERR_NETWORK,
+// CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER, CC_ERR_OUTCOME_UNKNOWN,
+// CC_ERR_INTERNAL.
+cc_result cc_card_create(struct cc_client *client,
+                         const char *number,
+                         const char *customer,
+                         const char *amount,
+                         bool send_sms,
+                         const char *sms_text,
+                         char **out_json);
+
+// The calling card of `number` as JSON (schema `card.schema.json`). `*out_json` is
+// owned by the caller (free with `cc_string_free`).
+//
+// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INVALID_NUMBER,
+// CC_ERR_NOT_FOUND (no card for this number), CC_ERR_UNSUPPORTED, CC_ERR_AUTH,
+// CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER, CC_ERR_INTERNAL.
+cc_result cc_card_show(struct cc_client *client, const char *number, char **out_json);
+
+// Blocks the calling card of `number` (`"active": false` afterwards). Sent once. On
+// success, if `out_json` is not NULL, `*out_json` is the card as JSON, owned by the
+// caller (free with `cc_string_free`).
+//
+// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INVALID_NUMBER,
+// CC_ERR_NOT_FOUND, CC_ERR_UNSUPPORTED, CC_ERR_AUTH, CC_ERR_NETWORK, CC_ERR_TIMEOUT,
+// CC_ERR_PROTOCOL, CC_ERR_PROVIDER, CC_ERR_INTERNAL.
+cc_result cc_card_block(struct cc_client *client, const char *number, char **out_json);
+
+// Unblocks the calling card of `number`. As `cc_card_block` otherwise.
+//
+// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INVALID_NUMBER,
+// CC_ERR_NOT_FOUND, CC_ERR_UNSUPPORTED, CC_ERR_AUTH, CC_ERR_NETWORK, CC_ERR_TIMEOUT,
+// CC_ERR_PROTOCOL, CC_ERR_PROVIDER, CC_ERR_INTERNAL.
+cc_result cc_card_unblock(struct cc_client *client, const char *number, char **out_json);
+
+// Disables the calling card of `number` (42call `disableCliByNumber`; needs the DSN
+// option `realm`). As `cc_card_block` otherwise.
+//
+// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT (also: no `realm` in
+// the DSN), CC_ERR_INVALID_NUMBER, CC_ERR_NOT_FOUND, CC_ERR_UNSUPPORTED, CC_ERR_AUTH,
+// CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER, CC_ERR_INTERNAL.
+cc_result cc_card_disable(struct cc_client *client, const char *number, char **out_json);
+
+// Moves the calling card of `number` to `new_number` (42call `changeCliByNumber`;
+// needs the DSN option `realm`). Sent once. On success, if `out_json` is not NULL,
+// `*out_json` is the card as JSON, owned by the caller (free with `cc_string_free`).
+//
+// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT (also: no `realm`),
+// CC_ERR_INVALID_NUMBER, CC_ERR_NOT_FOUND, CC_ERR_UNSUPPORTED, CC_ERR_AUTH,
+// CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER, CC_ERR_INTERNAL.
+cc_result cc_card_change_number(struct cc_client *client,
+                                const char *number,
+                                const char *new_number,
+                                char **out_json);
+
+// Activates the calling card of `number` with its `pin` (1 to 64 letters or digits;
+// never logged or put in a message; needs the DSN option `realm`). Never repeated:
+// CC_ERR_OUTCOME_UNKNOWN when it may have reached the carrier unanswered. On success,
+// if `out_json` is not NULL, `*out_json` is the card as JSON, owned by the caller
+// (free with `cc_string_free`).
+//
+// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT (also: no `realm`),
+// CC_ERR_INVALID_NUMBER, CC_ERR_NOT_FOUND, CC_ERR_UNSUPPORTED, CC_ERR_AUTH,
+// CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER (e.g. 42call 1200:
+// PIN not valid), CC_ERR_OUTCOME_UNKNOWN, CC_ERR_INTERNAL.
+cc_result cc_card_activate(struct cc_client *client,
+                           const char *number,
+                           const char *pin,
+                           char **out_json);
 
 // Takes one event: `query_string` is the query of a hit on a call's event URL (PHP:
 // `$_SERVER['QUERY_STRING']`; a leading `?`, or the whole request target

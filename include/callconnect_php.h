@@ -118,6 +118,14 @@ typedef struct cc_call_status {
   int64_t last_change_ms;
 } cc_call_status;
 
+typedef struct cc_balance {
+  char amount[32];
+  char currency[8];
+  char customer_number[32];
+  char account_number[32];
+  uint64_t reserved[4];
+} cc_balance;
+
 cc_result cc_client_new(const char *dsn, struct cc_client **out_client);
 
 void cc_client_free(struct cc_client *client);
@@ -170,6 +178,61 @@ const char *cc_result_name(uint32_t result);
 cc_result cc_debug_panic(void);
 
 cc_result cc_live_handles(size_t *out_clients, size_t *out_calls);
+
+cc_result cc_account_balance(struct cc_client *client, struct cc_balance *out_balance);
+
+cc_result cc_account_info(struct cc_client *client, char **out_json);
+
+cc_result cc_account_rates(struct cc_client *client, const char *numbers, char **out_json);
+
+cc_result cc_account_call_records(struct cc_client *client,
+                                  const char *from,
+                                  const char *to,
+                                  uint32_t count,
+                                  char **out_json);
+
+cc_result cc_account_callshop_records(struct cc_client *client,
+                                      const char *from,
+                                      const char *to,
+                                      uint32_t count,
+                                      char **out_json);
+
+cc_result cc_account_number_check(struct cc_client *client, const char *number, char **out_json);
+
+cc_result cc_account_dialin_numbers(struct cc_client *client, char **out_json);
+
+cc_result cc_account_store_callthrough(struct cc_client *client,
+                                       const char *a_number,
+                                       const char *b_number,
+                                       char **out_json);
+
+cc_result cc_account_voip_lines(struct cc_client *client, bool include_passwords, char **out_json);
+
+cc_result cc_card_create(struct cc_client *client,
+                         const char *number,
+                         const char *customer,
+                         const char *amount,
+                         bool send_sms,
+                         const char *sms_text,
+                         char **out_json);
+
+cc_result cc_card_show(struct cc_client *client, const char *number, char **out_json);
+
+cc_result cc_card_block(struct cc_client *client, const char *number, char **out_json);
+
+cc_result cc_card_unblock(struct cc_client *client, const char *number, char **out_json);
+
+cc_result cc_card_disable(struct cc_client *client, const char *number, char **out_json);
+
+cc_result cc_card_change_number(struct cc_client *client,
+                                const char *number,
+                                const char *new_number,
+                                char **out_json);
+
+cc_result cc_card_activate(struct cc_client *client,
+                           const char *number,
+                           const char *pin,
+                           char **out_json);
 
 cc_result cc_event_ingest(struct cc_client *client, const char *query_string, int *out_http_status);
 

@@ -4,6 +4,7 @@
 //! The Rust API ([`Client`], [`Call`]) is what the C ABI in [`ffi`] wraps; see
 //! `include/callconnect.h` for the C view and `docs/DESIGN.md` for the architecture.
 
+pub mod account;
 pub mod call;
 pub mod client;
 pub mod dsn;

@@ -8,7 +8,9 @@
 //! connection, so that a keep-alive connection the carrier closed while idle cannot
 //! turn into an unknown outcome.
 
+use std::collections::BTreeMap;
 use std::io::ErrorKind as IoKind;
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -90,9 +92,19 @@ pub struct Transport {
     fresh: ureq::Agent,
     timeout: Duration,
     /// Values that must never appear in a log line or message (passwords, keys, tokens,
-    /// PINs): [`Transport::redact`] blanks them out.
-    secrets: Vec<String>,
+    /// PINs): [`Transport::redact`] blanks them out. Behind a lock so that secrets learnt
+    /// from replies (card PINs, SIP passwords) can be added to a shared client.
+    secrets: RwLock<Vec<String>>,
+    /// Secrets learnt after the client was built (e.g. an OAuth token), by slot: a new
+    /// value replaces the slot's old one, so renewals do not pile up.
+    rotating: Mutex<BTreeMap<&'static str, Vec<String>>>,
 }
+
+/// The most secrets one transport keeps (credentials plus those learnt from replies).
+/// Past it, new ones are no longer remembered (`remember_secret` says so); the bound
+/// keeps a long-running daemon's memory flat. Messages are built from values known not
+/// to be secret in any case: redaction is the second line of defence.
+const MAX_SECRETS: usize = 16_384;
 
 impl Transport {
     pub fn new(timeout: Duration) -> Transport {
@@ -117,37 +129,72 @@ impl Transport {
             pooled,
             fresh,
             timeout,
-            secrets: Vec::new(),
+            secrets: RwLock::new(Vec::new()),
+            rotating: Mutex::new(BTreeMap::new()),
         }
     }
 
     /// Registers a value that must never be shown (and its percent-encoded form).
     /// Every carrier registers its credentials here when it is built.
     pub fn add_secret(&mut self, secret: &str) {
+        self.remember_secret(secret);
+    }
+
+    /// Like [`Transport::add_secret`], for a transport already shared: secrets that
+    /// arrive in replies (a card's PIN, a SIP password) or in arguments (a PIN to
+    /// activate) are registered here. Returns false when the list is full.
+    pub fn remember_secret(&self, secret: &str) -> bool {
         if secret.is_empty() {
-            return;
+            return true;
         }
+        let mut secrets = self.secrets.write().unwrap_or_else(|p| p.into_inner());
         for form in [
             secret.to_string(),
             url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>(),
         ] {
-            if !self.secrets.contains(&form) {
-                self.secrets.push(form);
+            if !secrets.contains(&form) {
+                if secrets.len() >= MAX_SECRETS {
+                    return false;
+                }
+                secrets.push(form);
             }
         }
         // Longest first, so that a secret containing another is blanked whole.
-        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        true
     }
 
     /// `text` with every registered secret replaced by `***`.
     pub fn redact(&self, text: &str) -> String {
+        let secrets = self.secrets.read().unwrap_or_else(|p| p.into_inner());
         let mut out = text.to_string();
-        for s in &self.secrets {
+        let rotating: Vec<String> = match self.rotating.lock() {
+            Ok(r) => r.values().flatten().cloned().collect(),
+            Err(_) => Vec::new(),
+        };
+        let mut all: Vec<&String> = secrets.iter().chain(rotating.iter()).collect();
+        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        for s in all {
             if out.contains(s.as_str()) {
                 out = out.replace(s.as_str(), "***");
             }
         }
         out
+    }
+
+    /// Registers a secret learnt while the client works (an access token fetched later),
+    /// through a shared reference. The value replaces the one last set in the same `slot`.
+    pub fn set_rotating_secret(&self, slot: &'static str, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        let forms = vec![
+            secret.to_string(),
+            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>(),
+        ];
+        if let Ok(mut r) = self.rotating.lock() {
+            r.insert(slot, forms);
+        }
     }
 
     pub fn timeout(&self) -> Duration {
@@ -157,7 +204,12 @@ impl Transport {
     /// Sends a request within the client's timeout. Reads are retried (bounded, with
     /// backoff) on network faults and on 500/502/503/504; nothing else is.
     pub fn send(&self, req: &Request) -> Result<Response> {
-        let deadline = Instant::now() + self.timeout;
+        self.send_until(req, Instant::now() + self.timeout)
+    }
+
+    /// As [`Transport::send`], within a deadline the caller chose (for an operation made
+    /// of several requests that shares one timeout).
+    pub fn send_until(&self, req: &Request, deadline: Instant) -> Result<Response> {
         let mut backoff = BACKOFF_START;
         let mut attempt = 1;
         loop {

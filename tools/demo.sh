@@ -18,6 +18,10 @@ if [ -f src/providers/connectcall.rs ]; then
   echo; echo "== A callback on a carrier that reports live progress (Connect Call)"
   run examples-c/build/callback "connectcall://demo:demo-secret@127.0.0.1:$port/api/?tls=0&default_country=49" "0171 1234567" "030 1234567" 2
 fi
+if [ -f src/providers/voipnow.rs ]; then
+  echo; echo "== A ring group on VoipNow: both A numbers ring, the one that picks up (the first is busy) is bridged to B"
+  run examples-c/build/callback "voipnow://demo:demo-secret@127.0.0.1:$port?tls=0&default_country=49&extension=210" "0171 1234486|0171 1234567" "030 1234567" 2
+fi
 echo; echo "== A callback on 42call (its API reports no progress: the library says so)"
 run examples-c/build/callback "$DSN42" "0171 1234567" "030 1234567"
 echo; echo "== An SMS to two recipients"

@@ -7,9 +7,18 @@
 //! on first use with 18,40 EUR, so that tests do not share balances).
 //! PINs: a PIN of 6 or more digits that starts with `9` is worth 10,00 EUR, once.
 //!
+//! Account services (see `call42/services.rs`): `account`, `rates`, `cdrs`,
+//! `cdr-callshop`, `v3/number-check`, `onlinecallthrough`, `voiplist` and the card module
+//! `mycard-v2` (at `/api/rest/v2/?mycard-v2`, or any `/api/rest/v2/` path with the form
+//! field `m=mycard-v2`). Calls are billed per second at the rate of the B number when
+//! they end, and every ended call with talk time, and every SMS, leaves a call record
+//! (in UTC). The card realm is `testRealm`, as in the carrier's documents.
+//!
 //! Controls: `/_sim/42call/skew?seconds=N` moves the simulator's clock;
 //! `/_sim/42call/balance?user=U&amount=18.40` sets a balance;
-//! `/_sim/42call/call?user=U&id=ID` shows a call's simulated stage.
+//! `/_sim/42call/call?user=U&id=ID` shows a call's simulated stage;
+//! `/_sim/42call/card?user=U&number=4917...` shows a card's state;
+//! `/_sim/42call/balance_of?user=U` shows a balance in ten-thousandths.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -24,6 +33,9 @@ use serde_json::{json, Value};
 use crate::timeline::{Stage, Timeline};
 use crate::util::{fmt_amount, guid, magic, Counter, Magic};
 use crate::{Module, SimRequest, SimResponse};
+use services::{Card, Cdr};
+
+mod services;
 
 type HmacSha1 = hmac::Hmac<sha1::Sha1>;
 
@@ -32,19 +44,28 @@ const WINDOW_S: i64 = 180;
 const START_BALANCE: i64 = 184_000; // 18,40 in ten-thousandths
 const SMS_PRICE: i64 = 900; // 0,09 per recipient
 const PIN_VALUE: i64 = 100_000; // 10,00
-const PRICE_PER_MINUTE: i64 = 1_000; // 0,10
 
-struct Account {
-    password: String,
-    number: String,
-    balance: i64,
+pub(crate) struct Account {
+    pub(crate) password: String,
+    pub(crate) number: String,
+    pub(crate) balance: i64,
     calls: HashMap<String, SimCall>,
     used_pins: HashSet<String>,
+    pub(crate) customer_name: String,
+    /// Call records, oldest first.
+    pub(crate) cdrs: Vec<Cdr>,
+    /// Calling cards by their number (international digits).
+    pub(crate) cards: HashMap<String, Card>,
+    /// The stored callthrough target (`act=store`).
+    pub(crate) callthrough: (Option<String>, Option<String>),
 }
 
 struct SimCall {
     timeline: Timeline,
     settled: bool,
+    started: SystemTime,
+    a: String,
+    b: String,
 }
 
 pub struct Call42 {
@@ -55,6 +76,10 @@ pub struct Call42 {
     sms_sent: Counter,
     requests: Counter,
     auth_failures: Counter,
+    pub(crate) cards_created: Counter,
+    pub(crate) card_activations: Counter,
+    /// Requests per account-service module (`rates`, `cdrs`, `mycard-v2/insert`, ...).
+    pub(crate) module_requests: Mutex<HashMap<String, u64>>,
 }
 
 impl Call42 {
@@ -67,7 +92,7 @@ impl Call42 {
         ] {
             accounts.insert(
                 user.to_string(),
-                new_account(&format!("{user}-secret"), balance),
+                new_account(user, &format!("{user}-secret"), balance),
             );
         }
         Call42 {
@@ -78,10 +103,13 @@ impl Call42 {
             sms_sent: Counter::default(),
             requests: Counter::default(),
             auth_failures: Counter::default(),
+            cards_created: Counter::default(),
+            card_activations: Counter::default(),
+            module_requests: Mutex::new(HashMap::new()),
         }
     }
 
-    fn now(&self) -> SystemTime {
+    pub(crate) fn now(&self) -> SystemTime {
         let skew = self.skew_s.load(Ordering::SeqCst);
         if skew >= 0 {
             SystemTime::now() + Duration::from_secs(skew as u64)
@@ -102,7 +130,7 @@ impl Call42 {
             if !accounts.contains_key(user) && user.starts_with("test") {
                 accounts.insert(
                     user.to_string(),
-                    new_account(&format!("secret-{user}"), START_BALANCE),
+                    new_account(user, &format!("secret-{user}"), START_BALANCE),
                 );
             }
             match accounts.get(user) {
@@ -138,22 +166,46 @@ impl Call42 {
         r
     }
 
-    /// Charges finished calls (once) and returns the account's body fields.
-    fn settle(&self, account: &mut Account) {
+    /// Charges finished calls (once, per second at the B number's rate) and writes
+    /// their call records.
+    pub(crate) fn settle(&self, account: &mut Account) {
+        let step = Duration::from_millis(self.step_ms);
+        let mut ended: Vec<(SystemTime, Cdr)> = Vec::new();
         for call in account.calls.values_mut() {
             if call.settled {
                 continue;
             }
             let stage = call.timeline.stage();
             if stage.is_final() {
-                let minutes = i64::from(stage.secs().div_ceil(60));
-                account.balance -= minutes * PRICE_PER_MINUTE;
                 call.settled = true;
+                let secs = stage.secs();
+                if secs == 0 {
+                    continue;
+                }
+                let (_, name, per_minute) = services::rate(&services::intl(&call.b));
+                let cost = services::per_second(per_minute, secs);
+                account.balance -= cost;
+                // Bridged after four stages (A rings, answers, B rings, bridge).
+                let start = call.started + step * 4;
+                ended.push((
+                    start,
+                    Cdr {
+                        start: services::unix(start),
+                        secs,
+                        caller: call.a.clone(),
+                        number: call.b.clone(),
+                        destination: name.to_string(),
+                        cost,
+                        kind: "CALLBACK",
+                    },
+                ));
             }
         }
+        ended.sort_by_key(|(t, _)| *t);
+        account.cdrs.extend(ended.into_iter().map(|(_, c)| c));
     }
 
-    fn reply(&self, user: &str, account: &Account, extra: Value) -> SimResponse {
+    pub(crate) fn reply(&self, user: &str, account: &Account, extra: Value) -> SimResponse {
         let mut body = json!({
             "customernumber": account.number,
             "accountnumber": account.number,
@@ -171,6 +223,15 @@ impl Call42 {
             &json!({"error": false, "codes": [{"code": 200, "description": "OK"}], "body": body}),
         )
         .header("Date", &httpdate::fmt_http_date(self.now()))
+    }
+
+    /// Runs `f` on the account of `user` (which authenticate made sure exists), after
+    /// settling its ended calls.
+    pub(crate) fn with_account<T>(&self, user: &str, f: impl FnOnce(&mut Account) -> T) -> T {
+        let mut accounts = self.accounts.lock().unwrap();
+        let account = accounts.get_mut(user).unwrap();
+        self.settle(account);
+        f(account)
     }
 
     fn webcallback(&self, user: &str, req: &SimRequest) -> SimResponse {
@@ -198,6 +259,9 @@ impl Call42 {
                     SimCall {
                         timeline: Timeline::new(self.step_ms, magic(&a), magic(&b)),
                         settled: false,
+                        started: self.now(),
+                        a: a.clone(),
+                        b: b.clone(),
                     },
                 );
                 self.calls_placed.add();
@@ -240,8 +304,9 @@ impl Call42 {
             return envelope_error(402, "Insufficient credit");
         }
         account.balance -= price;
-        for _ in &list {
+        for n in &list {
             self.sms_sent.add();
+            services::sms_record(account, self.now(), n, SMS_PRICE);
         }
         self.reply(user, account, json!({"smsbilledId": guid()}))
     }
@@ -265,23 +330,35 @@ impl Call42 {
     }
 }
 
-fn new_account(password: &str, balance: i64) -> Account {
+fn new_account(user: &str, password: &str, balance: i64) -> Account {
     static NEXT: AtomicI64 = AtomicI64::new(1234);
-    Account {
+    let mut account = Account {
         password: password.to_string(),
         number: NEXT.fetch_add(1, Ordering::Relaxed).to_string(),
         balance,
         calls: HashMap::new(),
         used_pins: HashSet::new(),
+        customer_name: if user == "demo" {
+            "Demo Kunde".to_string()
+        } else {
+            format!("Kunde {user}")
+        },
+        cdrs: Vec::new(),
+        cards: HashMap::new(),
+        callthrough: (None, None),
+    };
+    if user == "demo" {
+        services::seed_demo(&mut account);
     }
+    account
 }
 
 /// A carrier-side number check: digits only, 6 to 20 of them.
-fn plausible(n: &str) -> bool {
+pub(crate) fn plausible(n: &str) -> bool {
     (6..=20).contains(&n.len()) && n.chars().all(|c| c.is_ascii_digit())
 }
 
-fn envelope_error(code: u32, text: &str) -> SimResponse {
+pub(crate) fn envelope_error(code: u32, text: &str) -> SimResponse {
     SimResponse::json(
         200,
         &json!({"error": true, "codes": [{"code": code, "description": text}], "body": []}),
@@ -340,13 +417,22 @@ impl Module for Call42 {
         {
             return envelope_error(404, "Bad resource: the body must be form-urlencoded");
         }
-        // `?webcallback`, `?sms&...`: the module is the first key of the query.
-        let module = req.query_string.split('&').next().unwrap_or("").to_string();
+        // `?webcallback`, `?sms&...`: the module is the first key of the query; v3 names
+        // it in the path; the card module may come as the form field `m` alone.
+        let mut module = req.query_string.split('&').next().unwrap_or("").to_string();
+        if let Some(v3) = req.path.strip_prefix("/api/rest/v3/") {
+            module = format!("v3/{v3}");
+        } else if module.is_empty() || module.contains('=') {
+            module = req.form_param("m").unwrap_or_default();
+        }
         match (req.method.as_str(), module.as_str()) {
             ("POST", "webcallback") => self.webcallback(&user, req),
             ("POST", "sms") => self.sms(&user, req),
             ("POST", "topup") => self.topup(&user, req),
-            _ => envelope_error(404, "Bad resource"),
+            (_, m) => match self.account_service(&user, req, m) {
+                Some(resp) => resp,
+                None => envelope_error(404, "Bad resource"),
+            },
         }
     }
 
@@ -371,10 +457,11 @@ impl Module for Call42 {
                 };
                 accounts
                     .entry(user)
-                    .or_insert_with(|| new_account(&password, START_BALANCE))
+                    .or_insert_with_key(|u| new_account(u, &password, START_BALANCE))
                     .balance = v;
                 Some(SimResponse::text(200, "ok"))
             }
+            "card" | "balance_of" => self.account_control(action, req),
             "call" => {
                 let user = req.query_param("user")?;
                 let id = req.query_param("id")?;
@@ -407,6 +494,9 @@ impl Module for Call42 {
             "sms_sent": self.sms_sent.get(),
             "requests": self.requests.get(),
             "auth_failures": self.auth_failures.get(),
+            "cards_created": self.cards_created.get(),
+            "card_activations": self.card_activations.get(),
+            "module_requests": self.module_requests.lock().unwrap().clone(),
         })
     }
 }

@@ -10,8 +10,10 @@
 //! module) and `/_sim/<module>/<action>` (each module's own).
 
 pub mod call42;
+pub mod connectcall;
 pub mod poketalk;
 pub mod timeline;
+pub mod voipnow;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -183,6 +185,8 @@ impl Simulator {
         let server = Arc::new(server);
         let modules: Vec<Box<dyn Module>> = vec![
             Box::new(call42::Call42::new(config.step_ms)),
+            Box::new(voipnow::VoipNow::new(config.step_ms)),
+            Box::new(connectcall::ConnectCall::new(config.step_ms)),
             Box::new(poketalk::PokeTalk::new(config.step_ms)),
         ];
         let shared = Arc::new(Shared {

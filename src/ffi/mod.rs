@@ -2,6 +2,7 @@
 //! handles are registry ids ([`handles`]), never pointers to Rust objects.
 #![allow(non_camel_case_types, clippy::missing_safety_doc)]
 
+pub mod account;
 pub mod events;
 pub mod handles;
 pub mod util;
@@ -321,7 +322,9 @@ pub unsafe extern "C" fn cc_client_new(
 }
 
 /// Frees a client. Carriers with login sessions are logged out first (bounded by the
-/// DSN's timeout). Calls of this client stay valid handles but answer
+/// DSN's timeout), unless the session's call is still up: that session is left to the
+/// carrier's expiry, so that the call's reference keeps working in another process
+/// (Connect Call). Calls of this client stay valid handles but answer
 /// CC_ERR_INVALID_HANDLE from then on; free them with `cc_call_free`. NULL is a no-op;
 /// a freed or wrong handle is ignored (and `cc_last_error_message` says so).
 #[no_mangle]
@@ -338,11 +341,16 @@ pub extern "C" fn cc_client_free(client: *mut cc_client) {
 
 /// Places a two-leg callback: the carrier rings `a_number`, and when A answers, bridges
 /// to `b_number`. Numbers are read as a person types them (`0171 1234567` with the DSN's
-/// `default_country`, `+49 171 1234567`, `0049...`). `options` may be NULL. On success
-/// `*out_call` is a new call owned by the caller (free with `cc_call_free`).
+/// `default_country`, `+49 171 1234567`, `0049...`). Where the carrier has
+/// CC_CAP_RING_GROUP, `a_number` may be several numbers separated by `|`
+/// (`"0171 1234567|030 1234567"`): all ring, and the first to pick up is bridged to B.
+/// `options` may be NULL. On success `*out_call` is a new call owned by the caller (free
+/// with `cc_call_free`).
 ///
 /// The request is never repeated: if the carrier may have received it but no answer came
-/// back, the result is CC_ERR_OUTCOME_UNKNOWN.
+/// back, the result is CC_ERR_OUTCOME_UNKNOWN. (Where the carrier has
+/// CC_CAP_IDEMPOTENT_START, the library repeats it with the same idempotency key, which
+/// the carrier de-duplicates; CC_ERR_OUTCOME_UNKNOWN then means no repeat was answered.)
 ///
 /// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INVALID_NUMBER,
 /// CC_ERR_UNSUPPORTED (an option the carrier cannot honour), CC_ERR_AUTH,

@@ -1,4 +1,5 @@
-//! 42call (42com's login.42call.com), REST v2: web callback, SMS, PIN top-up.
+//! 42call (42com's login.42call.com), REST v2: web callback, SMS, PIN top-up. The
+//! account services (balance, rates, call records, cards, ...) are in `call42_account`.
 //!
 //! Every request is signed: `key = md5_hex(password)` (the 32 hex characters are the
 //! key's bytes), `message = key + "\n" + x-date`, `x-authorization = USER ":"
@@ -28,6 +29,8 @@ use crate::dsn::{Dsn, Secret};
 use crate::error::{Error, ErrorKind, Result};
 use crate::money::Money;
 use crate::number::{self, Number};
+use crate::providers::account::AccountServices;
+use crate::providers::call42_account::{lenient_json, AccountConfig};
 use crate::providers::{caps, CallContext, Provider, Started};
 use crate::transport::{self, Effect, Request, Response, Transport};
 
@@ -37,12 +40,14 @@ pub struct Call42 {
     user: String,
     /// `md5_hex(password)`: the signing key. The password itself is not kept.
     key: Secret,
-    origin: String,
-    default_country: Option<u16>,
-    transport: Transport,
+    pub(crate) origin: String,
+    pub(crate) default_country: Option<u16>,
+    pub(crate) transport: Transport,
     /// Server time minus local time, in ms, learnt from a 1011/1012 reply's `Date`.
     skew_ms: AtomicI64,
-    balance: Mutex<Option<Money>>,
+    pub(crate) balance: Mutex<Option<Money>>,
+    /// DSN options of the account services (`card_path`, `realm`, `currency`).
+    pub(crate) account: AccountConfig,
 }
 
 /// What a carrier code means.
@@ -56,14 +61,20 @@ fn kind_of(code: u32) -> ErrorKind {
 
 impl Call42 {
     pub fn from_dsn(dsn: Dsn) -> Result<Box<dyn Provider>> {
+        Ok(Box::new(Call42::new(dsn)?))
+    }
+
+    /// The carrier itself (for [`Call42::from_dsn`] and the account services' tests).
+    pub(crate) fn new(mut dsn: Dsn) -> Result<Call42> {
         let user = dsn.require_user("42call user name")?;
         let password = dsn.require_secret("42call password")?;
+        let account = AccountConfig::from_dsn(&mut dsn)?;
         dsn.finish()?;
         let mut transport = Transport::new(dsn.timeout);
         let key = md5_hex(password.expose());
         transport.add_secret(password.expose());
         transport.add_secret(&key);
-        Ok(Box::new(Call42 {
+        Ok(Call42 {
             user,
             key: Secret::new(key),
             origin: dsn.origin(),
@@ -71,15 +82,16 @@ impl Call42 {
             transport,
             skew_ms: AtomicI64::new(0),
             balance: Mutex::new(None),
-        }))
+            account,
+        })
     }
 
-    fn number(&self, typed: &str) -> Result<Number> {
+    pub(crate) fn number(&self, typed: &str) -> Result<Number> {
         number::parse(typed, self.default_country)
     }
 
     /// One signed exchange with a module; returns the envelope's body.
-    fn exchange(
+    pub(crate) fn exchange(
         &self,
         method: &'static str,
         module: &str,
@@ -96,12 +108,23 @@ impl Call42 {
                     .finish(),
             );
         }
+        self.exchange_url(method, &url, form, effect)
+    }
+
+    /// One signed exchange with a full URL (the v3 resources, the card module's path).
+    pub(crate) fn exchange_url(
+        &self,
+        method: &'static str,
+        url: &str,
+        form: Option<&[(&str, &str)]>,
+        effect: Effect,
+    ) -> Result<serde_json::Value> {
         let mut resigned = false;
         loop {
             let now = SystemTime::now();
             let skew = self.skew_ms.load(Ordering::Relaxed);
             let x_date = x_date(shift(now, skew));
-            let mut req = Request::new(method, url.clone(), effect)
+            let mut req = Request::new(method, url, effect)
                 .header("x-date", x_date.clone())
                 .header(
                     "x-authorization",
@@ -132,7 +155,9 @@ impl Call42 {
     }
 
     fn read_envelope(&self, resp: &Response, effect: Effect) -> Result<serde_json::Value> {
-        let parsed: std::result::Result<Envelope, _> = serde_json::from_str(&resp.body);
+        // Lenient: the card module's documented replies hold PHP-style '' strings.
+        let parsed: std::result::Result<Envelope, _> =
+            lenient_json(&resp.body).and_then(serde_json::from_value);
         let env = match parsed {
             Ok(env) if env.error.is_some() || !env.codes.is_empty() => env,
             _ => {
@@ -267,6 +292,10 @@ impl Provider for Call42 {
 
     fn known_balance(&self) -> Option<Money> {
         self.balance.lock().ok().and_then(|b| b.clone())
+    }
+
+    fn account_services(&self) -> Option<&dyn AccountServices> {
+        Some(self)
     }
 }
 

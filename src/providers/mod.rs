@@ -7,8 +7,12 @@ use crate::dsn::Dsn;
 use crate::error::{Error, Result};
 use crate::money::Money;
 
+pub mod account;
 pub mod call42;
+pub mod call42_account;
+pub mod connectcall;
 pub mod poketalk;
+pub mod voipnow;
 
 /// A constructor for a carrier, from its parsed DSN.
 pub type Constructor = fn(Dsn) -> Result<Box<dyn Provider>>;
@@ -16,6 +20,8 @@ pub type Constructor = fn(Dsn) -> Result<Box<dyn Provider>>;
 /// Every carrier the library speaks, by DSN scheme.
 pub const CARRIERS: &[(&str, Constructor)] = &[
     ("42call", call42::Call42::from_dsn),
+    ("voipnow", voipnow::VoipNow::from_dsn),
+    ("connectcall", connectcall::ConnectCall::from_dsn),
     ("poketalk", poketalk::PokeTalk::from_dsn),
 ];
 
@@ -107,6 +113,11 @@ pub trait Provider: Send + Sync {
     }
     /// Called once when the client is freed (log out, end sessions). Errors are ignored.
     fn close(&self) {}
+    /// The carrier's account services (balance, rates, call records, cards, ...), if it
+    /// has any: see `account::AccountServices`.
+    fn account_services(&self) -> Option<&dyn account::AccountServices> {
+        None
+    }
     /// The carrier's event setup (EventURL, token secret, listener, spool) when its DSN
     /// asked for events; `None`: this client takes no events.
     fn event_config(&self) -> Option<&crate::events::EventConfig> {

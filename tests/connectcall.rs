@@ -1,0 +1,712 @@
+//! business-isp Connect Call end to end against the simulator, through the Rust API.
+
+use std::time::{Duration, Instant};
+
+use callconnect::{Call, CallOptions, CallState, CallStatus, Client, ErrorKind, FailReason, Leg};
+use callconnect_sim::connectcall::LEAK_PASSWORD;
+use callconnect_sim::{Config, Simulator};
+use serde_json::Value;
+
+/// Long enough for a loaded machine to see every stage when polling every few ms.
+const STEP_MS: u64 = 200;
+
+fn sim_with(step_ms: u64) -> Simulator {
+    Simulator::start(Config {
+        step_ms,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn sim() -> Simulator {
+    sim_with(STEP_MS)
+}
+
+fn dsn(sim: &Simulator, login: &str, extra: &str) -> String {
+    format!(
+        "connectcall://{login}:secret-{login}@127.0.0.1:{}/api/?tls=0&default_country=49&timeout_ms=3000{extra}",
+        sim.port()
+    )
+}
+
+fn client(sim: &Simulator, login: &str) -> Client {
+    Client::new(&dsn(sim, login, "")).unwrap()
+}
+
+fn get(sim: &Simulator, path: &str) -> String {
+    ureq::get(format!("http://127.0.0.1:{}{path}", sim.port()))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+}
+
+fn control(sim: &Simulator, action: &str) -> Value {
+    serde_json::from_str(&get(sim, &format!("/_sim/connectcall/{action}"))).unwrap_or_default()
+}
+
+fn account(sim: &Simulator, login: &str) -> Value {
+    control(sim, &format!("account?login={login}"))
+}
+
+fn stat(sim: &Simulator, name: &str) -> u64 {
+    sim.stats()["connectcall"][name].as_u64().unwrap()
+}
+
+fn count(v: &Value, name: &str) -> u64 {
+    v[name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no {name} in {v}"))
+}
+
+/// Polls until `stop` says so (or the call is final), recording every change of state
+/// with the carrier's code that came with it.
+fn watch_until(
+    call: &Call,
+    stop: impl Fn(&CallStatus) -> bool,
+) -> (Vec<(CallState, String)>, CallStatus) {
+    let t0 = Instant::now();
+    let mut seen: Vec<(CallState, String)> = Vec::new();
+    loop {
+        let s = call.poll().unwrap();
+        if seen.last().map(|(st, _)| *st) != Some(s.state) {
+            seen.push((s.state, s.raw_code.clone().unwrap_or_default()));
+        }
+        if s.state.is_final() || stop(&s) {
+            return (seen, s);
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no end in sight: {seen:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn watch(call: &Call) -> (Vec<(CallState, String)>, CallStatus) {
+    watch_until(call, |_| false)
+}
+
+fn states(seen: &[(CallState, String)]) -> Vec<CallState> {
+    seen.iter().map(|(s, _)| *s).collect()
+}
+
+fn codes(seen: &[(CallState, String)]) -> Vec<&str> {
+    seen.iter().map(|(_, c)| c.as_str()).collect()
+}
+
+use CallState::*;
+
+#[test]
+fn full_call_watching_every_state() {
+    let sim = sim();
+    let c = client(&sim, "test-full");
+    assert_eq!(c.carrier(), "connectcall");
+    let call = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    let (seen, last) = watch(&call);
+    assert_eq!(
+        states(&seen),
+        [Initiating, RingingA, AAnswered, RingingB, Connected, Ended]
+    );
+    assert_eq!(codes(&seen)[1..], ["27", "28", "26", "29", "30"]);
+    assert!(last.live);
+    assert_eq!(last.reason, FailReason::None);
+    let a = account(&sim, "test-full");
+    assert_eq!((count(&a, "logins"), count(&a, "calls_placed")), (1, 1));
+    // A final call is not asked about again.
+    let asked = count(&a, "status_requests");
+    assert_eq!(call.poll().unwrap().state, Ended);
+    assert_eq!(count(&account(&sim, "test-full"), "status_requests"), asked);
+    let session = control(&sim, "session?login=test-full");
+    assert_eq!(session["type"], 1);
+}
+
+#[test]
+fn hangup_while_connected() {
+    // 400 ms a stage: the bridge lasts 1.6 s unless hung up.
+    let sim = sim_with(400);
+    let c = client(&sim, "test-hang");
+    let call = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    let (seen, s) = watch_until(&call, |s| s.state == Connected);
+    assert_eq!(s.state, Connected, "{seen:?}");
+    assert_eq!(s.duration_s, 0);
+    std::thread::sleep(Duration::from_millis(1100));
+    let s = call.hangup().unwrap();
+    assert_eq!((s.state, s.reason), (Ended, FailReason::Cancelled));
+    assert_eq!(s.raw_code.as_deref(), Some("4"));
+    // The carrier reports no duration: the library measured the bridge it saw.
+    assert_eq!(s.duration_s, 1);
+    assert_eq!(count(&account(&sim, "test-hang"), "hangups"), 1);
+    assert_eq!(control(&sim, "session?login=test-hang")["code"], 4);
+    // Hanging up an ended call sends nothing.
+    call.hangup().unwrap();
+    assert_eq!(count(&account(&sim, "test-hang"), "hangups"), 1);
+}
+
+#[test]
+fn two_calls_in_one_session() {
+    let sim = sim();
+    let c = client(&sim, "test-two");
+    let first = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    let (_, s) = watch(&first);
+    assert_eq!(s.raw_code.as_deref(), Some("30"));
+    // The second call rings both legs at once (per-call type) on the same session. Until
+    // its first event the simulator still reports the first call's 30, which must not end
+    // the new call.
+    let second = c
+        .start_call(
+            "0171 7654321",
+            "+49 30 7654321",
+            &CallOptions {
+                connect_type: Some(2),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_ne!(first.id().unwrap(), second.id().unwrap());
+    let (seen, _) = watch(&second);
+    assert_eq!(
+        states(&seen),
+        [Initiating, RingingA, RingingB, Connected, Ended],
+        "{seen:?}"
+    );
+    let a = account(&sim, "test-two");
+    assert_eq!(count(&a, "logins"), 1, "{a}");
+    assert_eq!(count(&a, "connects"), 1, "{a}");
+    assert_eq!(count(&a, "calls_placed"), 2, "{a}");
+    assert_eq!(control(&sim, "session?login=test-two")["type"], 2);
+    // The first call's handle keeps its own end and never asks about the second call.
+    assert_eq!(first.poll().unwrap().raw_code.as_deref(), Some("30"));
+    // A third call, after a hang-up this time.
+    let third = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    let (seen, _) = watch_until(&third, |s| s.state == RingingB);
+    assert_eq!(states(&seen), [Initiating, RingingA, AAnswered, RingingB]);
+    assert_eq!(third.hangup().unwrap().state, Ended);
+    let fourth = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    let (seen, _) = watch(&fourth);
+    assert_eq!(
+        states(&seen),
+        [Initiating, RingingA, AAnswered, RingingB, Connected, Ended]
+    );
+    let a = account(&sim, "test-two");
+    assert_eq!((count(&a, "logins"), count(&a, "calls_placed")), (1, 4));
+    c.close();
+    let a = account(&sim, "test-two");
+    assert_eq!((count(&a, "ends"), count(&a, "sessions")), (1, 0));
+}
+
+#[test]
+fn a_second_start_while_the_call_is_up_is_busy() {
+    let sim = sim_with(60_000);
+    let c = client(&sim, "test-busy");
+    let first = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    let e = c
+        .start_call("0171 7654321", "030 7654321", &CallOptions::default())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+    assert_eq!(e.carrier_code(), Some("3"));
+    let a = account(&sim, "test-busy");
+    assert_eq!(
+        (count(&a, "calls_placed"), count(&a, "connects_refused")),
+        (1, 0)
+    );
+    // Once the host hangs the first call up, the session takes the next one.
+    first.hangup().unwrap();
+    let second = c
+        .start_call("0171 7654321", "030 7654321", &CallOptions::default())
+        .unwrap();
+    let a = account(&sim, "test-busy");
+    assert_eq!((count(&a, "logins"), count(&a, "connects")), (1, 1));
+    // The first call's handle may still be hung up: it must not end the second call.
+    first.hangup().unwrap();
+    assert_eq!(count(&account(&sim, "test-busy"), "hangups"), 1);
+    assert_eq!(control(&sim, "session?login=test-busy")["up"], true);
+    assert_eq!(second.poll().unwrap().state, Initiating);
+}
+
+#[test]
+fn concurrent_starts_place_one_call() {
+    let sim = sim_with(60_000);
+    let c = client(&sim, "test-race");
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let c = c.clone();
+                s.spawn(move || {
+                    c.start_call("0171 1234567", "030 1234567", &CallOptions::default())
+                        .map(|_| ())
+                        .map_err(|e| e.kind())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(results
+        .iter()
+        .filter_map(|r| r.err())
+        .all(|k| k == ErrorKind::Busy));
+    assert_eq!(count(&account(&sim, "test-race"), "calls_placed"), 1);
+}
+
+#[test]
+fn expired_session_is_replaced_by_one_fresh_login() {
+    let sim = sim();
+    let c = client(&sim, "test-exp");
+    let first = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    watch(&first);
+    assert_eq!(control(&sim, "expire?login=test-exp")["expired"], 1);
+    let unknown = stat(&sim, "unknown_guid");
+    let second = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    // The connect was refused with 102 (not acted on), then ONE login placed the call.
+    assert_eq!(stat(&sim, "unknown_guid"), unknown + 1);
+    let a = account(&sim, "test-exp");
+    assert_eq!(count(&a, "logins"), 2, "{a}");
+    assert_eq!(count(&a, "calls_placed"), 2, "{a}");
+    assert_eq!(count(&a, "connects"), 0, "{a}");
+    let (seen, _) = watch(&second);
+    assert_eq!(states(&seen).last(), Some(&Ended));
+
+    // A session that expires under a live call: the call can never be followed again.
+    let third = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    control(&sim, "expire?login=test-exp");
+    let s = third.poll().unwrap();
+    assert_eq!((s.state, s.reason), (Failed, FailReason::Unknown));
+    assert_eq!(s.raw_code.as_deref(), Some("102"));
+    // The client knows its session is gone: the next start logs in without a connect.
+    let unknown = stat(&sim, "unknown_guid");
+    c.start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    assert_eq!(stat(&sim, "unknown_guid"), unknown);
+    let a = account(&sim, "test-exp");
+    assert_eq!((count(&a, "logins"), count(&a, "calls_placed")), (3, 4));
+}
+
+#[test]
+fn magic_numbers() {
+    let sim = sim();
+    let c = client(&sim, "test-magic");
+    use FailReason as R;
+    // One session for all: every call after the first is placed with `connect`.
+    for (a, b, reason, leg, raw) in [
+        // A's failures read leg NONE: a poll may miss A's answer, so only B is ever sure.
+        ("0171 1234486", "030 1234567", R::Busy, Leg::None, "10"),
+        ("0171 1234567", "030 1234486", R::Busy, Leg::B, "10"),
+        ("0171 1234408", "030 1234567", R::NoAnswer, Leg::None, "11"),
+        ("0171 1234567", "030 1234603", R::Rejected, Leg::B, "12"),
+        (
+            "0171 1234404",
+            "030 1234567",
+            R::InvalidNumber,
+            Leg::A,
+            "24",
+        ),
+        (
+            "0171 1234567",
+            "030 1234404",
+            R::InvalidNumber,
+            Leg::B,
+            "25",
+        ),
+        (
+            "0171 1234402",
+            "030 1234567",
+            R::InsufficientFunds,
+            Leg::A,
+            "32",
+        ),
+        (
+            "0171 1234567",
+            "030 1234402",
+            R::InsufficientFunds,
+            Leg::B,
+            "33",
+        ),
+    ] {
+        let call = c.start_call(a, b, &CallOptions::default()).unwrap();
+        let (seen, s) = watch(&call);
+        assert_eq!(
+            (s.state, s.reason, s.failed_leg, s.raw_code.as_deref()),
+            (Failed, reason, leg, Some(raw)),
+            "{a} -> {b}: {seen:?}"
+        );
+    }
+    let a = account(&sim, "test-magic");
+    assert_eq!((count(&a, "logins"), count(&a, "calls_placed")), (1, 8));
+
+    let broke = Client::new(&format!(
+        "connectcall://broke:broke-secret@127.0.0.1:{}/api/?tls=0&default_country=49",
+        sim.port()
+    ))
+    .unwrap();
+    let call = broke
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    let (_, s) = watch(&call);
+    assert_eq!(
+        (s.state, s.reason, s.raw_code.as_deref()),
+        (Failed, R::InsufficientFunds, Some("16"))
+    );
+}
+
+/// Every status code the carrier may send, forced in the simulator, read through a poll.
+#[test]
+fn every_status_code_through_the_simulator() {
+    let sim = sim_with(600_000);
+    for code in 3..=33u32 {
+        let login = format!("test-code-{code}");
+        let c = client(&sim, &login);
+        let call = c
+            .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+            .unwrap();
+        control(&sim, &format!("force?login={login}&code={code}"));
+        let s = call.poll().unwrap();
+        let want = match code {
+            27 => (RingingA, FailReason::None),
+            28 => (AAnswered, FailReason::None),
+            26 => (RingingB, FailReason::None),
+            9 | 29 => (Connected, FailReason::None),
+            4 | 30 | 31 => (Ended, FailReason::None),
+            7 => (Ended, FailReason::InsufficientFunds),
+            10 => (Failed, FailReason::Busy),
+            11 => (Failed, FailReason::NoAnswer),
+            12 => (Failed, FailReason::Rejected),
+            16 | 32 | 33 => (Failed, FailReason::InsufficientFunds),
+            24 | 25 => (Failed, FailReason::InvalidNumber),
+            _ => (Initiating, FailReason::None),
+        };
+        assert_eq!((s.state, s.reason), want, "code {code}");
+        assert_eq!(s.raw_code, Some(code.to_string()), "code {code}");
+        if !s.state.is_final() {
+            assert_eq!(call.hangup().unwrap().state, Ended);
+        }
+    }
+}
+
+/// Every message and status string of a run full of failures, searched for the password.
+#[test]
+fn the_password_never_leaks() {
+    let sim = sim();
+    let encoded: String = url::form_urlencoded::byte_serialize(LEAK_PASSWORD.as_bytes()).collect();
+    let in_dsn =
+        percent_encoding::utf8_percent_encode(LEAK_PASSWORD, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
+    let dsn = |password: &str, extra: &str| {
+        format!(
+            "connectcall://leak:{password}@127.0.0.1:{}/api/?tls=0&default_country=49&timeout_ms=1500{extra}",
+            sim.port()
+        )
+    };
+    let mut texts: Vec<String> = Vec::new();
+    fn keep(texts: &mut Vec<String>, e: callconnect::Error) -> ErrorKind {
+        texts.push(e.to_string());
+        texts.push(e.message().to_string());
+        e.kind()
+    }
+    let fault = |mode: &str| control_text(&sim, &format!("fault?login=leak&mode={mode}&count=1"));
+    let opts = CallOptions::default();
+
+    // A wrong password: the simulator echoes it back in its 102 message.
+    let wrong = format!("{in_dsn}x");
+    let bad = Client::new(&dsn(&wrong, "")).unwrap();
+    let e = bad
+        .start_call("0171 1234567", "030 1234567", &opts)
+        .unwrap_err();
+    assert_eq!(e.carrier_code(), Some("102"));
+    assert!(e.message().contains("***"), "{e}");
+    assert_eq!(keep(&mut texts, e), ErrorKind::Auth);
+
+    let c = Client::new(&dsn(&in_dsn, "")).unwrap();
+    for (mode, kind) in [
+        ("garbage", ErrorKind::OutcomeUnknown),
+        ("nocode", ErrorKind::OutcomeUnknown),
+        ("http500", ErrorKind::OutcomeUnknown),
+        ("slow", ErrorKind::OutcomeUnknown),
+    ] {
+        fault(mode);
+        let e = c
+            .start_call("0171 1234567", "030 1234567", &opts)
+            .unwrap_err();
+        assert_eq!(keep(&mut texts, e), kind, "{mode}");
+    }
+    // Each of those logins placed its call (the fault came after): never repeated.
+    assert_eq!(count(&account(&sim, "leak"), "calls_placed"), 4);
+
+    // A good login with the odd password works; then faults on the session's commands.
+    let call = c.start_call("0171 1234567", "030 1234567", &opts).unwrap();
+    fault("nocode");
+    let e = call.poll().unwrap_err();
+    assert_eq!(keep(&mut texts, e), ErrorKind::Protocol);
+    let (seen, _) = watch_until(&call, |s| s.state == RingingA);
+    for (_, raw) in &seen {
+        texts.push(raw.clone());
+    }
+    fault("garbage");
+    let e = call.hangup().unwrap_err();
+    assert_eq!(keep(&mut texts, e), ErrorKind::Protocol);
+    texts.push(call.reference().unwrap());
+    texts.push(call.id().unwrap());
+    let s = call.hangup().unwrap();
+    texts.push(s.raw_code.unwrap_or_default());
+
+    // Nobody listening: nothing was sent.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gone = Client::new(&format!(
+        "connectcall://leak:{in_dsn}@127.0.0.1:{port}/api/?tls=0&default_country=49"
+    ))
+    .unwrap();
+    let e = gone
+        .start_call("0171 1234567", "030 1234567", &opts)
+        .unwrap_err();
+    assert_eq!(keep(&mut texts, e), ErrorKind::Network);
+    // A DSN with a bad option names the option, not the password.
+    let e = Client::new(&dsn(&in_dsn, "&type=9")).unwrap_err();
+    keep(&mut texts, e);
+
+    assert!(texts.len() > 15);
+    for t in &texts {
+        for form in [
+            LEAK_PASSWORD,
+            encoded.as_str(),
+            in_dsn.as_str(),
+            "Pä$$",
+            "w&rd",
+        ] {
+            assert!(!t.contains(form), "{form:?} leaked in {t:?}");
+        }
+    }
+}
+
+fn control_text(sim: &Simulator, action: &str) -> String {
+    get(sim, &format!("/_sim/connectcall/{action}"))
+}
+
+#[test]
+fn a_reference_follows_and_hangs_up_in_another_client() {
+    let sim = sim();
+    let c = client(&sim, "test-ref");
+    let call = c
+        .start_call(
+            "0171 1234567",
+            "030 1234567",
+            &CallOptions {
+                correlation: Some("booth-7".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let r = call.reference().unwrap();
+    let json = decode_ref(&r);
+    let guid = json["extra"]["guid"].as_str().unwrap();
+    assert!(!guid.is_empty());
+    assert!(!json.to_string().contains("secret"), "{json}");
+    // The GUID is a key to the session: the call's id, which hosts log, does not show it.
+    assert_eq!(control(&sim, "session?login=test-ref")["guid"], guid);
+    assert!(!call.id().unwrap().contains(guid));
+    // Another process, in effect: its own client, no session of its own.
+    let other = client(&sim, "test-ref");
+    let again = other.attach(&r).unwrap();
+    assert_eq!(again.correlation().unwrap().as_deref(), Some("booth-7"));
+    let (seen, _) = watch_until(&again, |s| s.state == Connected);
+    assert_eq!(states(&seen).last(), Some(&Connected));
+    let s = again.hangup().unwrap();
+    assert_eq!((s.state, s.reason), (Ended, FailReason::Cancelled));
+    assert_eq!(count(&account(&sim, "test-ref"), "hangups"), 1);
+    assert_eq!(call.poll().unwrap().raw_code.as_deref(), Some("4"));
+    // The attaching client never ends a session it does not own.
+    other.close();
+    assert_eq!(count(&account(&sim, "test-ref"), "ends"), 0);
+    // The owner does, once its call is over; a reference attached later learns that the
+    // session is gone: FAILED/UNKNOWN with the carrier's 102.
+    c.close();
+    assert_eq!(count(&account(&sim, "test-ref"), "ends"), 1);
+    let third = client(&sim, "test-ref");
+    let late = third.attach(&r).unwrap();
+    let s = late.poll().unwrap();
+    assert_eq!((s.state, s.reason), (Failed, FailReason::Unknown));
+    assert_eq!(s.raw_code.as_deref(), Some("102"));
+}
+
+fn decode_ref(r: &str) -> Value {
+    use base64::Engine;
+    let body = r.strip_prefix("cc1.").unwrap();
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(body)
+        .unwrap();
+    serde_json::from_slice(&json).unwrap()
+}
+
+#[test]
+fn freeing_the_client_leaves_a_live_call_alone() {
+    let sim = sim_with(60_000);
+    let c = client(&sim, "test-free");
+    let call = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    let r = call.reference().unwrap();
+    c.close();
+    let a = account(&sim, "test-free");
+    assert_eq!((count(&a, "ends"), count(&a, "sessions")), (0, 1), "{a}");
+    // Its reference still works (a PHP portal's next request).
+    let next = client(&sim, "test-free");
+    let again = next.attach(&r).unwrap();
+    assert_eq!(again.poll().unwrap().raw_code.as_deref(), Some("3"));
+    assert_eq!(again.hangup().unwrap().state, Ended);
+}
+
+#[test]
+fn a_fault_on_a_placing_request_is_never_repeated() {
+    let sim = sim();
+    let c = client(&sim, "test-once");
+    let first = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    watch(&first);
+    // The connect is served (a call placed), its reply spoilt.
+    control_text(&sim, "fault?login=test-once&mode=garbage&count=1");
+    let e = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::OutcomeUnknown, "{e}");
+    let a = account(&sim, "test-once");
+    assert_eq!(count(&a, "connects"), 1, "{a}");
+    assert_eq!(
+        count(&a, "logins"),
+        1,
+        "no fresh login after a doubtful connect: {a}"
+    );
+    assert_eq!(count(&a, "calls_placed"), 2, "{a}");
+}
+
+#[test]
+fn wrong_login_places_nothing() {
+    let sim = sim();
+    let c = Client::new(&format!(
+        "connectcall://demo:nope@127.0.0.1:{}/api/?tls=0&default_country=49",
+        sim.port()
+    ))
+    .unwrap();
+    let e = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Auth);
+    assert_eq!(e.carrier_code(), Some("102"));
+    assert!(!e.message().contains("nope"), "{e}");
+    assert_eq!(stat(&sim, "calls_placed"), 0);
+    // Numbers are checked before anything is sent.
+    let e = c
+        .start_call("12", "030 1234567", &CallOptions::default())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidNumber);
+    assert_eq!(stat(&sim, "requests"), 1);
+}
+
+#[test]
+fn options_path_and_type() {
+    let sim = sim_with(60_000);
+    // A custom API path, and type 2 from the DSN.
+    let c = Client::new(&format!(
+        "connectcall://test-path:secret-test-path@127.0.0.1:{}/white/label/?tls=0&default_country=49&type=2",
+        sim.port()
+    ))
+    .unwrap();
+    assert_eq!(
+        c.capabilities(),
+        callconnect::providers::caps::CALLBACK
+            | callconnect::providers::caps::LIVE_STATUS
+            | callconnect::providers::caps::HANGUP
+            | callconnect::providers::caps::CONNECT_TYPE
+    );
+    let call = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    assert_eq!(control(&sim, "session?login=test-path")["type"], 2);
+    call.hangup().unwrap();
+    // Options it cannot honour are refused before anything is sent.
+    let before = stat(&sim, "requests");
+    let e = c
+        .start_call(
+            "0171 1234567",
+            "030 1234567",
+            &CallOptions {
+                max_duration_s: Some(60),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    let e = c
+        .start_call(
+            "0171 1234567",
+            "030 1234567",
+            &CallOptions {
+                connect_type: Some(3),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(stat(&sim, "requests"), before);
+    let e = Client::new(&dsn(&sim, "test-x", "&type=3")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+}
+
+#[test]
+fn a_call_whose_end_is_known_is_not_asked_again() {
+    let sim = sim_with(60_000);
+    let c = client(&sim, "test-known");
+    let first = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    // A second handle of the same call, in the same client, hangs it up.
+    let twin = c.attach(&first.reference().unwrap()).unwrap();
+    let s = twin.hangup().unwrap();
+    assert_eq!((s.state, s.raw_code.as_deref()), (Ended, Some("4")));
+    let asked = count(&account(&sim, "test-known"), "status_requests");
+    let s = first.poll().unwrap();
+    assert_eq!(
+        (s.state, s.reason, s.raw_code.as_deref()),
+        (Ended, FailReason::Cancelled, Some("4"))
+    );
+    assert_eq!(
+        count(&account(&sim, "test-known"), "status_requests"),
+        asked
+    );
+    // The session is replaced: the first handle still reads its own end, and a late
+    // hang-up through it sends nothing.
+    control(&sim, "expire?login=test-known");
+    let _second = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    let twin2 = c.attach(&first.reference().unwrap()).unwrap();
+    assert_eq!(twin2.hangup().unwrap().raw_code.as_deref(), Some("4"));
+    let a = account(&sim, "test-known");
+    assert_eq!((count(&a, "hangups"), count(&a, "logins")), (1, 2), "{a}");
+}

@@ -1,0 +1,219 @@
+"""VoipNow through Python ctypes: a ring group followed to the end with one token, token
+renewal, every documented 400 code, hang-up by id only, the nonce retry after a cut."""
+import base64
+import json
+import os
+import time
+import unittest
+import urllib.request
+from ctypes import byref, c_size_t, c_void_p
+
+from ccffi import (AUTH, A_ANSWERED, CONNECTED, CallOptions, CallStatus, ENDED, FAILED, INVALID_ARGUMENT,
+                   INVALID_NUMBER, OK, RINGING_A, RINGING_B, STATUS_LIVE, last_error, lib, new_client, sim_dsn,
+                   sim_port, take_string)
+
+CAP_CALLBACK, CAP_LIVE_STATUS, CAP_HANGUP, CAP_RING_GROUP, CAP_CALLER_ID = 1, 2, 4, 64, 128
+CAP_IDEMPOTENT_START, CAP_MAX_DURATION, CAP_WAIT_FOR_PICKUP, CAP_CALL_FLAGS = 512, 1024, 2048, 16384
+OPT_ALLOW_PUBLIC_TRANSFER, OPT_VIDEO = 1, 2
+REASON_NONE, REASON_CANCELLED = 0, 6
+
+CODES = [
+    ("extension_invalid", INVALID_ARGUMENT), ("pc_duration_invalid", INVALID_ARGUMENT),
+    ("pc_source_invalid", INVALID_NUMBER), ("pc_destination_invalid", INVALID_NUMBER),
+    ("pc_timeout_invalid", INVALID_ARGUMENT), ("pc_callerid_invalid", INVALID_ARGUMENT),
+    ("pc_transfer_invalid", INVALID_ARGUMENT), ("pc_nonce_invalid", INVALID_ARGUMENT),
+]
+
+
+def sim_get(path):
+    with urllib.request.urlopen(f"http://127.0.0.1:{sim_port()}{path}") as resp:
+        return resp.read().decode()
+
+
+def control(action):
+    assert sim_get(f"/_sim/voipnow/{action}") == "ok", action
+
+
+def counters(app):
+    return json.loads(sim_get(f"/_sim/voipnow/client?id={app}"))
+
+
+def app_name(what):
+    return f"test-vn-py-{what}-{os.getpid()}"
+
+
+def voipnow_client(app, extra=""):
+    return new_client(sim_dsn("voipnow", f"{app}:secret-{app}", extra="extension=210" + extra))
+
+
+def call_id(call):
+    p = c_void_p()
+    assert lib.cc_call_id(call, byref(p)) == OK
+    return take_string(p)
+
+
+def sim_call(call):
+    return json.loads(sim_get(f"/_sim/voipnow/call?id={call_id(call)}"))
+
+
+def reference(call_id_text):
+    record = {"v": 1, "carrier": "voipnow", "id": call_id_text, "started_ms": int(time.time() * 1000),
+              "limit_s": 600, "extra": {"user": "@me", "ext": "210", "b": "+49301234567"}}
+    body = base64.urlsafe_b64encode(json.dumps(record).encode()).decode().rstrip("=")
+    return "cc1." + body
+
+
+class VoipNow(unittest.TestCase):
+    def start(self, client, a, b="030 1234567", opts=None):
+        call = c_void_p()
+        r = lib.cc_start_call(client, a.encode(), b.encode(), byref(opts) if opts else None, byref(call))
+        return r, call
+
+    def follow(self, call):
+        seen, st = [], CallStatus()
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            self.assertEqual(lib.cc_poll_status(call, byref(st)), OK, last_error())
+            if not seen or seen[-1] != st.state:
+                seen.append(st.state)
+            if st.state in (ENDED, FAILED):
+                return seen, st
+            time.sleep(0.01)
+        self.fail(f"the call never ended: {seen}")
+
+    def test_ring_group_followed_to_the_end_with_one_token(self):
+        app = app_name("ring")
+        control(f"step-ms?client={app}&ms=200")
+        client = voipnow_client(app)
+        want = (CAP_CALLBACK | CAP_LIVE_STATUS | CAP_HANGUP | CAP_RING_GROUP | CAP_CALLER_ID | CAP_IDEMPOTENT_START
+                | CAP_MAX_DURATION | CAP_WAIT_FOR_PICKUP | CAP_CALL_FLAGS)
+        self.assertEqual(lib.cc_capabilities(client) & want, want)
+        opts = CallOptions(caller_id=b"Booth 7 <+4930123456>", caller_id_b=b"Callshop <+4930999999>",
+                           wait_for_pickup_s=30, max_duration_s=600, flags=OPT_ALLOW_PUBLIC_TRANSFER | OPT_VIDEO)
+        r, call = self.start(client, "0171 1234486|0171 1234567", opts=opts)
+        self.assertEqual(r, OK, last_error())
+        asked = sim_call(call)
+        self.assertEqual(asked["source"], ["+491711234486", "+491711234567"])
+        self.assertEqual(asked["winner"], "+491711234567")
+        self.assertEqual((asked["callerId"], asked["callerIdDestination"]),
+                         ("Booth 7 <+4930123456>", "Callshop <+4930999999>"))
+        self.assertEqual((asked["waitForPickup"], asked["callDuration"]), ("30", "600"))
+        self.assertEqual((asked["allowPublicTransfer"], asked["video"]), ("true", "true"))
+        seen, st = self.follow(call)
+        for state in (RINGING_A, A_ANSWERED, RINGING_B, CONNECTED, ENDED):
+            self.assertIn(state, seen)
+        self.assertEqual(st.reason, REASON_NONE)
+        self.assertTrue(st.flags & STATUS_LIVE)
+        self.assertEqual((st.duration_s, st.cost, st.currency, st.raw_status), (20, b"0.10", b"EUR", b"disposition:0"))
+        lib.cc_call_free(call)
+        n = counters(app)
+        self.assertEqual(n["token_fetches"], 1)
+        self.assertEqual(n["calls_placed"], 1)
+        self.assertGreaterEqual(n["requests"], 5)
+        lib.cc_client_free(client)
+
+    def test_hangup_by_id_only(self):
+        app = app_name("hangup")
+        control(f"step-ms?client={app}&ms=200")
+        client = voipnow_client(app)
+        r, call = self.start(client, "0171 1234567|0171 7654321")
+        self.assertEqual(r, OK)
+        r, other = self.start(client, "0171 2345678")
+        self.assertEqual(r, OK)
+        st = CallStatus()
+        self.assertEqual(lib.cc_hangup(call), OK, last_error())
+        self.assertEqual(lib.cc_poll_status(call, byref(st)), OK)
+        self.assertEqual((st.state, st.reason), (ENDED, REASON_CANCELLED))
+        self.assertEqual(sim_call(call)["stage"], "hung_up")
+        self.assertNotEqual(sim_call(other)["stage"], "hung_up")
+        for forged in (" ", ".", ".."):
+            h = c_void_p()
+            self.assertEqual(lib.cc_call_attach(client, reference(forged).encode(), byref(h)), OK)
+            self.assertEqual(lib.cc_hangup(h), INVALID_ARGUMENT)
+            lib.cc_call_free(h)
+        self.assertEqual(lib.cc_hangup(other), OK)
+        n = counters(app)
+        self.assertEqual((n["hangups"], n["delete_all"]), (2, 0))
+        lib.cc_call_free(call)
+        lib.cc_call_free(other)
+        lib.cc_client_free(client)
+
+    def test_every_documented_400_code(self):
+        app = app_name("codes")
+        client = voipnow_client(app)
+        for code, result in CODES:
+            control(f"fail-next-start?client={app}&code={code}")
+            r, _ = self.start(client, "0171 1234567")
+            self.assertEqual(r, result, code)
+            self.assertEqual(lib.cc_last_error_carrier_code().decode(), code)
+            self.assertIn("is missing or invalid", last_error())
+        r, _ = self.start(client, "0171 1234567", b="030 1234404")
+        self.assertEqual((r, lib.cc_last_error_carrier_code()), (INVALID_NUMBER, b"pc_destination_invalid"))
+        r, _ = self.start(client, "0171 1234567", opts=CallOptions(caller_id_b=b"Shop <+49 30 1234>"))
+        self.assertEqual(r, INVALID_ARGUMENT)
+        self.assertIn("Name <+number>", last_error())
+        self.assertEqual(counters(app)["calls_placed"], 0)
+        lib.cc_client_free(client)
+
+    def test_nonce_retry_after_a_cut_connection(self):
+        app = app_name("cut")
+        client = voipnow_client(app)
+        control(f"cut-next-start?client={app}")
+        r, call = self.start(client, "0171 1234486|0171 1234567")
+        self.assertEqual(r, OK, last_error())
+        n = counters(app)
+        self.assertEqual((n["cut_starts"], n["duplicate_starts"], n["calls_placed"]), (1, 1, 1))
+        seen, st = self.follow(call)
+        self.assertIn(CONNECTED, seen)
+        self.assertEqual(st.state, ENDED)
+        lib.cc_call_free(call)
+        lib.cc_client_free(client)
+
+    def test_token_renewed_before_expiry_and_on_401(self):
+        app = app_name("ttl")
+        control(f"token-ttl?client={app}&seconds=2")
+        control(f"step-ms?client={app}&ms=1000")
+        client = voipnow_client(app)
+        r, call = self.start(client, "0171 1234567")
+        self.assertEqual(r, OK)
+        self.assertEqual(counters(app)["token_fetches"], 1)
+        time.sleep(2.1)
+        st = CallStatus()
+        self.assertEqual(lib.cc_poll_status(call, byref(st)), OK)
+        n = counters(app)
+        self.assertEqual((n["token_fetches"], n["auth_failures"]), (2, 0))
+        control(f"revoke?client={app}")
+        self.assertEqual(lib.cc_poll_status(call, byref(st)), OK)
+        n = counters(app)
+        self.assertEqual((n["token_fetches"], n["auth_failures"]), (3, 1))
+        self.assertEqual(lib.cc_hangup(call), OK)
+        lib.cc_call_free(call)
+        lib.cc_client_free(client)
+
+    def test_wrong_secret_and_host_managed_token(self):
+        bad = new_client(sim_dsn("voipnow", "test-vn-py-bad:hunter2-wrong", extra="extension=210"))
+        r, _ = self.start(bad, "0171 1234567")
+        self.assertEqual(r, AUTH)
+        self.assertNotIn("hunter2", last_error())
+        lib.cc_client_free(bad)
+        app = app_name("own")
+        token = json.loads(sim_get(f"/_sim/voipnow/issue-token?client={app}"))["access_token"]
+        own = new_client(sim_dsn("voipnow", "", extra=f"extension=210&token={token}").replace("://@", "://"))
+        r, call = self.start(own, "0171 1234567")
+        self.assertEqual(r, OK, last_error())
+        self.assertEqual(counters(app)["token_fetches"], 0)
+        control(f"revoke?client={app}")
+        st = CallStatus()
+        self.assertEqual(lib.cc_poll_status(call, byref(st)), AUTH)
+        self.assertNotIn(token, last_error())
+        lib.cc_call_free(call)
+        lib.cc_client_free(own)
+
+    def test_z_no_handle_leaks(self):
+        clients, calls = c_size_t(), c_size_t()
+        self.assertEqual(lib.cc_live_handles(byref(clients), byref(calls)), OK)
+        self.assertEqual((clients.value, calls.value), (0, 0))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,493 @@
+//! VoipNow UAPI end to end against the simulator, through the Rust API: tokens (fetched
+//! once, renewed, cached), ring groups followed to the end, every documented 400 code,
+//! hang-up by id only, and the nonce that makes a repeated start safe.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use callconnect::{Call, CallOptions, CallState, CallStatus, Client, ErrorKind, FailReason};
+use callconnect_sim::{Config, Simulator};
+use serde_json::Value;
+
+fn sim() -> Simulator {
+    Simulator::start(Config {
+        step_ms: 50,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn dsn(sim: &Simulator, app: &str, extra: &str) -> String {
+    format!(
+        "voipnow://{app}:secret-{app}@127.0.0.1:{}?tls=0&default_country=49&timeout_ms=3000&extension=210{extra}",
+        sim.port()
+    )
+}
+
+fn client(sim: &Simulator, app: &str) -> Client {
+    Client::new(&dsn(sim, app, "")).unwrap()
+}
+
+fn get(sim: &Simulator, path_and_query: &str) -> String {
+    ureq::get(format!("http://127.0.0.1:{}{path_and_query}", sim.port()))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+}
+
+fn control(sim: &Simulator, action: &str) {
+    assert_eq!(
+        get(sim, &format!("/_sim/voipnow/{action}")),
+        "ok",
+        "{action}"
+    );
+}
+
+fn counters(sim: &Simulator, app: &str) -> Value {
+    serde_json::from_str(&get(sim, &format!("/_sim/voipnow/client?id={app}"))).unwrap()
+}
+
+fn count(sim: &Simulator, app: &str, what: &str) -> u64 {
+    counters(sim, app)[what].as_u64().unwrap()
+}
+
+fn sim_call(sim: &Simulator, id: &str) -> Value {
+    serde_json::from_str(&get(sim, &format!("/_sim/voipnow/call?id={id}"))).unwrap()
+}
+
+/// Polls until the call is final; returns every state seen and the final status.
+fn follow(call: &Call) -> (Vec<CallState>, CallStatus) {
+    let until = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    loop {
+        let s = call.poll().unwrap();
+        if seen.last() != Some(&s.state) {
+            seen.push(s.state);
+        }
+        if s.state.is_final() {
+            return (seen, s);
+        }
+        assert!(Instant::now() < until, "the call never ended: {seen:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn reference(id: &str) -> String {
+    let json = serde_json::json!({
+        "v": 1, "carrier": "voipnow", "id": id, "limit_s": 600,
+        "started_ms": std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64,
+        "extra": {"user": "@me", "ext": "210", "b": "+49301234567"},
+    });
+    format!(
+        "cc1.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())
+    )
+}
+
+#[test]
+fn ring_group_followed_to_the_end_with_one_token() {
+    let sim = sim();
+    let c = client(&sim, "test-ring");
+    let opts = CallOptions {
+        caller_id: Some("Booth 7 <+4930123456>".into()),
+        caller_id_b: Some("Callshop <+4930999999>".into()),
+        wait_for_pickup_s: Some(30),
+        max_duration_s: Some(600),
+        allow_public_transfer: true,
+        video: true,
+        ..Default::default()
+    };
+    // The first source is busy (magic 486): the second one picks up.
+    let call = c
+        .start_call("0171 1234486|0171 1234567", "030 1234567", &opts)
+        .unwrap();
+    let id = call.id().unwrap();
+    let asked = sim_call(&sim, &id);
+    assert_eq!(
+        asked["source"],
+        serde_json::json!(["+491711234486", "+491711234567"])
+    );
+    assert_eq!(asked["destination"], "+49301234567");
+    assert_eq!(asked["callerId"], "Booth 7 <+4930123456>");
+    assert_eq!(asked["callerIdDestination"], "Callshop <+4930999999>");
+    assert_eq!(asked["waitForPickup"], "30");
+    assert_eq!(asked["callDuration"], "600");
+    assert_eq!(asked["allowPublicTransfer"], "true");
+    assert_eq!(asked["video"], "true");
+    assert_eq!(asked["nonce"].as_str().unwrap().len(), 32);
+    assert_eq!(asked["winner"], "+491711234567");
+    let (seen, end) = follow(&call);
+    for s in [
+        CallState::RingingA,
+        CallState::AAnswered,
+        CallState::RingingB,
+        CallState::Connected,
+        CallState::Ended,
+    ] {
+        assert!(seen.contains(&s), "{s:?} not in {seen:?}");
+    }
+    assert!(end.live);
+    assert_eq!(end.reason, FailReason::None);
+    assert_eq!(end.duration_s, 20);
+    assert_eq!(end.cost.unwrap().display(), "0.10 EUR");
+    assert_eq!(end.raw_code.as_deref(), Some("disposition:0"));
+    // Dozens of requests, one token.
+    let n = counters(&sim, "test-ring");
+    assert!(n["requests"].as_u64().unwrap() >= 5, "{n}");
+    assert_eq!(n["token_fetches"], 1);
+    assert_eq!(n["calls_placed"], 1);
+    assert_eq!(n["delete_all"], 0);
+}
+
+#[test]
+fn nobody_in_the_ring_group_picks_up() {
+    let sim = sim();
+    let c = client(&sim, "test-ring-none");
+    let call = c
+        .start_call(
+            "0171 1234486|0171 1234408",
+            "030 1234567",
+            &CallOptions::default(),
+        )
+        .unwrap();
+    let (seen, end) = follow(&call);
+    assert!(seen.contains(&CallState::RingingA), "{seen:?}");
+    assert_eq!(
+        (end.state, end.reason),
+        (CallState::Failed, FailReason::Busy)
+    );
+    assert_eq!(end.raw_code.as_deref(), Some("disposition:1"));
+}
+
+#[test]
+fn token_is_renewed_before_it_runs_out() {
+    let sim = sim();
+    control(&sim, "token-ttl?client=test-ttl&seconds=2");
+    let c = client(&sim, "test-ttl");
+    let call = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    call.poll().unwrap();
+    assert_eq!(count(&sim, "test-ttl", "token_fetches"), 1);
+    // By now the first token has run out at the carrier: a library that had not
+    // renewed it 0.2 s early would have sent it and heard 401.
+    std::thread::sleep(Duration::from_millis(2050));
+    call.poll().unwrap();
+    // Renewed ahead of time: the carrier never had to refuse an expired token.
+    assert_eq!(count(&sim, "test-ttl", "token_fetches"), 2);
+    assert_eq!(count(&sim, "test-ttl", "auth_failures"), 0);
+}
+
+#[test]
+fn a_refused_token_is_renewed_once() {
+    let sim = sim();
+    let c = client(&sim, "test-401");
+    let call = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    control(&sim, "revoke?client=test-401");
+    call.poll().unwrap();
+    assert_eq!(count(&sim, "test-401", "token_fetches"), 2);
+    assert_eq!(count(&sim, "test-401", "auth_failures"), 1);
+    // A start refused for its token is sent again with the new one: one call.
+    control(&sim, "revoke?client=test-401");
+    c.start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    assert_eq!(count(&sim, "test-401", "calls_placed"), 2);
+    assert_eq!(count(&sim, "test-401", "token_fetches"), 3);
+}
+
+#[test]
+fn wrong_client_secret_is_auth_and_never_shown() {
+    let sim = sim();
+    let c = Client::new(&format!(
+        "voipnow://test-bad:hunter2-wrong@127.0.0.1:{}?tls=0&default_country=49&extension=210",
+        sim.port()
+    ))
+    .unwrap();
+    let e = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
+    assert_eq!(e.carrier_code(), Some("invalid_client"));
+    assert!(!e.to_string().contains("hunter2"));
+    assert_eq!(count(&sim, "test-bad", "calls_placed"), 0);
+}
+
+#[test]
+fn every_documented_400_code_reaches_the_host() {
+    let sim = sim();
+    let c = client(&sim, "test-codes");
+    for (code, kind) in [
+        ("extension_invalid", ErrorKind::InvalidArgument),
+        ("pc_duration_invalid", ErrorKind::InvalidArgument),
+        ("pc_source_invalid", ErrorKind::InvalidNumber),
+        ("pc_destination_invalid", ErrorKind::InvalidNumber),
+        ("pc_timeout_invalid", ErrorKind::InvalidArgument),
+        ("pc_callerid_invalid", ErrorKind::InvalidArgument),
+        ("pc_transfer_invalid", ErrorKind::InvalidArgument),
+        ("pc_nonce_invalid", ErrorKind::InvalidArgument),
+    ] {
+        control(
+            &sim,
+            &format!("fail-next-start?client=test-codes&code={code}"),
+        );
+        let e = c
+            .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+            .unwrap_err();
+        assert_eq!((e.kind(), e.carrier_code()), (kind, Some(code)), "{e}");
+        assert!(e.message().contains("is missing or invalid"), "{e}");
+    }
+    // The carrier's own checks: an unobtainable source or destination, a bad extension.
+    let e = c
+        .start_call(
+            "0171 1234567|0171 1234404",
+            "030 1234567",
+            &CallOptions::default(),
+        )
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.carrier_code()),
+        (ErrorKind::InvalidNumber, Some("pc_source_invalid"))
+    );
+    let e = c
+        .start_call("0171 1234567", "030 1234404", &CallOptions::default())
+        .unwrap_err();
+    assert_eq!(e.carrier_code(), Some("pc_destination_invalid"));
+    let bad_ext =
+        Client::new(&dsn(&sim, "test-codes", "").replace("extension=210", "extension=404"))
+            .unwrap();
+    let e = bad_ext
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.carrier_code()),
+        (ErrorKind::InvalidArgument, Some("extension_invalid"))
+    );
+    assert_eq!(count(&sim, "test-codes", "calls_placed"), 0);
+}
+
+#[test]
+fn caller_ids_and_numbers_are_checked_before_sending() {
+    let sim = sim();
+    let c = client(&sim, "test-precheck");
+    for bad in ["+4930123456", "Shop <+49 30 123456>", "<+4930123456>"] {
+        let opts = CallOptions {
+            caller_id: Some(bad.into()),
+            ..Default::default()
+        };
+        let e = c
+            .start_call("0171 1234567", "030 1234567", &opts)
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad}");
+        assert!(e.message().contains("Name <+number>"), "{e}");
+    }
+    let e = c
+        .start_call("0171 1234567|12", "030 1234567", &CallOptions::default())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidNumber);
+    let e = c
+        .start_call(
+            "0171 1234567",
+            "030 1234567",
+            &CallOptions {
+                max_cost: Some("1.00".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    // Nothing reached the carrier, not even a token request.
+    assert_eq!(count(&sim, "test-precheck", "token_fetches"), 0);
+    assert_eq!(count(&sim, "test-precheck", "requests"), 0);
+}
+
+#[test]
+fn hangup_by_id_and_after_the_end() {
+    let sim = sim();
+    let c = client(&sim, "test-hangup");
+    let call = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    let other = c
+        .start_call("0171 7654321", "030 1234567", &CallOptions::default())
+        .unwrap();
+    let s = call.hangup().unwrap();
+    assert_eq!(
+        (s.state, s.reason),
+        (CallState::Ended, FailReason::Cancelled)
+    );
+    assert_eq!(sim_call(&sim, &call.id().unwrap())["stage"], "hung_up");
+    // Only that call: the other one on the same extension goes on to the end.
+    let (_, end) = follow(&other);
+    assert_eq!(
+        (end.state, end.reason),
+        (CallState::Ended, FailReason::None)
+    );
+    assert_eq!(count(&sim, "test-hangup", "hangups"), 1);
+    // Hanging up a call that has already ended (204) settles it from its record.
+    let again = c.attach(&other.reference().unwrap()).unwrap();
+    let s = again.hangup().unwrap();
+    assert_eq!(s.state, CallState::Ended);
+    assert_eq!(s.duration_s, 20);
+    assert_eq!(count(&sim, "test-hangup", "hangups"), 1);
+    assert_eq!(count(&sim, "test-hangup", "delete_all"), 0);
+}
+
+#[test]
+fn a_delete_without_an_id_is_never_sent() {
+    let sim = sim();
+    let c = client(&sim, "test-noid");
+    let live = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    // Ids that would turn `/uapi/phoneCalls/@me/210/{id}` into the extension's URL.
+    for id in [" ", ".", "..", "\t"] {
+        let call = c.attach(&reference(id)).unwrap();
+        assert_eq!(
+            call.hangup().unwrap_err().kind(),
+            ErrorKind::InvalidArgument,
+            "{id:?}"
+        );
+        assert_eq!(call.poll().unwrap_err().kind(), ErrorKind::InvalidArgument);
+    }
+    assert_eq!(
+        c.attach(&reference("")).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    // Ids with slashes stay one path segment: the carrier does not know them.
+    let call = c.attach(&reference("../210")).unwrap();
+    assert_eq!(call.hangup().unwrap().state, CallState::Ended);
+    assert_eq!(count(&sim, "test-noid", "delete_all"), 0);
+    assert_ne!(sim_call(&sim, &live.id().unwrap())["stage"], "hung_up");
+
+    // The simulator's DELETE without id really drops every call (so the count above
+    // would have caught it).
+    let token: Value =
+        serde_json::from_str(&get(&sim, "/_sim/voipnow/issue-token?client=test-noid")).unwrap();
+    let resp = ureq::delete(format!(
+        "http://127.0.0.1:{}/uapi/phoneCalls/@me/210",
+        sim.port()
+    ))
+    .header(
+        "authorization",
+        format!("Bearer {}", token["access_token"].as_str().unwrap()),
+    )
+    .call()
+    .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(count(&sim, "test-noid", "delete_all"), 1);
+    assert_eq!(sim_call(&sim, &live.id().unwrap())["stage"], "hung_up");
+}
+
+#[test]
+fn a_start_cut_off_is_repeated_with_its_nonce_and_places_one_call() {
+    let sim = sim();
+    let c = client(&sim, "test-cut");
+    control(&sim, "cut-next-start?client=test-cut");
+    let call = c
+        .start_call(
+            "0171 1234567|0171 7654321",
+            "030 1234567",
+            &CallOptions::default(),
+        )
+        .unwrap();
+    let n = counters(&sim, "test-cut");
+    assert_eq!(n["cut_starts"], 1, "{n}");
+    assert_eq!(n["calls_placed"], 1, "{n}");
+    assert_eq!(n["duplicate_starts"], 1, "{n}");
+    // The host got the one call, and follows it to the end.
+    let (seen, end) = follow(&call);
+    assert!(seen.contains(&CallState::Connected), "{seen:?}");
+    assert_eq!(end.state, CallState::Ended);
+    assert_eq!(count(&sim, "test-cut", "calls_placed"), 1);
+}
+
+#[test]
+fn a_call_gone_without_a_record_is_ended_with_unknown_details() {
+    let sim = sim();
+    let c = client(&sim, "test-nocdr");
+    control(&sim, "cdr-off?client=test-nocdr");
+    let call = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    let (seen, end) = follow(&call);
+    assert!(seen.contains(&CallState::Connected), "{seen:?}");
+    assert_eq!(
+        (end.state, end.reason, end.raw_code.as_deref()),
+        (CallState::Ended, FailReason::Unknown, Some("gone"))
+    );
+    // An id the carrier never heard of (404) is not left ringing either.
+    let ghost = c.attach(&reference("nosuchcall")).unwrap();
+    assert_eq!(ghost.poll().unwrap().state, CallState::Ended);
+}
+
+#[test]
+fn a_host_managed_token_is_used_as_it_is() {
+    let sim = sim();
+    let token: Value =
+        serde_json::from_str(&get(&sim, "/_sim/voipnow/issue-token?client=test-own")).unwrap();
+    let token = token["access_token"].as_str().unwrap().to_string();
+    let c = Client::new(&format!(
+        "voipnow://127.0.0.1:{}?tls=0&default_country=49&extension=210&token={token}",
+        sim.port()
+    ))
+    .unwrap();
+    let call = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    call.poll().unwrap();
+    assert_eq!(count(&sim, "test-own", "calls_placed"), 1);
+    assert_eq!(count(&sim, "test-own", "token_fetches"), 0);
+    control(&sim, "revoke?client=test-own");
+    let e = call.poll().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Auth);
+    assert!(!e.to_string().contains(&token));
+}
+
+#[test]
+fn the_token_cache_file_serves_the_next_process() {
+    let sim = sim();
+    let dir = std::env::temp_dir().join(format!("cc-vn-cache-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cache = dir.join("token.json");
+    let with_cache = format!("&token_cache={}", cache.display());
+    // One "web request" places the call and ends...
+    let first = Client::new(&dsn(&sim, "test-cache", &with_cache)).unwrap();
+    let call = first
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    let reference = call.reference().unwrap();
+    first.close();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&cache).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // ...the next ones follow it with the same token.
+    for _ in 0..3 {
+        let next = Client::new(&dsn(&sim, "test-cache", &with_cache)).unwrap();
+        next.attach(&reference).unwrap().poll().unwrap();
+        next.close();
+    }
+    assert_eq!(count(&sim, "test-cache", "token_fetches"), 1);
+    // A cached token the carrier refuses is replaced.
+    control(&sim, "revoke?client=test-cache");
+    let next = Client::new(&dsn(&sim, "test-cache", &with_cache)).unwrap();
+    next.attach(&reference).unwrap().poll().unwrap();
+    assert_eq!(count(&sim, "test-cache", "token_fetches"), 2);
+    // Another app's client does not take this app's token.
+    let stranger = Client::new(&dsn(&sim, "test-cache-2", &with_cache)).unwrap();
+    stranger
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    assert_eq!(count(&sim, "test-cache-2", "token_fetches"), 1);
+    assert_eq!(count(&sim, "test-cache-2", "auth_failures"), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
