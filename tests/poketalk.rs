@@ -100,14 +100,26 @@ fn sim_call(sim: &Simulator, id: &str) -> serde_json::Value {
     get(sim, &format!("/_sim/poketalk/call?custom={id}"))
 }
 
-/// The statuses the simulator sent and the HTTP answers it got: `["1:200", ...]`.
+/// The statuses the simulator sent and the HTTP answers it got: `["1:200", ...]`, once
+/// the final one is logged (the receiver applies an event before its answer is back at
+/// the simulator, so a poll can see the end first).
 fn sent(sim: &Simulator, id: &str) -> Vec<String> {
-    sim_call(sim, id)["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| format!("{}:{}", e["status"], e["http"].as_str().unwrap()))
-        .collect()
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let log: Vec<String> = sim_call(sim, id)["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| format!("{}:{}", e["status"], e["http"].as_str().unwrap()))
+            .collect();
+        let last_final = log
+            .last()
+            .is_some_and(|e| ["2:", "4:", "6:", "8:"].iter().any(|f| e.starts_with(f)));
+        if last_final || Instant::now() > deadline {
+            return log;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// The query of an event for a call, as PokeTALK would send it.

@@ -81,14 +81,23 @@ static cc_result follow(cc_call *call, cc_call_status *st, uint32_t until_state,
     return r;
 }
 
-/* The simulator's record of a call, in `body`. */
+/* The simulator's record of a call, in `body`; for a call that is over, once its final
+ * event is logged (the receiver applies an event before its answer is back at the
+ * simulator, so a poll can see the end first). */
 static int sim_call(cc_call *call) {
     char *id = NULL, path[128];
-    int ok;
+    cc_call_status st;
+    int ok = 0, i, over = cc_poll_status(call, &st) == CC_OK && st.state >= CC_STATE_ENDED;
     if (cc_call_id(call, &id) != CC_OK) return 0;
     snprintf(path, sizeof path, "/_sim/poketalk/call?custom=%s", id);
     cc_string_free(id);
-    ok = sim_get(path);
+    for (i = 0; i < 200; i++) {
+        ok = sim_get(path);
+        if (!over || strstr(body, "\"status\":8}") || strstr(body, "\"status\":2}") ||
+            strstr(body, "\"status\":4}") || strstr(body, "\"status\":6}"))
+            break;
+        nap_ms(10);
+    }
     return ok;
 }
 

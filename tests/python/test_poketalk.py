@@ -49,7 +49,14 @@ def sim_call(call):
 
 
 def sent(call):
-    return [f"{e['status']}:{e['http']}" for e in sim_call(call)["events"]]
+    """The statuses sent and the answers got, once the final one is logged (the receiver
+    applies an event before its answer is back at the simulator)."""
+    deadline = time.time() + 2
+    while True:
+        log = [f"{e['status']}:{e['http']}" for e in sim_call(call)["events"]]
+        if (log and log[-1][:2] in ("2:", "4:", "6:", "8:")) or time.time() > deadline:
+            return log
+        time.sleep(0.01)
 
 
 def event_query(call, status, duration=0, debit="0.000"):
