@@ -246,5 +246,7 @@ cc_result cc_card_activate(struct cc_client *client,
                            const char *pin,
                            char **out_json);
 
+cc_result cc_event_ingest(struct cc_client *client, const char *query_string, int *out_http_status);
+
 cc_result cc_set_log_callback(uint32_t level, cc_log_callback callback, void *userdata);
 

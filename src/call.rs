@@ -167,7 +167,13 @@ impl CallStatus {
                 }
             }
         }
-        let same_or_newer = obs.state.is_none_or(|s| s >= self.state || changed);
+        // After a final state, only the same final state fills in (a late FAILED ranks
+        // above ENDED but must not rewrite an ended call's numbers).
+        let same_or_newer = match obs.state {
+            None => true,
+            Some(s) if self.state.is_final() => s == self.state,
+            Some(s) => s >= self.state || changed,
+        };
         if same_or_newer {
             if let Some(d) = obs.duration_s {
                 self.duration_s = self.duration_s.max(d);
@@ -234,10 +240,19 @@ mod tests {
         assert!(!s.apply(&o));
         assert_eq!(s.duration_s, 60);
         assert!(s.apply(&Observation::state(CallState::Ended)));
-        // Nothing moves a final call, not even FAILED (which ranks higher).
-        assert!(!s.apply(&Observation::failed(FailReason::Busy, Leg::B)));
+        // Nothing moves a final call, not even FAILED (which ranks higher), nor fills in
+        // its numbers.
+        let mut late = Observation::failed(FailReason::Busy, Leg::B);
+        late.duration_s = Some(999);
+        assert!(!s.apply(&late));
         assert_eq!(s.state, CallState::Ended);
         assert_eq!(s.reason, FailReason::None);
+        assert_eq!(s.duration_s, 60);
+        // A repeated final state still may.
+        let mut again = Observation::state(CallState::Ended);
+        again.duration_s = Some(61);
+        assert!(!s.apply(&again));
+        assert_eq!(s.duration_s, 61);
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! Both are `Send + Sync`; a call keeps its client alive, and a call whose client was
 //! closed answers every request with `InvalidHandle`.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
@@ -115,6 +116,11 @@ struct ClientShared {
     closed: AtomicBool,
     /// The DSN's secret in every form it may be shown in (see [`Client::redact`]).
     secrets: Vec<String>,
+    /// The calls of this client alive in this process, by id: where carrier events for
+    /// them are applied (see `events`).
+    calls: Mutex<HashMap<String, Vec<Weak<Mutex<CallInner>>>>>,
+    /// The built-in event listener, when the DSN asked for one (`event_listen`).
+    listener: Mutex<Option<crate::events::Listener>>,
 }
 
 /// A connection to one carrier account. Cheap to clone; all clones are one client.
@@ -143,13 +149,19 @@ impl Client {
             (None, None) => String::new(),
         };
         let provider = providers::build(dsn)?;
-        Ok(Client {
+        let client = Client {
             shared: Arc::new(ClientShared {
                 provider,
                 closed: AtomicBool::new(false),
                 secrets: crate::transport::secret_forms(&secret),
+                calls: Mutex::new(HashMap::new()),
+                listener: Mutex::new(None),
             }),
-        })
+        };
+        if let Some(listener) = crate::events::Listener::start(&client)? {
+            *lock_or_recover(&client.shared.listener) = Some(listener);
+        }
+        Ok(client)
     }
 
     /// An error with every secret blanked out: the DSN's, the carrier's own (derived keys,
@@ -264,9 +276,78 @@ impl Client {
     /// with sessions log out here. Idempotent.
     pub fn close(&self) {
         if !self.shared.closed.swap(true, Ordering::AcqRel) {
+            let listener = lock_or_recover(&self.shared.listener).take();
+            if let Some(mut l) = listener {
+                l.stop();
+            }
             self.shared.provider.close();
         }
     }
+}
+
+/// A client that does not keep the client alive (held by its event listener).
+#[derive(Clone)]
+pub(crate) struct WeakClient(Weak<ClientShared>);
+
+impl WeakClient {
+    pub(crate) fn upgrade(&self) -> Option<Client> {
+        self.0.upgrade().map(|shared| Client { shared })
+    }
+}
+
+/// Event support: the client finds its live calls by id.
+impl Client {
+    pub(crate) fn downgrade(&self) -> WeakClient {
+        WeakClient(Arc::downgrade(&self.shared))
+    }
+
+    /// Runs `f` on the status of every call with this id alive in this process (a call
+    /// and the same call attached again are two), or `none` when there is none; both
+    /// under the index's lock, so that a call registered meanwhile is seen by one of the
+    /// two. Returns how many calls `f` ran on.
+    pub(crate) fn with_live_calls(
+        &self,
+        id: &str,
+        mut f: impl FnMut(&mut CallStatus),
+        none: impl FnOnce(),
+    ) -> usize {
+        let index = lock_or_recover(&self.shared.calls);
+        let mut n = 0;
+        for weak in index.get(id).into_iter().flatten() {
+            if let Some(inner) = weak.upgrade() {
+                let mut inner = lock_or_recover(&inner);
+                f(&mut inner.status);
+                n += 1;
+            }
+        }
+        if n == 0 {
+            none();
+        }
+        n
+    }
+
+    fn register_call(&self, id: &str, inner: &Arc<Mutex<CallInner>>) {
+        let mut index = lock_or_recover(&self.shared.calls);
+        let list = index.entry(id.to_string()).or_default();
+        list.retain(|w| w.strong_count() > 0);
+        list.push(Arc::downgrade(inner));
+    }
+
+    fn forget_call(&self, id: &str, inner: &Arc<Mutex<CallInner>>) {
+        let mut index = lock_or_recover(&self.shared.calls);
+        if let Some(list) = index.get_mut(id) {
+            list.retain(|w| w.strong_count() > 0 && !std::ptr::eq(w.as_ptr(), Arc::as_ptr(inner)));
+            if list.is_empty() {
+                index.remove(id);
+            }
+        }
+    }
+}
+
+/// A lock whose data stays consistent even if a holder panicked (no user code runs
+/// under these locks).
+fn lock_or_recover<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// What a call's reference holds. Nothing secret: it is stored by hosts in plain text.
@@ -325,7 +406,8 @@ struct CallInner {
 /// One placed call. Safe to share between threads; requests on one call are serialised.
 pub struct Call {
     client: Client,
-    inner: Mutex<CallInner>,
+    /// Shared with the client's index of live calls (weakly), where events land.
+    inner: Arc<Mutex<CallInner>>,
 }
 
 impl std::fmt::Debug for Call {
@@ -336,10 +418,10 @@ impl std::fmt::Debug for Call {
 
 impl Call {
     fn new(client: Client, record: CallRecord, status: CallStatus) -> Call {
-        Call {
-            client,
-            inner: Mutex::new(CallInner { record, status }),
-        }
+        let id = record.id.clone();
+        let inner = Arc::new(Mutex::new(CallInner { record, status }));
+        client.register_call(&id, &inner);
+        Call { client, inner }
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, CallInner>> {
@@ -377,6 +459,9 @@ impl Call {
         {
             status.apply(&obs);
         }
+        // Events that reached another process (event spool) or came before the call
+        // was known here.
+        crate::events::catch_up(provider, &record.id, status)?;
         status.expire_if_past(record.deadline());
         Ok(status.clone())
     }
@@ -411,6 +496,13 @@ impl Call {
     /// back into a call with [`Client::attach`], in this process or another.
     pub fn reference(&self) -> Result<String> {
         Ok(self.lock()?.record.encode())
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        let id = lock_or_recover(&self.inner).record.id.clone();
+        self.client.forget_call(&id, &self.inner);
     }
 }
 

@@ -9,6 +9,7 @@ pub mod call;
 pub mod client;
 pub mod dsn;
 pub mod error;
+pub mod events;
 pub mod ffi;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -21,4 +22,5 @@ pub mod transport;
 pub use call::{CallState, CallStatus, FailReason, Leg, Observation};
 pub use client::{Call, CallOptions, Client};
 pub use error::{Error, ErrorKind, Result};
+pub use events::{EventRefused, EventReply};
 pub use money::Money;

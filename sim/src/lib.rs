@@ -13,6 +13,7 @@
 pub mod call42;
 pub mod connectcall;
 pub mod faults;
+pub mod poketalk;
 pub mod timeline;
 pub mod voipnow;
 
@@ -195,6 +196,7 @@ impl Simulator {
             Box::new(call42::Call42::new(config.step_ms)),
             Box::new(voipnow::VoipNow::new(config.step_ms)),
             Box::new(connectcall::ConnectCall::new(config.step_ms)),
+            Box::new(poketalk::PokeTalk::new(config.step_ms)),
         ];
         let shared = Arc::new(Shared {
             modules,

@@ -3,6 +3,7 @@
 #![allow(non_camel_case_types, clippy::missing_safety_doc)]
 
 pub mod account;
+pub mod events;
 pub mod handles;
 pub mod log;
 pub mod util;

@@ -11,6 +11,7 @@ pub mod account;
 pub mod call42;
 pub mod call42_account;
 pub mod connectcall;
+pub mod poketalk;
 pub mod voipnow;
 
 /// A constructor for a carrier, from its parsed DSN.
@@ -21,6 +22,7 @@ pub const CARRIERS: &[(&str, Constructor)] = &[
     ("42call", call42::Call42::from_dsn),
     ("voipnow", voipnow::VoipNow::from_dsn),
     ("connectcall", connectcall::ConnectCall::from_dsn),
+    ("poketalk", poketalk::PokeTalk::from_dsn),
 ];
 
 /// Builds the carrier a DSN names.
@@ -122,5 +124,20 @@ pub trait Provider: Send + Sync {
     /// passes through both.
     fn redact(&self, text: &str) -> String {
         text.to_string()
+    }
+
+    /// The carrier's event setup (EventURL, token secret, listener, spool) when its DSN
+    /// asked for events; `None`: this client takes no events.
+    fn event_config(&self) -> Option<&crate::events::EventConfig> {
+        None
+    }
+    /// Reads what one event says about its call, from the event's own query parameters
+    /// (the library's `cc_*` ones taken out). A value the carrier's table does not know
+    /// leaves the state alone and is kept raw; it is not an error.
+    fn event_observation(&self, _params: &[(String, String)]) -> Result<Observation> {
+        Err(Error::unsupported(format!(
+            "{} sends no events",
+            self.scheme()
+        )))
     }
 }

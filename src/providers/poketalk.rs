@@ -1,0 +1,402 @@
+//! PokeTALK Click-2-Call: a callback started by one POST; its progress comes back as
+//! HTTP GETs on an EventURL, and the host ends a call by answering one of them 412.
+//!
+//! `poketalk://API_KEY@HOST[:PORT][/PATH]` with the common options and the event ones
+//! (see `events`): `event_url`, `event_secret`, `event_listen`, `event_spool`.
+//!
+//! Choices where the carrier's document is silent (change them here):
+//! - `from` is leg A (rung first), `to` is leg B;
+//! - the library names the call: `custom` is a fresh id (`events::new_call_id`), and the
+//!   event URL carries the same id in `cc_id` with the call's token; PokeTALK's
+//!   `webcallid` is read but not relied on;
+//! - the reply's format is not documented: the result code is read as text (`00`,
+//!   `40`, `40 ERROR. ...`), or from JSON (`40`, `"00"`, `{"code": "00"}`);
+//! - event `status` 2, 4 and 6 do not say why a leg failed: FAILED with reason UNKNOWN
+//!   and the leg (4, A left before B answered, is A's); after the host asked for the
+//!   end, any final event reads ENDED/CANCELLED;
+//! - `debit` is a cost without a currency (PokeTALK bills in the account's currency);
+//! - without `event_url` and `event_secret` PokeTALK reports nothing and cannot end a
+//!   call: the client then only places calls (capability CALLBACK alone);
+//! - result code 90 ("can't calculate timeout") is left PROVIDER: it may mean no credit
+//!   or no rate for the destination, the document does not say.
+
+use crate::call::{CallState, FailReason, Leg, Observation};
+use crate::client::CallOptions;
+use crate::dsn::{Dsn, Secret};
+use crate::error::{Error, ErrorKind, Result};
+use crate::events::{self, EventConfig, Limits};
+use crate::money::Money;
+use crate::number::{self, Number};
+use crate::providers::{caps, CallContext, Provider, Started};
+use crate::transport::{self, Effect, Request, Response, Transport};
+
+/// The path of the Click-2-Call API when the DSN gives none.
+pub const DEFAULT_PATH: &str = "/index.php/api/click2call";
+/// What PokeTALK takes as "end this call" in answer to an event.
+pub const HANGUP_STATUS: u16 = 412;
+/// The longest `eventurl` and `custom` PokeTALK takes.
+pub const MAX_EVENT_URL: usize = 255;
+/// PokeTALK's run-time variables, appended to every event URL.
+pub const EVENT_VARS: &str = "webcallid=$webcallid&status=$status&duration=$duration&debit=$debit";
+
+pub struct PokeTalk {
+    api_key: Secret,
+    endpoint: String,
+    default_country: Option<u16>,
+    transport: Transport,
+    events: Option<EventConfig>,
+}
+
+impl PokeTalk {
+    pub fn from_dsn(mut dsn: Dsn) -> Result<Box<dyn Provider>> {
+        let api_key = dsn.require_user("PokeTALK API key")?;
+        let mut transport = Transport::new(dsn.timeout);
+        transport.add_secret(&api_key);
+        if dsn.secret.is_some() {
+            return Err(Error::invalid_argument(
+                "DSN: PokeTALK takes an API key only (poketalk://API_KEY@HOST), no password",
+            ));
+        }
+        let events = EventConfig::from_dsn(&mut dsn, &mut transport, HANGUP_STATUS)?;
+        dsn.finish()?;
+        if let Some(ev) = &events {
+            // The longest URL a call can need: a full id and the longest limits.
+            let longest = Limits {
+                max_duration_s: Some(u32::MAX),
+                max_cost: Some("9".repeat(16)),
+            };
+            let n = ev
+                .event_url(&events::new_call_id(), &longest, EVENT_VARS)
+                .len();
+            if n > MAX_EVENT_URL {
+                return Err(Error::invalid_argument(format!(
+                    "DSN: event_url is too long: with the library's query and PokeTALK's \
+                     variables it comes to {n} characters, PokeTALK takes {MAX_EVENT_URL}"
+                )));
+            }
+        }
+        let path = if dsn.path == "/" {
+            DEFAULT_PATH
+        } else {
+            dsn.path.as_str()
+        };
+        Ok(Box::new(PokeTalk {
+            api_key: Secret::new(api_key),
+            endpoint: format!("{}{path}", dsn.origin()),
+            default_country: dsn.default_country,
+            transport,
+            events,
+        }))
+    }
+
+    fn number(&self, typed: &str) -> Result<Number> {
+        number::parse(typed, self.default_country)
+    }
+}
+
+/// What a Click-2-Call result code means: its kind and the carrier's text.
+pub fn result_code(code: u32) -> (ErrorKind, &'static str) {
+    match code {
+        0 => (ErrorKind::Provider, "OK"),
+        10 => (
+            ErrorKind::InvalidArgument,
+            "ERROR. Empty 'api_key' parameter.",
+        ),
+        20 => (ErrorKind::InvalidArgument, "ERROR. Empty 'from' parameter."),
+        30 => (ErrorKind::InvalidArgument, "ERROR. Empty 'to' parameter."),
+        40 => (ErrorKind::Auth, "ERROR. Unknown API user."),
+        50 => (ErrorKind::Provider, "ERROR. Can`t get service provider."),
+        60 => (
+            ErrorKind::Provider,
+            "ERROR. 'from' or 'to' number in blacklist.",
+        ),
+        70 => (ErrorKind::Provider, "ERROR. Can`t get gateway list."),
+        90 => (ErrorKind::Provider, "ERROR. Can`t calculate timeout."),
+        100 => (ErrorKind::Auth, "ERROR. Unknown API IP address."),
+        _ => (
+            ErrorKind::Provider,
+            "result code not in PokeTALK's documents",
+        ),
+    }
+}
+
+fn code_error(code: u32) -> Error {
+    let (kind, text) = result_code(code);
+    Error::carrier(kind, format!("{code:02}"), format!("PokeTALK: {text}"))
+}
+
+/// Reads the result code of a reply: bare text (`00`, `40 ERROR. ...`) or JSON.
+pub fn parse_code(body: &str) -> Option<u32> {
+    let t = body.trim().trim_start_matches('\u{feff}').trim();
+    if t.is_empty() {
+        return None;
+    }
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(t) {
+        if let Some(c) = code_of_json(&v, 0) {
+            return Some(c);
+        }
+    }
+    let digits: String = t.chars().take_while(char::is_ascii_digit).collect();
+    let rest = &t[digits.len()..];
+    let separated =
+        rest.is_empty() || rest.starts_with(|c: char| c.is_whitespace() || ".:-,;".contains(c));
+    if digits.is_empty() || digits.len() > 4 || !separated {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+fn code_of_json(v: &serde_json::Value, depth: u32) -> Option<u32> {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) => n.as_u64().filter(|n| *n <= 9999).map(|n| n as u32),
+        Value::String(s) => {
+            let s = s.trim();
+            (!s.is_empty() && s.len() <= 4 && s.chars().all(|c| c.is_ascii_digit()))
+                .then(|| s.parse().ok())
+                .flatten()
+        }
+        Value::Array(a) if a.len() == 1 && depth == 0 => code_of_json(&a[0], 1),
+        Value::Object(o) if depth == 0 => ["code", "result", "response", "status"]
+            .iter()
+            .find_map(|k| o.get(*k))
+            .and_then(|c| code_of_json(c, 1)),
+        _ => None,
+    }
+}
+
+/// The reply to a call start: `Ok` for 00, the mapped error for any other code.
+fn read_reply(resp: &Response) -> Result<()> {
+    match parse_code(&resp.body) {
+        Some(0) => Ok(()),
+        Some(code) => Err(code_error(code)),
+        None => {
+            let e = match resp.status {
+                401 | 403 => {
+                    return Err(Error::new(
+                        ErrorKind::Auth,
+                        format!("PokeTALK refused the request (HTTP {})", resp.status),
+                    ))
+                }
+                s if s >= 400 => {
+                    Error::new(ErrorKind::Provider, format!("PokeTALK answered HTTP {s}"))
+                }
+                _ => Error::protocol("PokeTALK's reply holds no result code"),
+            };
+            // The call may have been placed: never repeated, never called a failure.
+            Err(transport::unknown(e))
+        }
+    }
+}
+
+/// What an event's `status` says (the table of the EventURL section).
+fn observation_of(status: u32) -> Option<Observation> {
+    Some(match status {
+        1 => Observation::state(CallState::RingingA),
+        2 => Observation::failed(FailReason::Unknown, Leg::A),
+        3 => Observation::state(CallState::AAnswered),
+        4 => Observation::failed(FailReason::Unknown, Leg::A),
+        5 => Observation::state(CallState::RingingB),
+        6 => Observation::failed(FailReason::Unknown, Leg::B),
+        7 => Observation::state(CallState::Connected),
+        8 => Observation::state(CallState::Ended),
+        _ => return None,
+    })
+}
+
+impl Provider for PokeTalk {
+    fn scheme(&self) -> &'static str {
+        "poketalk"
+    }
+
+    fn capabilities(&self) -> u32 {
+        if self.events.is_some() {
+            caps::CALLBACK
+                | caps::LIVE_STATUS
+                | caps::HANGUP
+                | caps::EVENTS
+                | caps::MAX_DURATION
+                | caps::MAX_COST
+        } else {
+            caps::CALLBACK
+        }
+    }
+
+    fn start_call(&self, a: &str, b: &str, options: &CallOptions) -> Result<Started> {
+        let a = self.number(a).map_err(|e| e.context("A number"))?;
+        let b = self.number(b).map_err(|e| e.context("B number"))?;
+        let limits = Limits::from_options(options)?;
+        let id = events::new_call_id();
+        let event_url = match &self.events {
+            Some(ev) => {
+                let u = ev.event_url(&id, &limits, EVENT_VARS);
+                if u.len() > MAX_EVENT_URL {
+                    return Err(Error::invalid_argument(format!(
+                        "the event URL would be {} characters, PokeTALK takes {MAX_EVENT_URL}: \
+                         shorten event_url",
+                        u.len()
+                    )));
+                }
+                ev.prepare_call(&id)?;
+                Some(u)
+            }
+            None => None,
+        };
+        let mut form = vec![
+            ("to", b.international_digits()),
+            ("from", a.international_digits()),
+            ("api_key", self.api_key.expose()),
+            ("custom", id.as_str()),
+        ];
+        if let Some(u) = &event_url {
+            form.push(("eventurl", u.as_str()));
+        }
+        let req = Request::new("POST", self.endpoint.clone(), Effect::Place).form(&form);
+        let outcome = self.transport.send(&req).and_then(|resp| read_reply(&resp));
+        if let Err(e) = outcome {
+            if e.kind() != ErrorKind::OutcomeUnknown {
+                if let Some(ev) = &self.events {
+                    ev.forget_call(&id);
+                }
+            }
+            return Err(e);
+        }
+        Ok(Started {
+            call_id: id,
+            extra: serde_json::Value::Null,
+            observation: Observation::state(CallState::Initiating),
+            live: self.events.is_some(),
+        })
+    }
+
+    fn poll(&self, _call: &CallContext<'_>) -> Result<Option<Observation>> {
+        // Nothing to ask: the status arrives as events (see `events::catch_up`).
+        Ok(None)
+    }
+
+    fn hangup(&self, call: &CallContext<'_>) -> Result<Observation> {
+        let Some(ev) = &self.events else {
+            return Err(Error::unsupported(
+                "PokeTALK ends a call only by answering its next event with 412: the DSN needs \
+                 event_url and event_secret",
+            ));
+        };
+        ev.request_hangup(call.call_id)?;
+        // Nothing is known yet: the call reads HANGUP_PENDING until its final event.
+        Ok(Observation::default())
+    }
+
+    fn event_config(&self) -> Option<&EventConfig> {
+        self.events.as_ref()
+    }
+
+    fn event_observation(&self, params: &[(String, String)]) -> Result<Observation> {
+        // A variable PokeTALK did not replace (`$status`) or left empty says nothing.
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.trim())
+                .filter(|v| !v.is_empty() && !v.starts_with('$'))
+        };
+        let mut obs = Observation::default();
+        if let Some(s) = get("status") {
+            let raw: String = s.chars().take(31).collect();
+            obs = s
+                .parse()
+                .ok()
+                .and_then(observation_of)
+                .unwrap_or_default()
+                .raw(raw);
+        }
+        obs.duration_s = get("duration").and_then(|d| {
+            let whole = d.split('.').next().unwrap_or(d);
+            whole.parse().ok()
+        });
+        obs.cost = get("debit").and_then(|d| Money::parse(d, None).ok());
+        Ok(obs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_forms() {
+        for (body, code) in [
+            ("00", Some(0)),
+            ("0", Some(0)),
+            (" 40\r\n", Some(40)),
+            ("100", Some(100)),
+            ("40 ERROR. Unknown API user.", Some(40)),
+            ("\u{feff}60", Some(60)),
+            ("{\"code\":\"00\"}", Some(0)),
+            ("{\"result\":60}", Some(60)),
+            ("[\"100\"]", Some(100)),
+            ("\"00\"", Some(0)),
+            ("", None),
+            ("OK", None),
+            ("<html>500</html>", None),
+            ("00abc", None),
+            ("{\"code\":\"x\"}", None),
+            ("123456", None),
+        ] {
+            assert_eq!(parse_code(body), code, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn every_documented_code() {
+        use ErrorKind::*;
+        for (code, kind) in [
+            (10, InvalidArgument),
+            (20, InvalidArgument),
+            (30, InvalidArgument),
+            (40, Auth),
+            (50, Provider),
+            (60, Provider),
+            (70, Provider),
+            (90, Provider),
+            (100, Auth),
+            (77, Provider),
+        ] {
+            let e = code_error(code);
+            assert_eq!(e.kind(), kind, "{code}");
+            assert_eq!(e.carrier_code(), Some(format!("{code:02}").as_str()));
+            assert!(e.message().starts_with("PokeTALK: "));
+        }
+        assert!(code_error(60).message().contains("blacklist"));
+    }
+
+    #[test]
+    fn event_statuses() {
+        let p = PokeTalk {
+            api_key: Secret::new("k"),
+            endpoint: String::new(),
+            default_country: None,
+            transport: Transport::new(std::time::Duration::from_secs(1)),
+            events: None,
+        };
+        let ev = |q: &str| {
+            let params: Vec<(String, String)> = url::form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            p.event_observation(&params).unwrap()
+        };
+        let o = ev("webcallid=x&status=7&duration=300&debit=0.515");
+        assert_eq!(o.state, Some(CallState::Connected));
+        assert_eq!(o.duration_s, Some(300));
+        assert_eq!(o.cost.unwrap().amount, "0.515");
+        assert_eq!(o.raw_code.as_deref(), Some("7"));
+        let o = ev("status=6");
+        assert_eq!((o.state, o.failed_leg), (Some(CallState::Failed), Leg::B));
+        let o = ev("status=0&duration=$duration");
+        assert_eq!((o.state, o.raw_code.as_deref()), (None, Some("0")));
+        assert_eq!(o.duration_s, None);
+        let o = ev("status=42");
+        assert_eq!((o.state, o.raw_code.as_deref()), (None, Some("42")));
+        let o = ev("status=$status&debit=abc");
+        assert_eq!(o, Observation::default());
+    }
+}

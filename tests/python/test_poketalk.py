@@ -1,0 +1,281 @@
+"""PokeTALK through Python ctypes: a call seen through events (built-in listener), hang-up
+by a 412 answer, max_cost, forged and late events, the event spool between two processes
+(this one starts and polls, tests/python/poketalk_receiver.py takes the events), and every
+result code."""
+import ctypes
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+from decimal import Decimal
+import urllib.request
+from ctypes import POINTER, byref, c_char_p, c_int, c_uint32, c_void_p
+
+from ccffi import (AUTH, CONNECTED, ENDED, FAILED, INITIATING, INVALID_ARGUMENT, INVALID_HANDLE,
+                   NOT_FOUND, OK, PROVIDER, STATUS_HANGUP_PENDING, STATUS_LIVE, UNSUPPORTED, CallOptions,
+                   CallStatus, last_error, lib, new_client, sim_dsn, sim_port, sim_stats, take_string)
+
+lib.cc_event_ingest.argtypes = [c_void_p, c_char_p, POINTER(c_int)]
+lib.cc_event_ingest.restype = c_uint32
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SECRET = "event-secret-for-python-0123"
+CANCELLED = 6
+LEG_A, LEG_B = 1, 2
+
+
+def sim_get(path):
+    with urllib.request.urlopen(f"http://127.0.0.1:{sim_port()}{path}") as resp:
+        body = resp.read().decode()
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body
+
+
+def call_id(call):
+    p = c_void_p()
+    assert lib.cc_call_id(call, byref(p)) == OK
+    return take_string(p)
+
+
+def sim_call(call):
+    return sim_get(f"/_sim/poketalk/call?custom={call_id(call)}")
+
+
+def sent(call):
+    """The statuses sent and the answers got, once the final one is logged (the receiver
+    applies an event before its answer is back at the simulator)."""
+    deadline = time.time() + 2
+    while True:
+        log = [f"{e['status']}:{e['http']}" for e in sim_call(call)["events"]]
+        if (log and log[-1][:2] in ("2:", "4:", "6:", "8:")) or time.time() > deadline:
+            return log
+        time.sleep(0.01)
+
+
+def event_query(call, status, duration=0, debit="0.000"):
+    url = sim_call(call)["eventurl"]
+    q = url.split("?", 1)[1]
+    for k, v in (("$webcallid", "x"), ("$status", status), ("$duration", str(duration)), ("$debit", debit)):
+        q = q.replace(k, v)
+    return q
+
+
+def ingest(client, query):
+    status = c_int(-1)
+    r = lib.cc_event_ingest(client, None if query is None else query.encode(), byref(status))
+    return r, status.value
+
+
+def poll(call):
+    st = CallStatus()
+    r = lib.cc_poll_status(call, byref(st))
+    assert r == OK, last_error()
+    return st
+
+
+def follow(call, until=99, limit=10.0):
+    """Polls until final (or `until`); returns the states seen and the last status."""
+    seen, deadline = [], time.time() + limit
+    while True:
+        st = poll(call)
+        if not seen or seen[-1] != st.state:
+            seen.append(st.state)
+        if st.state in (ENDED, FAILED) or st.state >= until or time.time() > deadline:
+            return seen, st
+        time.sleep(0.005)
+
+
+class PokeTalk(unittest.TestCase):
+    def setUp(self):
+        sim_get("/_sim/poketalk/settings?event_period_ms=0&reply=text&reply_delay_ms=0")
+        self.clients = []
+
+    def tearDown(self):
+        for c in self.clients:
+            lib.cc_client_free(c)
+
+    def client(self, extra, key="test-py"):
+        c = new_client(sim_dsn("poketalk", key, extra=extra))
+        self.clients.append(c)
+        return c
+
+    def listening(self):
+        return self.client(f"event_secret={SECRET}&event_listen=127.0.0.1:0")
+
+    def manual(self):
+        return self.client(f"event_secret={SECRET}&event_url=http%3A%2F%2F127.0.0.1%3A9%2Fcb")
+
+    def start(self, client, b="030 1234567", opts=None, expect=OK):
+        call = c_void_p()
+        r = lib.cc_start_call(client, b"0171 1234567", b.encode(), byref(opts) if opts else None, byref(call))
+        self.assertEqual(r, expect, last_error())
+        return call
+
+    def test_a_whole_call_through_the_listener(self):
+        client = self.listening()
+        caps = lib.cc_capabilities(client)
+        self.assertEqual(caps & 0b1_0100_0010_0111, 0b1_0100_0010_0111)  # callback, live, hangup, events, limits
+        call = self.start(client, "+49 30 1234567")
+        seen, st = follow(call)
+        self.assertEqual(st.state, ENDED, seen)
+        self.assertEqual(seen, sorted(seen))
+        self.assertTrue(st.flags & STATUS_LIVE)
+        self.assertEqual((st.duration_s, st.cost, st.raw_status), (20, b"0.040", b"8"))
+        self.assertEqual(sent(call), ["1:200", "3:200", "5:200", "7:200", "8:200"])
+        stats = sim_stats()["poketalk"]
+        self.assertEqual((stats["last_from"], stats["last_to"]), ("491711234567", "49301234567"))
+        lib.cc_call_free(call)
+
+    def test_failed_leg(self):
+        call = self.start(self.listening(), "030 1234486")
+        _, st = follow(call)
+        self.assertEqual((st.state, st.failed_leg, st.raw_status), (FAILED, LEG_B, b"6"))
+        lib.cc_call_free(call)
+
+    def test_hangup_is_a_412_answer(self):
+        sim_get("/_sim/poketalk/settings?event_period_ms=100")
+        call = self.start(self.listening(), "030 1234999")
+        _, st = follow(call, until=CONNECTED)
+        self.assertEqual(st.state, CONNECTED)
+        self.assertEqual(lib.cc_hangup(call), OK)
+        st = poll(call)
+        self.assertTrue(st.flags & STATUS_HANGUP_PENDING)
+        _, st = follow(call)
+        self.assertEqual((st.state, st.reason), (ENDED, CANCELLED))
+        self.assertFalse(st.flags & STATUS_HANGUP_PENDING)
+        self.assertIn("7:412", sent(call))
+        self.assertTrue(sim_call(call)["hung_up_by_412"])
+        lib.cc_call_free(call)
+
+    def test_max_cost(self):
+        sim_get("/_sim/poketalk/settings?event_period_ms=60")
+        call = self.start(self.listening(), "030 1234999", CallOptions(max_cost=b"0.05"))
+        _, st = follow(call)
+        self.assertEqual((st.state, st.reason), (ENDED, CANCELLED))
+        self.assertGreaterEqual(Decimal(st.cost.decode()), Decimal("0.05"))
+        self.assertIn("7:412", sent(call))
+        lib.cc_call_free(call)
+
+    def test_forged_and_late_events(self):
+        client = self.manual()
+        one, two = self.start(client), self.start(client, "030 7654321")
+        q1, q2 = event_query(one, "7", 10, "0.020"), event_query(two, "8", 10, "0.020")
+        tok = lambda q: [p for p in q.split("&") if p.startswith("cc_tok=")][0]  # noqa: E731
+        for forged in (q1.replace(tok(q1), "cc_tok=AAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                       q1.replace(tok(q1), tok(q2)),
+                       q2.replace(tok(q2), tok(q1)),
+                       q1.replace("cc_id=", "cc_lim=99999_&cc_id=")):
+            self.assertEqual(ingest(client, forged), (AUTH, 403), forged)
+            self.assertNotIn(SECRET, last_error())
+        self.assertEqual(ingest(client, "status=8"), (INVALID_ARGUMENT, 400))
+        self.assertEqual(ingest(client, None), (INVALID_ARGUMENT, 400))
+        self.assertEqual(ingest(None, q1), (INVALID_HANDLE, 500))
+        self.assertEqual(poll(one).state, INITIATING)
+        self.assertEqual(poll(two).state, INITIATING)
+        self.assertEqual(ingest(self.manual(), q1), (NOT_FOUND, 404))
+        self.assertEqual(ingest(self.client(""), q1), (UNSUPPORTED, 404))
+
+        self.assertEqual(ingest(client, "?" + q1), (OK, 200))
+        self.assertEqual((poll(one).state, poll(one).duration_s), (CONNECTED, 10))
+        self.assertEqual(ingest(client, event_query(one, "1")), (OK, 200))  # late
+        self.assertEqual(ingest(client, event_query(one, "7", 5, "0.010")), (OK, 200))  # repeated, older
+        st = poll(one)
+        self.assertEqual((st.state, st.duration_s), (CONNECTED, 10))
+        self.assertEqual(ingest(client, event_query(one, "8", 42, "0.084")), (OK, 200))
+        for status in ("7", "3", "6", "1"):
+            self.assertEqual(ingest(client, event_query(one, status, 60)), (OK, 200))
+        st = poll(one)
+        self.assertEqual((st.state, st.reason, st.duration_s), (ENDED, 0, 42))
+        self.assertEqual(poll(two).state, INITIATING)
+        lib.cc_call_free(one)
+        lib.cc_call_free(two)
+
+    def test_spool_between_two_processes(self):
+        spool = tempfile.mkdtemp(prefix="cc-spool-py-")
+        self.addCleanup(shutil.rmtree, spool, True)
+        common = f"event_secret={SECRET}&event_spool={urllib.parse.quote(spool, safe='')}"
+        receiver = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "poketalk_receiver.py"),
+             sim_dsn("poketalk", "test-py", extra=common + "&event_url=http%3A%2F%2F127.0.0.1%3A{port}%2Fcb")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=os.environ)
+        try:
+            port = int(receiver.stdout.readline())
+            portal_extra = f"{common}&event_url=http%3A%2F%2F127.0.0.1%3A{port}%2Fcb"
+            portal = self.client(portal_extra)
+            call = self.start(portal)
+            seen, st = follow(call)
+            self.assertEqual(st.state, ENDED, seen)
+            self.assertEqual(seen, sorted(seen))
+            self.assertEqual(st.duration_s, 20)
+            self.assertEqual(sent(call), ["1:200", "3:200", "5:200", "7:200", "8:200"])
+            lib.cc_call_free(call)
+
+            # Hang-up asked here reaches the receiver process, which answers 412.
+            sim_get("/_sim/poketalk/settings?event_period_ms=300")
+            call = self.start(portal, "030 1234999")
+            _, st = follow(call, until=CONNECTED)
+            self.assertEqual(st.state, CONNECTED)
+            ref = c_void_p()
+            self.assertEqual(lib.cc_call_ref(call, byref(ref)), OK)
+            ref = take_string(ref)
+            lib.cc_call_free(call)
+            later = self.client(portal_extra)  # as in a later request
+            again = c_void_p()
+            self.assertEqual(lib.cc_call_attach(later, ref.encode(), byref(again)), OK)
+            self.assertEqual(lib.cc_hangup(again), OK)
+            st = poll(again)
+            self.assertTrue(st.flags & STATUS_HANGUP_PENDING)
+            _, st = follow(again)
+            self.assertEqual((st.state, st.reason), (ENDED, CANCELLED))
+            self.assertIn("7:412", sent(again))
+            lib.cc_call_free(again)
+        finally:
+            receiver.stdin.close()
+            receiver.wait(timeout=10)
+        self.assertEqual(receiver.returncode, 0)
+
+    def test_every_result_code(self):
+        client = self.manual()
+        for code, result, text in (("10", INVALID_ARGUMENT, "Empty 'api_key'"),
+                                   ("20", INVALID_ARGUMENT, "Empty 'from'"),
+                                   ("30", INVALID_ARGUMENT, "Empty 'to'"),
+                                   ("40", AUTH, "Unknown API user"),
+                                   ("50", PROVIDER, "service provider"),
+                                   ("60", PROVIDER, "blacklist"),
+                                   ("70", PROVIDER, "gateway list"),
+                                   ("90", PROVIDER, "calculate timeout"),
+                                   ("100", AUTH, "Unknown API IP address")):
+            sim_get(f"/_sim/poketalk/next_code?key=test-py&code={code}")
+            self.start(client, expect=result)
+            self.assertEqual(lib.cc_last_error_carrier_code(), code.encode())
+            self.assertIn(text, last_error())
+        self.start(client, "030 1234403", expect=PROVIDER)
+        self.assertEqual(lib.cc_last_error_carrier_code(), b"60")
+        self.start(self.client("", key="nobody-key"), expect=AUTH)
+        self.assertEqual(lib.cc_last_error_carrier_code(), b"40")
+        sim_get("/_sim/poketalk/settings?reply=json")
+        lib.cc_call_free(self.start(client))
+
+    def test_without_events(self):
+        client = self.client("")
+        self.assertEqual(lib.cc_capabilities(client), 1)
+        call = self.start(client)
+        self.assertEqual(lib.cc_hangup(call), UNSUPPORTED)
+        self.assertFalse(poll(call).flags & STATUS_LIVE)
+        lib.cc_call_free(call)
+        self.start(client, opts=CallOptions(max_duration_s=60), expect=UNSUPPORTED)
+        h = c_void_p()
+        self.assertEqual(lib.cc_client_new(sim_dsn("poketalk", "k", extra="event_secret=short").encode(), byref(h)),
+                         INVALID_ARGUMENT)
+        self.assertNotIn("short", last_error())
+
+
+if __name__ == "__main__":
+    unittest.main()
