@@ -7,6 +7,8 @@
  *   bench_lib place DSN N              N call starts (each on a new connection, by design)
  *   bench_lib threads DSN REF T SECS   T threads doing the keep-alive request for SECS s
  *   bench_lib poll DSN REF N           N cc_poll_status of a call that is already final
+ *   bench_lib pollev DSN N             N cc_poll_status of a live PokeTALK call fed by events
+ *                                      (DSN with event_listen; a slow simulator keeps it live)
  *   bench_lib handles DSN REF N        resident memory of N live call handles */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -80,6 +82,33 @@ static void *spin(void *arg) {
     return NULL;
 }
 
+/* N cc_poll_status of a live call fed by EventURL events (PokeTALK, built-in listener). */
+static void poll_event_fed(long n) {
+    long i;
+    double t0, t1;
+    cc_call *call = NULL;
+    cc_call_status st;
+    int waited = 0;
+    if (cc_start_call(client, "0171 1234567", "030 1234999", NULL, &call) != CC_OK) die("start");
+    /* Wait for the first event (A ringing): from then on the call is fed by events. */
+    do {
+        struct timespec ts = {0, 10000000L};
+        if (cc_poll_status(call, &st) != CC_OK) die("poll");
+        if (st.state != CC_STATE_INITIATING) break;
+        nanosleep(&ts, NULL);
+    } while (++waited < 500);
+    if (st.state == CC_STATE_INITIATING || st.state >= CC_STATE_ENDED) die("no live event-fed state");
+    t0 = now();
+    for (i = 0; i < n; i++)
+        if (cc_poll_status(call, &st) != CC_OK) die("poll");
+    t1 = now();
+    if (st.state >= CC_STATE_ENDED) die("the call ended during the measurement");
+    printf("{\"mode\": \"pollev\", \"n\": %ld, \"state\": \"%s\", \"ns_per_poll\": %.1f}\n", n,
+           cc_state_name(st.state), (t1 - t0) * 1e9 / (double)n);
+    cc_hangup(call);
+    cc_call_free(call);
+}
+
 int main(int argc, char **argv) {
     const char *mode;
     long n, i;
@@ -117,6 +146,11 @@ int main(int argc, char **argv) {
         t1 = now();
         printf("{\"mode\": \"place\", \"n\": %ld, \"us_per_request\": %.2f, \"cpu_us_per_request\": %.2f}\n", n,
                (t1 - t0) * 1e6 / (double)n, (c1 - c0) * 1e6 / (double)n);
+        cc_client_free(client);
+        return 0;
+    }
+    if (strcmp(mode, "pollev") == 0) {
+        poll_event_fed(atol(argv[3]));
         cc_client_free(client);
         return 0;
     }
