@@ -114,8 +114,98 @@ static cc_result f_live_handles(int i, const void *v) {
     return cc_live_handles(ARG(0, size_t *, &a), ARG(1, size_t *, &b));
 }
 
+static cc_result f_account_balance(int i, const void *v) {
+    cc_balance b;
+    return cc_account_balance(ARG(0, cc_client *, client), ARG(1, cc_balance *, &b));
+}
+
+/* The account functions that give one JSON string out. */
+#define JSON_OUT(call)                         \
+    char *out = NULL;                          \
+    cc_result r = (call);                      \
+    if (r == CC_OK && out != NULL) cc_string_free(out); \
+    return r
+
+static cc_result f_account_info(int i, const void *v) {
+    JSON_OUT(cc_account_info(ARG(0, cc_client *, client), ARG(1, char **, &out)));
+}
+
+static cc_result f_account_rates(int i, const void *v) {
+    JSON_OUT(cc_account_rates(ARG(0, cc_client *, client), ARG(1, const char *, "0171 1234567|030 1234567"),
+                              ARG(2, char **, &out)));
+}
+
+static cc_result f_account_call_records(int i, const void *v) {
+    JSON_OUT(cc_account_call_records(ARG(0, cc_client *, client), ARG(1, const char *, "2014-02-20"),
+                                     ARG(2, const char *, "2014-02-21"), 0, ARG(4, char **, &out)));
+}
+
+static cc_result f_account_callshop_records(int i, const void *v) {
+    JSON_OUT(cc_account_callshop_records(ARG(0, cc_client *, client), ARG(1, const char *, "2014-02-20"),
+                                         ARG(2, const char *, "2014-02-21"), 0, ARG(4, char **, &out)));
+}
+
+static cc_result f_account_number_check(int i, const void *v) {
+    JSON_OUT(cc_account_number_check(ARG(0, cc_client *, client), ARG(1, const char *, "0179 1234567"),
+                                     ARG(2, char **, &out)));
+}
+
+static cc_result f_account_dialin_numbers(int i, const void *v) {
+    JSON_OUT(cc_account_dialin_numbers(ARG(0, cc_client *, client), ARG(1, char **, &out)));
+}
+
+static cc_result f_account_store_callthrough(int i, const void *v) {
+    JSON_OUT(cc_account_store_callthrough(ARG(0, cc_client *, client), ARG(1, const char *, "0171 1234567"),
+                                          ARG(2, const char *, "030 1234567"), ARG(3, char **, &out)));
+}
+
+static cc_result f_account_voip_lines(int i, const void *v) {
+    JSON_OUT(cc_account_voip_lines(ARG(0, cc_client *, client), false, ARG(1, char **, &out)));
+}
+
+/* Card functions: good arguments name a number without a card (CC_ERR_NOT_FOUND, nothing
+ * changes), except cc_card_create, whose good case is checked once in main(). */
+static cc_result f_card_create(int i, const void *v) {
+    JSON_OUT(cc_card_create(ARG(0, cc_client *, client), ARG(1, const char *, "0171 5550311"),
+                            ARG(2, const char *, NULL), ARG(3, const char *, "1.00"), false,
+                            ARG(5, const char *, NULL), ARG(6, char **, &out)));
+}
+
+static cc_result f_card_show(int i, const void *v) {
+    JSON_OUT(cc_card_show(ARG(0, cc_client *, client), ARG(1, const char *, "0171 5550399"), ARG(2, char **, &out)));
+}
+
+static cc_result f_card_block(int i, const void *v) {
+    JSON_OUT(cc_card_block(ARG(0, cc_client *, client), ARG(1, const char *, "0171 5550399"), ARG(2, char **, &out)));
+}
+
+static cc_result f_card_unblock(int i, const void *v) {
+    JSON_OUT(cc_card_unblock(ARG(0, cc_client *, client), ARG(1, const char *, "0171 5550399"), ARG(2, char **, &out)));
+}
+
+static cc_result f_card_disable(int i, const void *v) {
+    JSON_OUT(cc_card_disable(ARG(0, cc_client *, client), ARG(1, const char *, "0171 5550399"), ARG(2, char **, &out)));
+}
+
+static cc_result f_card_change_number(int i, const void *v) {
+    JSON_OUT(cc_card_change_number(ARG(0, cc_client *, client), ARG(1, const char *, "0171 5550399"),
+                                   ARG(2, const char *, "0171 5550398"), ARG(3, char **, &out)));
+}
+
+static cc_result f_card_activate(int i, const void *v) {
+    JSON_OUT(cc_card_activate(ARG(0, cc_client *, client), ARG(1, const char *, "0171 5550399"),
+                              ARG(2, const char *, "111222333"), ARG(3, char **, &out)));
+}
+
+static cc_result f_event_ingest(int i, const void *v) {
+    int status = 0;
+    return cc_event_ingest(ARG(0, cc_client *, client), ARG(1, const char *, "cc_call=x&cc_token=y&status=1"),
+                           ARG(2, int *, &status));
+}
+
 /* Argument kinds: C client handle, L call handle, D DSN, N phone number, T text, P PIN,
- * R call reference (strings), O a required out-pointer, '-' an argument that may be
+ * R call reference, Q event query, M a list of numbers (strings), o a string that may be NULL or "" (so only
+ * invalid UTF-8 and 1 MB are bad), O a required out-pointer, '-' an argument that may be
  * NULL (or is not a pointer). The void functions (the *_free ones) and those without
  * pointer arguments are checked apart, below. */
 static const struct {
@@ -135,15 +225,42 @@ static const struct {
     {"cc_call_id", f_call_id, "LO"},
     {"cc_capabilities", f_capabilities, "C"},
     {"cc_live_handles", f_live_handles, "--"},
+    {"cc_account_balance", f_account_balance, "CO"},
+    {"cc_account_info", f_account_info, "CO"},
+    {"cc_account_rates", f_account_rates, "CMO"},
+    {"cc_account_call_records", f_account_call_records, "CTo-O"},
+    {"cc_account_callshop_records", f_account_callshop_records, "CTo-O"},
+    {"cc_account_number_check", f_account_number_check, "CNO"},
+    {"cc_account_dialin_numbers", f_account_dialin_numbers, "CO"},
+    {"cc_account_store_callthrough", f_account_store_callthrough, "CNN-"},
+    {"cc_account_voip_lines", f_account_voip_lines, "CO"},
+    {"cc_card_create", f_card_create, "CNoT-o-"},
+    {"cc_card_show", f_card_show, "CNO"},
+    {"cc_card_block", f_card_block, "CN-"},
+    {"cc_card_unblock", f_card_unblock, "CN-"},
+    {"cc_card_disable", f_card_disable, "CN-"},
+    {"cc_card_change_number", f_card_change_number, "CNN-"},
+    {"cc_card_activate", f_card_activate, "CNP-"},
+    {"cc_event_ingest", f_event_ingest, "CQ-"},
 };
 
 /* The functions that return nothing or take no pointer, checked in the_rest(). */
 static const char *const OTHERS[] = {"cc_client_free", "cc_call_free", "cc_string_free", "cc_last_error_message",
                                      "cc_last_error_carrier_code", "cc_version", "cc_state_name", "cc_reason_name",
-                                     "cc_result_name", "cc_debug_panic"};
+                                     "cc_result_name", "cc_debug_panic", "cc_set_log_callback"};
+
+static void count_line(uint32_t level, const char *message, void *userdata) {
+    (void)level;
+    (void)message;
+    (*(int *)userdata)++;
+}
 
 /* What "" must give for each string kind. */
 static cc_result empty_result(char kind) {
+    /* An event query "" is parsed as an event for this client, which takes none. */
+    if (kind == 'Q') return CC_ERR_UNSUPPORTED;
+    /* An empty list of numbers is no number at all: an argument error, not a number's. */
+    if (kind == 'M') return CC_ERR_INVALID_ARGUMENT;
     return kind == 'N' ? CC_ERR_INVALID_NUMBER : CC_ERR_INVALID_ARGUMENT;
 }
 
@@ -187,10 +304,16 @@ static void matrix(void) {
             case 'T':
             case 'P':
             case 'R':
+            case 'Q':
+            case 'M':
                 expect(fn, i, "NULL string", w(i, NULL), CC_ERR_INVALID_ARGUMENT);
                 expect(fn, i, "invalid UTF-8", w(i, bad_utf8), CC_ERR_INVALID_ARGUMENT);
                 expect(fn, i, "1 MB string", w(i, huge), CC_ERR_INVALID_ARGUMENT);
                 expect(fn, i, "empty string", w(i, empty), empty_result(kinds[i]));
+                break;
+            case 'o':
+                expect(fn, i, "invalid UTF-8 (optional string)", w(i, bad_utf8), CC_ERR_INVALID_ARGUMENT);
+                expect(fn, i, "1 MB (optional string)", w(i, huge), CC_ERR_INVALID_ARGUMENT);
                 break;
             case 'O':
                 expect(fn, i, "NULL out-pointer", w(i, NULL), CC_ERR_INVALID_ARGUMENT);
@@ -233,6 +356,25 @@ static void the_rest(void) {
     CHECK(strlen(cc_version()) > 0, "version");
     CHECK(cc_last_error_carrier_code() != NULL && cc_last_error_message() != NULL, "last error never NULL");
     CHECK(cc_debug_panic() == CC_ERR_INTERNAL, "panic -> CC_ERR_INTERNAL");
+
+    /* The log hook: a level that is not a cc_log_level; a NULL callback (removes it),
+     * NULL userdata. */
+    {
+        int lines = 0;
+        char *s = NULL;
+        CHECK(cc_set_log_callback(5, count_line, &lines) == CC_ERR_INVALID_ARGUMENT, "log level 5 refused");
+        CHECK(cc_last_error_message()[0] != 0, "... with a message");
+        CHECK(cc_set_log_callback(UINT32_MAX, NULL, NULL) == CC_ERR_INVALID_ARGUMENT, "log level UINT32_MAX refused");
+        CHECK(cc_set_log_callback(CC_LOG_DEBUG, NULL, NULL) == CC_OK, "NULL callback: removed");
+        CHECK(cc_set_log_callback(CC_LOG_DEBUG, NULL, &lines) == CC_OK, "NULL callback with userdata: removed");
+        CHECK(cc_set_log_callback(CC_LOG_DEBUG, count_line, &lines) == CC_OK, "a callback");
+        CHECK(cc_known_balance(client, &s) == CC_OK, "a call while it is set");
+        cc_string_free(s);
+        s = NULL;
+        CHECK(cc_account_dialin_numbers(client, &s) == CC_OK && lines > 0, "it got lines");
+        cc_string_free(s);
+        CHECK(cc_set_log_callback(CC_LOG_OFF, NULL, NULL) == CC_OK, "removed again");
+    }
 
     /* Options: malformed fields, strings of every bad kind. */
     memset(&opts, 0, sizeof opts);
@@ -396,7 +538,7 @@ int main(void) {
     huge[1 << 20] = 0;
     /* An account of this run's own (the simulator charges calls and SMS). */
     snprintf(userinfo, sizeof userinfo, "test-misuse-%ld:secret-test-misuse-%ld", (long)getpid(), (long)getpid());
-    sim_dsn(dsn, sizeof dsn, "42call", userinfo, NULL, NULL);
+    sim_dsn(dsn, sizeof dsn, "42call", userinfo, NULL, "realm=testRealm");
 
     CHECK(cc_client_new(dsn, &client) == CC_OK, "client");
     CHECK(cc_start_call(client, "0171 1234567", "030 1234567", NULL, &call) == CC_OK, "call");
@@ -422,6 +564,19 @@ int main(void) {
               f_call_attach(-1, NULL) == CC_OK && f_call_id(-1, NULL) == CC_OK && f_capabilities(-1, NULL) == CC_OK &&
               f_live_handles(-1, NULL) == CC_OK,
           "every wrapper succeeds with good arguments");
+    /* The account functions with good arguments: what each gives (card functions name a
+     * number without a card; a 42call client takes no events). */
+    CHECK(f_account_balance(-1, NULL) == CC_OK && f_account_info(-1, NULL) == CC_OK &&
+              f_account_rates(-1, NULL) == CC_OK && f_account_call_records(-1, NULL) == CC_OK &&
+              f_account_callshop_records(-1, NULL) == CC_OK && f_account_number_check(-1, NULL) == CC_OK &&
+              f_account_dialin_numbers(-1, NULL) == CC_OK && f_account_store_callthrough(-1, NULL) == CC_OK &&
+              f_account_voip_lines(-1, NULL) == CC_OK && f_card_create(-1, NULL) == CC_OK,
+          "every account wrapper succeeds with good arguments");
+    CHECK(f_card_show(-1, NULL) == CC_ERR_NOT_FOUND && f_card_block(-1, NULL) == CC_ERR_NOT_FOUND &&
+              f_card_unblock(-1, NULL) == CC_ERR_NOT_FOUND && f_card_disable(-1, NULL) == CC_ERR_NOT_FOUND &&
+              f_card_change_number(-1, NULL) == CC_ERR_NOT_FOUND && f_card_activate(-1, NULL) == CC_ERR_NOT_FOUND,
+          "card wrappers with good arguments: NOT_FOUND for a number without a card");
+    CHECK(f_event_ingest(-1, NULL) == CC_ERR_UNSUPPORTED, "event ingest on a 42call client: UNSUPPORTED");
 
     matrix();
     the_rest();

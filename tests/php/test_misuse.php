@@ -14,13 +14,15 @@ require __DIR__ . '/check.php';
 
 $cc = cc();
 $user = 'test-phpmisuse-' . getmypid();
-$dsn = sim_dsn('42call', "$user:secret-$user");
+$dsn = sim_dsn('42call', "$user:secret-$user", '', 'realm=testRealm');
 $huge = str_repeat('1', 1 << 20);
 $bad_utf8 = "0171 \xc3\x28\xff";
 
-// C client, L call, D DSN, N number, T text, P PIN, R reference, O out-pointer to a handle
-// or string, S out-pointer to a cc_call_status, z out-pointer to size_t that may be NULL,
-// '-' may be NULL or is not a pointer.
+// C client, L call, D DSN, N number, T text, P PIN, R reference, Q event query, M list of
+// numbers, o a string that may be NULL or "" (bad: invalid UTF-8 and 1 MB), O out-pointer
+// to a handle or string, S out-pointer to a cc_call_status, B out-pointer to a cc_balance,
+// z out-pointer to size_t that may be NULL, '-' may be NULL or is not a pointer. The good
+// value of an argument is that of its kind, or the function's own in $GOODS.
 $FUNCS = [
     'cc_client_new' => 'DO',
     'cc_start_call' => 'CNN-O',
@@ -34,13 +36,58 @@ $FUNCS = [
     'cc_call_id' => 'LO',
     'cc_capabilities' => 'C',
     'cc_live_handles' => 'zz',
+    'cc_account_balance' => 'CB',
+    'cc_account_info' => 'CO',
+    'cc_account_rates' => 'CMO',
+    'cc_account_call_records' => 'CTo-O',
+    'cc_account_callshop_records' => 'CTo-O',
+    'cc_account_number_check' => 'CNO',
+    'cc_account_dialin_numbers' => 'CO',
+    'cc_account_store_callthrough' => 'CNN-',
+    'cc_account_voip_lines' => 'C-O',
+    'cc_card_create' => 'CNoT-o-',
+    'cc_card_show' => 'CNO',
+    'cc_card_block' => 'CN-',
+    'cc_card_unblock' => 'CN-',
+    'cc_card_disable' => 'CN-',
+    'cc_card_change_number' => 'CNN-',
+    'cc_card_activate' => 'CNP-',
+    'cc_event_ingest' => 'CQ-',
 ];
+// Good values where a function needs its own (null: a handle or out-pointer, by kind).
+$no_card = '0171 5550399'; // a number without a card: the card functions say NOT_FOUND
+$GOODS = [
+    'cc_account_rates' => [null, '0171 1234567|030 1234567', null],
+    'cc_account_call_records' => [null, '2014-02-20', '2014-02-21', 0, null],
+    'cc_account_callshop_records' => [null, '2014-02-20', '2014-02-21', 0, null],
+    'cc_account_number_check' => [null, '0179 1234567', null],
+    'cc_account_store_callthrough' => [null, '0171 1234567', '030 1234567', null],
+    'cc_account_voip_lines' => [null, false, null],
+    'cc_card_create' => [null, '0171 5550313', null, '1.00', false, null, null],
+    'cc_card_show' => [null, $no_card, null],
+    'cc_card_block' => [null, $no_card, null],
+    'cc_card_unblock' => [null, $no_card, null],
+    'cc_card_disable' => [null, $no_card, null],
+    'cc_card_change_number' => [null, $no_card, '0171 5550398', null],
+    'cc_card_activate' => [null, $no_card, '111222333', null],
+    'cc_event_ingest' => [null, 'cc_call=x&cc_token=y&status=1', null],
+];
+// What good arguments give, where it is not OK.
+$GOOD_RESULT = ['cc_topup' => $cc->CC_ERR_PROVIDER, // PIN "12" is refused by the carrier
+    'cc_event_ingest' => $cc->CC_ERR_UNSUPPORTED]; // a 42call client takes no events
+foreach (['cc_card_show', 'cc_card_block', 'cc_card_unblock', 'cc_card_disable', 'cc_card_change_number',
+    'cc_card_activate'] as $n) {
+    $GOOD_RESULT[$n] = $cc->CC_ERR_NOT_FOUND;
+}
 // Functions that return nothing or take no pointer: checked below the matrix.
 $OTHERS = ['cc_client_free', 'cc_call_free', 'cc_string_free', 'cc_last_error_message',
     'cc_last_error_carrier_code', 'cc_version', 'cc_state_name', 'cc_reason_name', 'cc_result_name',
-    'cc_debug_panic'];
+    'cc_debug_panic', 'cc_set_log_callback'];
+// What "" gives, by kind: an event query "" is parsed as an event for a client that takes
+// none; an empty list of numbers is no number at all (an argument error).
 $EMPTY = ['D' => $cc->CC_ERR_INVALID_ARGUMENT, 'N' => $cc->CC_ERR_INVALID_NUMBER,
-    'T' => $cc->CC_ERR_INVALID_ARGUMENT, 'P' => $cc->CC_ERR_INVALID_ARGUMENT, 'R' => $cc->CC_ERR_INVALID_ARGUMENT];
+    'T' => $cc->CC_ERR_INVALID_ARGUMENT, 'P' => $cc->CC_ERR_INVALID_ARGUMENT, 'R' => $cc->CC_ERR_INVALID_ARGUMENT,
+    'Q' => $cc->CC_ERR_UNSUPPORTED, 'M' => $cc->CC_ERR_INVALID_ARGUMENT];
 
 function start_call($client) {
     $call = cc()->new('cc_call*');
@@ -74,7 +121,7 @@ $good = ['C' => $client, 'L' => $call, 'D' => $dsn, 'N' => '0171 1234567', 'T' =
 
 /** Calls $name with argument $i replaced by $bad; frees what it returned. */
 function invoke(string $name, ?int $i = null, $bad = null): int {
-    global $FUNCS, $good;
+    global $FUNCS, $good, $GOODS;
     $cc = cc();
     $args = [];
     $outs = [];
@@ -89,6 +136,10 @@ function invoke(string $name, ?int $i = null, $bad = null): int {
             $args[] = FFI::addr($cc->new('cc_call_status'));
         } elseif ($k === 'z') {
             $args[] = FFI::addr($cc->new('size_t'));
+        } elseif ($k === 'B') {
+            $args[] = FFI::addr($cc->new('cc_balance'));
+        } elseif (isset($GOODS[$name]) && $k !== 'C' && $k !== 'L') {
+            $args[] = $GOODS[$name][$j];
         } else {
             $args[] = $good[$k];
         }
@@ -108,7 +159,7 @@ function invoke(string $name, ?int $i = null, $bad = null): int {
 
 $all_good = true;
 foreach ($FUNCS as $name => $_) {
-    $want = $name === 'cc_topup' ? $cc->CC_ERR_PROVIDER : $cc->CC_OK; // PIN "12" is refused
+    $want = $GOOD_RESULT[$name] ?? $cc->CC_OK;
     if (invoke($name) !== $want) { $all_good = false; echo "# $name: " . last_error() . "\n"; }
 }
 check($all_good, 'every function succeeds with good arguments');
@@ -129,7 +180,10 @@ function bad_values(string $kind): array {
                 ['all ones', $cc->cast('cc_call*', $all_ones), $H]];
         case 'O':
         case 'S':
+        case 'B':
             return [['NULL out-pointer', null, $A]];
+        case 'o':
+            return [['invalid UTF-8', $bad_utf8, $A], ['1 MB', $huge, $A]];
         case 'z':
             return [['NULL (allowed)', null, $cc->CC_OK]];
         case '-':
@@ -171,6 +225,23 @@ check($cc->cc_state_name(99) === '?' && $cc->cc_reason_name(4294967295) === '?' 
     'names of unknown values');
 check($cc->cc_version() !== '' && $cc->cc_last_error_carrier_code() !== null, 'version, carrier code');
 check($cc->cc_debug_panic() === $cc->CC_ERR_INTERNAL, 'panic -> CC_ERR_INTERNAL');
+
+// The log hook: a level that is not a cc_log_level, a NULL callback (removes it), NULL
+// userdata.
+$lines = 0;
+$count = function (int $level, $message, $userdata) use (&$lines) { $lines++; };
+check($cc->cc_set_log_callback(5, $count, null) === $cc->CC_ERR_INVALID_ARGUMENT && last_error() !== '',
+    'log level 5 refused, with a message');
+check($cc->cc_set_log_callback(4294967295, null, null) === $cc->CC_ERR_INVALID_ARGUMENT, 'log level 2^32-1 refused');
+check($cc->cc_set_log_callback($cc->CC_LOG_DEBUG, null, null) === $cc->CC_OK, 'NULL callback: removed');
+check($cc->cc_set_log_callback($cc->CC_LOG_DEBUG, $count, null) === $cc->CC_OK, 'a callback, NULL userdata');
+check($cc->cc_account_dialin_numbers($client, FFI::addr($p)) === $cc->CC_OK && $lines > 0, 'it got lines');
+take_string($p);
+check($cc->cc_set_log_callback($cc->CC_LOG_OFF, null, null) === $cc->CC_OK, 'removed again');
+$seen = $lines;
+$cc->cc_account_dialin_numbers($client, FFI::addr($p));
+take_string($p);
+check($lines === $seen, 'removed: no more lines');
 
 // Options: malformed fields and strings.
 $out = $cc->new('cc_call*');

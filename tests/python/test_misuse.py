@@ -11,19 +11,62 @@ import ctypes
 import os
 import threading
 import unittest
-from ctypes import byref, c_size_t, c_void_p
+from ctypes import CFUNCTYPE, POINTER, Structure, byref, c_bool, c_char, c_char_p, c_int, c_size_t, c_uint32, \
+    c_uint64, c_void_p
 
-from ccffi import (INVALID_ARGUMENT, INVALID_HANDLE, INVALID_NUMBER, INTERNAL, NOT_FOUND, OK, PROVIDER,
+from ccffi import (INVALID_ARGUMENT, INVALID_HANDLE, INVALID_NUMBER, INTERNAL, NOT_FOUND, OK, PROVIDER, UNSUPPORTED,
                    CallOptions, CallStatus, last_error, lib, new_client, sim_dsn, take_string)
 
 USER = f"test-pymisuse-{os.getpid()}"
-DSN = sim_dsn("42call", f"{USER}:secret-{USER}")
+DSN = sim_dsn("42call", f"{USER}:secret-{USER}", extra="realm=testRealm")
 HUGE = b"1" * (1 << 20)
 BAD_UTF8 = b"0171 \xc3\x28\xff"
 
-# Argument kinds: C client, L call, D DSN, N number, T text, P PIN, R reference (strings),
-# O out-pointer to a handle or string, S out-pointer to a cc_call_status, Z out-pointer to
-# a size_t (may be NULL: lowercase z), '-' may be NULL or is not a pointer.
+
+
+class Balance(Structure):
+    _fields_ = [
+        ("amount", c_char * 32),
+        ("currency", c_char * 8),
+        ("customer_number", c_char * 32),
+        ("account_number", c_char * 32),
+        ("reserved", c_uint64 * 4),
+    ]
+
+
+LOG_CALLBACK = CFUNCTYPE(None, c_uint32, c_char_p, c_void_p)
+OUT = POINTER(c_void_p)
+for _name, _args in {
+    # c_void_p where tests/python/test_account.py declares its own structure (both files
+    # are loaded in one process; c_void_p takes a byref() and a callback too).
+    "cc_account_balance": (c_void_p, c_void_p),
+    "cc_account_info": (c_void_p, OUT),
+    "cc_account_rates": (c_void_p, c_char_p, OUT),
+    "cc_account_call_records": (c_void_p, c_char_p, c_char_p, c_uint32, OUT),
+    "cc_account_callshop_records": (c_void_p, c_char_p, c_char_p, c_uint32, OUT),
+    "cc_account_number_check": (c_void_p, c_char_p, OUT),
+    "cc_account_dialin_numbers": (c_void_p, OUT),
+    "cc_account_store_callthrough": (c_void_p, c_char_p, c_char_p, OUT),
+    "cc_account_voip_lines": (c_void_p, c_bool, OUT),
+    "cc_card_create": (c_void_p, c_char_p, c_char_p, c_char_p, c_bool, c_char_p, OUT),
+    "cc_card_show": (c_void_p, c_char_p, OUT),
+    "cc_card_block": (c_void_p, c_char_p, OUT),
+    "cc_card_unblock": (c_void_p, c_char_p, OUT),
+    "cc_card_disable": (c_void_p, c_char_p, OUT),
+    "cc_card_change_number": (c_void_p, c_char_p, c_char_p, OUT),
+    "cc_card_activate": (c_void_p, c_char_p, c_char_p, OUT),
+    "cc_event_ingest": (c_void_p, c_char_p, POINTER(c_int)),
+    "cc_set_log_callback": (c_uint32, c_void_p, c_void_p),
+}.items():
+    getattr(lib, _name).restype = c_uint32
+    getattr(lib, _name).argtypes = list(_args)
+
+# Argument kinds: C client, L call, D DSN, N number, T text, P PIN, R reference, Q event
+# query, M list of numbers (strings), o a string that may be NULL or "" (bad: invalid
+# UTF-8 and 1 MB), O out-pointer to a handle or string, S out-pointer to a cc_call_status,
+# B out-pointer to a cc_balance, Z out-pointer to a size_t (may be NULL: lowercase z), '-'
+# may be NULL or is not a pointer. The good value of an argument is that of its kind, or
+# the function's own in GOODS.
 FUNCS = {
     "cc_client_new": "DO",
     "cc_start_call": "CNN-O",
@@ -37,13 +80,55 @@ FUNCS = {
     "cc_call_id": "LO",
     "cc_capabilities": "C",
     "cc_live_handles": "zz",
+    "cc_account_balance": "CB",
+    "cc_account_info": "CO",
+    "cc_account_rates": "CMO",
+    "cc_account_call_records": "CTo-O",
+    "cc_account_callshop_records": "CTo-O",
+    "cc_account_number_check": "CNO",
+    "cc_account_dialin_numbers": "CO",
+    "cc_account_store_callthrough": "CNN-",
+    "cc_account_voip_lines": "C-O",
+    "cc_card_create": "CNoT-o-",
+    "cc_card_show": "CNO",
+    "cc_card_block": "CN-",
+    "cc_card_unblock": "CN-",
+    "cc_card_disable": "CN-",
+    "cc_card_change_number": "CNN-",
+    "cc_card_activate": "CNP-",
+    "cc_event_ingest": "CQ-",
 }
+# Good values where a function needs its own (None: a handle or out-pointer, by kind).
+NO_CARD = b"0171 5550399"  # a number without a card: the card functions say NOT_FOUND
+GOODS = {
+    "cc_account_rates": [None, b"0171 1234567|030 1234567", None],
+    "cc_account_call_records": [None, b"2014-02-20", b"2014-02-21", 0, None],
+    "cc_account_callshop_records": [None, b"2014-02-20", b"2014-02-21", 0, None],
+    "cc_account_number_check": [None, b"0179 1234567", None],
+    "cc_account_store_callthrough": [None, b"0171 1234567", b"030 1234567", None],
+    "cc_account_voip_lines": [None, False, None],
+    "cc_card_create": [None, b"0171 5550312", None, b"1.00", False, None, None],
+    "cc_card_show": [None, NO_CARD, None],
+    "cc_card_block": [None, NO_CARD, None],
+    "cc_card_unblock": [None, NO_CARD, None],
+    "cc_card_disable": [None, NO_CARD, None],
+    "cc_card_change_number": [None, NO_CARD, b"0171 5550398", None],
+    "cc_card_activate": [None, NO_CARD, b"111222333", None],
+    "cc_event_ingest": [None, b"cc_call=x&cc_token=y&status=1", None],
+}
+# What good arguments give, where it is not OK.
+GOOD_RESULT = {"cc_topup": PROVIDER,  # PIN "12" is refused by the carrier
+               "cc_event_ingest": UNSUPPORTED,  # a 42call client takes no events
+               **{n: NOT_FOUND for n in ("cc_card_show", "cc_card_block", "cc_card_unblock", "cc_card_disable",
+                                         "cc_card_change_number", "cc_card_activate")}}
 # The functions that return nothing, or take no pointer: checked in test_the_rest.
 OTHERS = ["cc_client_free", "cc_call_free", "cc_string_free", "cc_last_error_message",
           "cc_last_error_carrier_code", "cc_version", "cc_state_name", "cc_reason_name",
-          "cc_result_name", "cc_debug_panic"]
+          "cc_result_name", "cc_debug_panic", "cc_set_log_callback"]
+# What "" gives, by kind: an event query "" is parsed as an event for a client that takes
+# none; an empty list of numbers is no number at all (an argument error).
 EMPTY = {"D": INVALID_ARGUMENT, "N": INVALID_NUMBER, "T": INVALID_ARGUMENT, "P": INVALID_ARGUMENT,
-         "R": INVALID_ARGUMENT}
+         "R": INVALID_ARGUMENT, "Q": UNSUPPORTED, "M": INVALID_ARGUMENT}
 
 
 class Misuse(unittest.TestCase):
@@ -96,6 +181,10 @@ class Misuse(unittest.TestCase):
                 args.append(byref(o))
             elif k == "S":
                 args.append(byref(CallStatus()))
+            elif k == "B":
+                args.append(byref(Balance()))
+            elif name in GOODS and k not in "CL":
+                args.append(GOODS[name][j])
             elif k in "Zz":
                 args.append(byref(c_size_t()))
             else:
@@ -116,7 +205,7 @@ class Misuse(unittest.TestCase):
 
     def test_every_wrapper_succeeds_with_good_arguments(self):
         for name in FUNCS:
-            want = PROVIDER if name == "cc_topup" else OK  # PIN "12" is refused by the carrier
+            want = GOOD_RESULT.get(name, OK)
             self.assertEqual(self.invoke(name), want, f"{name}: {last_error()}")
 
     def bad_values(self, kind):
@@ -133,7 +222,9 @@ class Misuse(unittest.TestCase):
         if kind in EMPTY:
             return [("NULL", None, INVALID_ARGUMENT), ("invalid UTF-8", BAD_UTF8, INVALID_ARGUMENT),
                     ("1 MB", HUGE, INVALID_ARGUMENT), ("empty", b"", EMPTY[kind])]
-        if kind in "OS":
+        if kind == "o":
+            return [("invalid UTF-8", BAD_UTF8, INVALID_ARGUMENT), ("1 MB", HUGE, INVALID_ARGUMENT)]
+        if kind in "OSB":
             return [("NULL out-pointer", None, INVALID_ARGUMENT)]
         if kind == "z":
             return [("NULL (allowed)", None, OK)]
@@ -185,6 +276,28 @@ class Misuse(unittest.TestCase):
         lib.cc_hangup(out)
         lib.cc_call_free(out)
         self.assertEqual(set(FUNCS) | set(OTHERS), declared_functions())
+
+    def test_set_log_callback(self):
+        lines = []
+        cb = LOG_CALLBACK(lambda level, message, userdata: lines.append(level))
+        self.assertEqual(lib.cc_set_log_callback(5, cb, None), INVALID_ARGUMENT)
+        self.assertTrue(last_error())
+        self.assertEqual(lib.cc_set_log_callback(2 ** 32 - 1, None, None), INVALID_ARGUMENT)
+        self.assertEqual(lib.cc_set_log_callback(4, None, None), OK)  # NULL callback: removed
+        self.assertEqual(lib.cc_set_log_callback(4, None, c_void_p(0x1234_5678)), OK)
+        self.assertEqual(lib.cc_set_log_callback(4, cb, None), OK)  # NULL userdata
+        try:
+            out = c_void_p()
+            self.assertEqual(lib.cc_account_dialin_numbers(self.client, byref(out)), OK)
+            take_string(out)
+            self.assertTrue(lines, "the callback got lines")
+        finally:
+            self.assertEqual(lib.cc_set_log_callback(0, None, None), OK)
+        n = len(lines)
+        out = c_void_p()
+        lib.cc_account_dialin_numbers(self.client, byref(out))
+        take_string(out)
+        self.assertEqual(len(lines), n, "removed: no more lines")
 
     def test_call_after_client_free(self):
         c = new_client(DSN)
