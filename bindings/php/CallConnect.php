@@ -143,12 +143,19 @@ final class Library
     /** Throws the exception for a failed call; reads this thread's last error at once. */
     public static function fail(int $result): never
     {
+        throw self::error($result);
+    }
+
+    /** The exception for a failed call (not thrown); reads this thread's last error at once. */
+    public static function error(int $result, ?int $httpStatus = null): Exception
+    {
         $ffi = self::ffi();
         $class = Exception::CLASSES[$result] ?? Exception::class;
-        throw new $class(
+        return new $class(
             (string) $ffi->cc_last_error_message(),
             $result,
-            (string) $ffi->cc_last_error_carrier_code()
+            (string) $ffi->cc_last_error_carrier_code(),
+            $httpStatus
         );
     }
 
@@ -236,9 +243,20 @@ class Exception extends \RuntimeException
         Result::BUSY => BusyException::class,
     ];
 
-    public function __construct(string $message, private readonly int $result, private readonly string $carrierCode = '')
-    {
+    public function __construct(
+        string $message,
+        private readonly int $result,
+        private readonly string $carrierCode = '',
+        private readonly ?int $httpStatus = null,
+    ) {
         parent::__construct($message, $result);
+    }
+
+    /** For Event::ingest(): the HTTP status to answer the carrier with (400, 403, 404,
+     *  500); null for other calls. */
+    public function getHttpStatus(): ?int
+    {
+        return $this->httpStatus;
     }
 
     public function getResult(): int
@@ -631,7 +649,59 @@ final class Client extends Handle
         return $balance === null ? null : Money::parse($balance);
     }
 
-    // Follow-up: CallConnect\Event::ingest($client, $_SERVER['QUERY_STRING']) over
-    // cc_event_ingest, once that function is in the C ABI (carriers that report a call's
-    // progress by calling the host's URL).
+    /** @internal for Event: the handle (throws InvalidHandleException when closed). */
+    public function handle(): CData
+    {
+        return $this->h();
+    }
+}
+
+/**
+ * Events from carriers that report a call's progress by calling the host's URL (PokeTALK's
+ * EventURL). A receiver is three lines:
+ *
+ *   require 'CallConnect.php';
+ *   $client = new CallConnect\Client(getenv('CC_DSN'));     // the portal's DSN
+ *   CallConnect\Event::respond($client);                    // 200, 412 ends the call, 4xx refused
+ */
+final class Event
+{
+    /**
+     * Takes one event (cc_event_ingest): $query is the query of the hit
+     * ($_SERVER['QUERY_STRING']; a leading "?" or a whole "/path?query" is taken too).
+     * Returns the HTTP status to answer with: 200 taken, 412 taken and the carrier is asked
+     * to end the call (hang-up asked for, or a limit reached). On failure throws the
+     * typed exception (AuthException for a forged token, NotFoundException for a call
+     * unknown here, ...) whose getHttpStatus() is the status to answer (400, 403, 404, 500).
+     */
+    public static function ingest(Client $client, ?string $query): int
+    {
+        $ffi = Library::ffi();
+        $status = $ffi->new('int');
+        $status->cdata = 500;
+        $r = $ffi->cc_event_ingest($client->handle(), $query ?? '', FFI::addr($status));
+        if ($r !== Result::OK) {
+            throw Library::error($r, $status->cdata);
+        }
+        return $status->cdata;
+    }
+
+    /**
+     * The whole receiver: ingests the query of this request ($query, by default
+     * $_SERVER['QUERY_STRING']), sets the response code, and returns it. Never throws: a
+     * refused event goes to error_log() (never with a secret) and is answered 4xx/5xx.
+     */
+    public static function respond(Client $client, ?string $query = null): int
+    {
+        try {
+            $status = self::ingest($client, $query ?? (string) ($_SERVER['QUERY_STRING'] ?? ''));
+        } catch (Exception $e) {
+            $status = $e->getHttpStatus() ?? 500;
+            error_log("callconnect: event refused ($status): " . $e->getMessage());
+        }
+        if (!headers_sent()) {
+            http_response_code($status);
+        }
+        return $status;
+    }
 }

@@ -209,11 +209,15 @@ class CallConnectError(Exception):
     """A failed library call: `.result` (a `Result`), `.carrier_code` (the carrier's own
     code, "" when it gave none) and the library's message (never with a secret)."""
 
-    def __init__(self, result: Result, message: str, carrier_code: str = "") -> None:
+    def __init__(self, result: Result, message: str, carrier_code: str = "",
+                 http_status: Optional[int] = None) -> None:
         super().__init__(message)
         self.result = result
         self.carrier_code = carrier_code
         self.message = message
+        #: For `Client.ingest_event`: the HTTP status to answer the carrier with (400, 403,
+        #: 404, 500); None for other calls.
+        self.http_status = http_status
 
     def __str__(self) -> str:
         code = f" (carrier code {self.carrier_code})" if self.carrier_code else ""
@@ -354,6 +358,7 @@ _FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "cc_result_name": (c_char_p, [c_uint32]),
     "cc_live_handles": (_R, [POINTER(c_size_t), POINTER(c_size_t)]),
     "cc_set_log_callback": (_R, [c_uint32, _LOG_CALLBACK, c_void_p]),
+    "cc_event_ingest": (_R, [c_void_p, c_char_p, POINTER(ctypes.c_int)]),
 }
 
 
@@ -429,13 +434,13 @@ def version() -> str:
     return _lib().cc_version().decode()
 
 
-def _error(result: int) -> CallConnectError:
+def _error(result: int, http_status: Optional[int] = None) -> CallConnectError:
     """The exception for a failed call; reads the thread's last error at once."""
     lib = _lib()
     message = (lib.cc_last_error_message() or b"").decode("utf-8", "replace")
     code = (lib.cc_last_error_carrier_code() or b"").decode("utf-8", "replace")
     r = Result(result)
-    return _ERRORS.get(r, CallConnectError)(r, message, code)
+    return _ERRORS.get(r, CallConnectError)(r, message, code, http_status)
 
 
 def _check(result: int) -> None:
@@ -627,8 +632,18 @@ class Client(_Handle):
             return None
         return None if balance is None else Money.parse(balance)
 
-    # Follow-up: `ingest_event(query_string)` over `cc_event_ingest`, once that function
-    # is in the C ABI (carriers that report progress by calling the host back).
+    def ingest_event(self, query: str) -> int:
+        """Takes one event from a carrier that calls the host back (PokeTALK's EventURL):
+        `query` is the hit's query string (a leading "?" or a whole "/path?query" is taken
+        too). Returns the HTTP status to answer with: 200 taken, 412 taken and the carrier
+        is asked to end the call. On failure raises the typed error (`AuthError` for a
+        forged token, `NotFoundError` for a call unknown here, ...) whose `http_status` is
+        the status to answer (400, 403, 404, 500)."""
+        status = ctypes.c_int(500)
+        result = _lib().cc_event_ingest(self._h(), _text(query, "query"), byref(status))
+        if result != Result.OK:
+            raise _error(result, status.value)
+        return status.value
 
 
 # ----------------------------------------------------------------------------- logging
