@@ -583,13 +583,22 @@ final class Client extends Handle
      * Places a two-leg callback: rings A, then bridges to B. Never repeated on a fault:
      * OutcomeUnknownException means it may have been placed.
      *
+     * @param string|string[] $a  one number, or a ring group: several numbers, all rung, the
+     *   first to answer bridged (Capability::RING_GROUP)
      * @param array{caller_id?: string, caller_id_b?: string, correlation?: string,
-     *   max_duration?: int, wait_for_pickup?: int, max_cost?: string, connect_type?: int,
+     *   max_duration?: int, wait_for_pickup?: int, max_cost?: string|Money, connect_type?: int,
      *   allow_public_transfer?: bool, video?: bool} $options  An option the carrier cannot
      *   honour throws UnsupportedException; an unknown key InvalidArgumentException.
+     *   max_cost is a decimal string ("0.50") or a Money (its amount is used).
      */
-    public function startCall(string $a, string $b, array $options = []): Call
+    public function startCall(string|array $a, string $b, array $options = []): Call
     {
+        if (is_array($a)) {
+            $a = implode('|', array_map('strval', $a));
+        }
+        if (($options['max_cost'] ?? null) instanceof Money) {
+            $options['max_cost'] = $options['max_cost']->amount;
+        }
         $unknown = array_diff(array_keys($options), self::OPTIONS);
         if ($unknown) {
             throw new InvalidArgumentException('unknown call option(s): ' . implode(', ', $unknown), Result::INVALID_ARGUMENT);

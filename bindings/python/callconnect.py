@@ -583,7 +583,7 @@ class Client(_Handle):
         """What the carrier can do."""
         return Capability(_lib().cc_capabilities(self._h()))
 
-    def start_call(self, a_number: str, b_number: str, *, caller_id: Optional[str] = None,
+    def start_call(self, a_number: Union[str, Iterable[str]], b_number: str, *, caller_id: Optional[str] = None,
                    caller_id_b: Optional[str] = None, correlation: Optional[str] = None,
                    max_duration: Optional[int] = None, wait_for_pickup: Optional[int] = None,
                    max_cost: Optional[Union[str, decimal.Decimal]] = None,
@@ -591,14 +591,24 @@ class Client(_Handle):
                    video: bool = False) -> Call:
         """Places a two-leg callback: rings A, then bridges to B. Never repeated on a fault:
         `OutcomeUnknownError` means it may have been placed. An option the carrier cannot
-        honour raises `UnsupportedError` (it is never ignored)."""
+        honour raises `UnsupportedError` (it is never ignored).
+
+        `a_number` may be a list of numbers: a ring group (all rung, the first to answer is
+        bridged; `Capability.RING_GROUP`). `max_cost` is a decimal ("0.50", a Decimal, or a
+        `Money`, whose amount is used) in the account's currency; `max_duration` and
+        `wait_for_pickup` are seconds; `caller_id`/`caller_id_b` are shown to A/B
+        (VoipNow: "Name <+number>")."""
+        if not isinstance(a_number, str):
+            a_number = "|".join(_text(n, "a_number").decode() for n in a_number)
+        if isinstance(max_cost, Money):
+            max_cost = max_cost.amount
         opts = _CallOptions(
             caller_id=_opt_text(caller_id, "caller_id"),
             caller_id_b=_opt_text(caller_id_b, "caller_id_b"),
             correlation=_opt_text(correlation, "correlation"),
             max_duration_s=max_duration or 0,
             wait_for_pickup_s=wait_for_pickup or 0,
-            max_cost=None if max_cost is None else str(max_cost).encode(),
+            max_cost=None if max_cost is None else _text(str(max_cost), "max_cost"),
             connect_type=connect_type or 0,
             flags=(_OPT_ALLOW_PUBLIC_TRANSFER if allow_public_transfer else 0) | (_OPT_VIDEO if video else 0),
         )

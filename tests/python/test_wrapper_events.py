@@ -2,6 +2,7 @@
 thread hands every hit to `Client.ingest_event` and answers the status it returns; the
 call is read with `Call.status()`, ended by a 412 answer after `hangup()`, and forged or
 unknown events raise the typed error carrying the status to answer."""
+import decimal
 import json
 import os
 import sys
@@ -108,6 +109,17 @@ class Events(unittest.TestCase):
                 self.assertTrue(call.status().flags & cc.StatusFlag.HANGUP_PENDING)
                 _, st = follow(call)
                 self.assertEqual((st.state, st.reason), (cc.State.ENDED, cc.Reason.CANCELLED))
+                self.assertIn("7:412", sent(call))
+        finally:
+            sim_get("/_sim/poketalk/settings?event_period_ms=0")
+
+    def test_max_cost_ends_the_call(self):
+        sim_get("/_sim/poketalk/settings?event_period_ms=60")
+        try:
+            with self.client.start_call("0171 1234567", "030 1234999", max_cost=decimal.Decimal("0.05")) as call:
+                _, st = follow(call)
+                self.assertEqual((st.state, st.reason), (cc.State.ENDED, cc.Reason.CANCELLED))
+                self.assertGreaterEqual(st.cost.amount, decimal.Decimal("0.05"))
                 self.assertIn("7:412", sent(call))
         finally:
             sim_get("/_sim/poketalk/settings?event_period_ms=0")
