@@ -325,6 +325,17 @@ final class Money implements \Stringable
     }
 }
 
+/** The account's balance as the carrier reported it just now (Client::balance()). */
+final class Balance
+{
+    public function __construct(
+        public readonly Money $balance,
+        public readonly string $customerNumber,
+        public readonly string $accountNumber,
+    ) {
+    }
+}
+
 /** A call's status (cc_call_status): the state by name and by number, and the rest. */
 final class CallStatus
 {
@@ -656,6 +667,129 @@ final class Client extends Handle
             return null;
         }
         return $balance === null ? null : Money::parse($balance);
+    }
+
+    // Account services (42call; Capability::ACCOUNT). JSON results come back as decoded
+    // arrays in the shapes of include/schemas/*.schema.json: amounts as
+    // ['amount' => '0.10', 'currency' => 'EUR'] with decimal strings, dates ISO-8601,
+    // durations in seconds.
+
+    /** Asks the carrier for the balance now (unlike knownBalance()). */
+    public function balance(): Balance
+    {
+        $b = $this->ffi->new('cc_balance');
+        $this->call('cc_account_balance', FFI::addr($b));
+        return new Balance(
+            new Money(FFI::string($b->amount), FFI::string($b->currency)),
+            FFI::string($b->customer_number),
+            FFI::string($b->account_number),
+        );
+    }
+
+    /** Customer name and number, account number, balance, and every account listed. */
+    public function accountInfo(): array
+    {
+        return $this->callJson('cc_account_info');
+    }
+
+    /**
+     * The price of each number, a list in the same order ('price' null when the carrier
+     * gave no rate).
+     * @param string|string[] $numbers
+     */
+    public function rates(string|array $numbers): array
+    {
+        return $this->callJson('cc_account_rates', is_array($numbers) ? implode('|', $numbers) : $numbers);
+    }
+
+    /** Call records for the days $from to $to (both included; null: the one day), at most
+     *  $count (0: the carrier's default), oldest first. Days as "YYYY-MM-DD" or dates. */
+    public function callRecords(string|\DateTimeInterface $from, string|\DateTimeInterface|null $to = null, int $count = 0): array
+    {
+        return $this->callJson('cc_account_call_records', self::day($from), self::day($to), $count);
+    }
+
+    /** As callRecords(), from a callshop account's record list. */
+    public function callshopRecords(string|\DateTimeInterface $from, string|\DateTimeInterface|null $to = null, int $count = 0): array
+    {
+        return $this->callJson('cc_account_callshop_records', self::day($from), self::day($to), $count);
+    }
+
+    /** What the carrier knows of a number (NotFoundException when nothing). */
+    public function numberCheck(string $number): array
+    {
+        return $this->callJson('cc_account_number_check', $number);
+    }
+
+    /** The account's dial-in and callback numbers by country. */
+    public function dialinNumbers(): array
+    {
+        return $this->callJson('cc_account_dialin_numbers');
+    }
+
+    /** When $a calls the dial-in number, connect it to $b; returns the dial-in numbers. */
+    public function storeCallthrough(string $a, string $b): array
+    {
+        return $this->callJson('cc_account_store_callthrough', $a, $b);
+    }
+
+    /** The VoIP lines; SIP passwords only with $includePasswords (secrets). */
+    public function voipLines(bool $includePasswords = false): array
+    {
+        return $this->callJson('cc_account_voip_lines', $includePasswords);
+    }
+
+    /**
+     * Creates a calling card with $amount of credit ("5.00" or a Money; its PIN is in the
+     * result). With $sendSms the carrier texts the customer $smsText (or its own template).
+     * Never repeated: OutcomeUnknownException means it may exist (see cardShow()).
+     */
+    public function cardCreate(string $number, string|Money $amount, ?string $customer = null,
+        bool $sendSms = false, ?string $smsText = null): array
+    {
+        $amount = $amount instanceof Money ? $amount->amount : $amount;
+        return $this->callJson('cc_card_create', $number, $customer, $amount, $sendSms, $smsText);
+    }
+
+    /** The calling card of $number (NotFoundException when none). */
+    public function cardShow(string $number): array
+    {
+        return $this->callJson('cc_card_show', $number);
+    }
+
+    /** Blocks the card; returns it ('active' false). */
+    public function cardBlock(string $number): array
+    {
+        return $this->callJson('cc_card_block', $number);
+    }
+
+    /** Unblocks the card; returns it. */
+    public function cardUnblock(string $number): array
+    {
+        return $this->callJson('cc_card_unblock', $number);
+    }
+
+    /** Disables the card (needs realm in the DSN); returns it. */
+    public function cardDisable(string $number): array
+    {
+        return $this->callJson('cc_card_disable', $number);
+    }
+
+    /** Moves the card to $newNumber (needs realm); returns it. */
+    public function cardChangeNumber(string $number, string $newNumber): array
+    {
+        return $this->callJson('cc_card_change_number', $number, $newNumber);
+    }
+
+    /** Activates the card with its PIN (needs realm; never logged); returns it. */
+    public function cardActivate(string $number, string $pin): array
+    {
+        return $this->callJson('cc_card_activate', $number, $pin);
+    }
+
+    private static function day(string|\DateTimeInterface|null $day): ?string
+    {
+        return $day instanceof \DateTimeInterface ? $day->format('Y-m-d') : $day;
     }
 
     /** @internal for Event: the handle (throws InvalidHandleException when closed). */
