@@ -143,12 +143,19 @@ final class Library
     /** Throws the exception for a failed call; reads this thread's last error at once. */
     public static function fail(int $result): never
     {
+        throw self::error($result);
+    }
+
+    /** The exception for a failed call (not thrown); reads this thread's last error at once. */
+    public static function error(int $result, ?int $httpStatus = null): Exception
+    {
         $ffi = self::ffi();
         $class = Exception::CLASSES[$result] ?? Exception::class;
-        throw new $class(
+        return new $class(
             (string) $ffi->cc_last_error_message(),
             $result,
-            (string) $ffi->cc_last_error_carrier_code()
+            (string) $ffi->cc_last_error_carrier_code(),
+            $httpStatus
         );
     }
 
@@ -236,9 +243,20 @@ class Exception extends \RuntimeException
         Result::BUSY => BusyException::class,
     ];
 
-    public function __construct(string $message, private readonly int $result, private readonly string $carrierCode = '')
-    {
+    public function __construct(
+        string $message,
+        private readonly int $result,
+        private readonly string $carrierCode = '',
+        private readonly ?int $httpStatus = null,
+    ) {
         parent::__construct($message, $result);
+    }
+
+    /** For Event::ingest(): the HTTP status to answer the carrier with (400, 403, 404,
+     *  500); null for other calls. */
+    public function getHttpStatus(): ?int
+    {
+        return $this->httpStatus;
     }
 
     public function getResult(): int
@@ -304,6 +322,17 @@ final class Money implements \Stringable
     public function __toString(): string
     {
         return trim("$this->amount $this->currency");
+    }
+}
+
+/** The account's balance as the carrier reported it just now (Client::balance()). */
+final class Balance
+{
+    public function __construct(
+        public readonly Money $balance,
+        public readonly string $customerNumber,
+        public readonly string $accountNumber,
+    ) {
     }
 }
 
@@ -565,13 +594,22 @@ final class Client extends Handle
      * Places a two-leg callback: rings A, then bridges to B. Never repeated on a fault:
      * OutcomeUnknownException means it may have been placed.
      *
+     * @param string|string[] $a  one number, or a ring group: several numbers, all rung, the
+     *   first to answer bridged (Capability::RING_GROUP)
      * @param array{caller_id?: string, caller_id_b?: string, correlation?: string,
-     *   max_duration?: int, wait_for_pickup?: int, max_cost?: string, connect_type?: int,
+     *   max_duration?: int, wait_for_pickup?: int, max_cost?: string|Money, connect_type?: int,
      *   allow_public_transfer?: bool, video?: bool} $options  An option the carrier cannot
      *   honour throws UnsupportedException; an unknown key InvalidArgumentException.
+     *   max_cost is a decimal string ("0.50") or a Money (its amount is used).
      */
-    public function startCall(string $a, string $b, array $options = []): Call
+    public function startCall(string|array $a, string $b, array $options = []): Call
     {
+        if (is_array($a)) {
+            $a = implode('|', array_map('strval', $a));
+        }
+        if (($options['max_cost'] ?? null) instanceof Money) {
+            $options['max_cost'] = $options['max_cost']->amount;
+        }
         $unknown = array_diff(array_keys($options), self::OPTIONS);
         if ($unknown) {
             throw new InvalidArgumentException('unknown call option(s): ' . implode(', ', $unknown), Result::INVALID_ARGUMENT);
@@ -631,7 +669,182 @@ final class Client extends Handle
         return $balance === null ? null : Money::parse($balance);
     }
 
-    // Follow-up: CallConnect\Event::ingest($client, $_SERVER['QUERY_STRING']) over
-    // cc_event_ingest, once that function is in the C ABI (carriers that report a call's
-    // progress by calling the host's URL).
+    // Account services (42call; Capability::ACCOUNT). JSON results come back as decoded
+    // arrays in the shapes of include/schemas/*.schema.json: amounts as
+    // ['amount' => '0.10', 'currency' => 'EUR'] with decimal strings, dates ISO-8601,
+    // durations in seconds.
+
+    /** Asks the carrier for the balance now (unlike knownBalance()). */
+    public function balance(): Balance
+    {
+        $b = $this->ffi->new('cc_balance');
+        $this->call('cc_account_balance', FFI::addr($b));
+        return new Balance(
+            new Money(FFI::string($b->amount), FFI::string($b->currency)),
+            FFI::string($b->customer_number),
+            FFI::string($b->account_number),
+        );
+    }
+
+    /** Customer name and number, account number, balance, and every account listed. */
+    public function accountInfo(): array
+    {
+        return $this->callJson('cc_account_info');
+    }
+
+    /**
+     * The price of each number, a list in the same order ('price' null when the carrier
+     * gave no rate).
+     * @param string|string[] $numbers
+     */
+    public function rates(string|array $numbers): array
+    {
+        return $this->callJson('cc_account_rates', is_array($numbers) ? implode('|', $numbers) : $numbers);
+    }
+
+    /** Call records for the days $from to $to (both included; null: the one day), at most
+     *  $count (0: the carrier's default), oldest first. Days as "YYYY-MM-DD" or dates. */
+    public function callRecords(string|\DateTimeInterface $from, string|\DateTimeInterface|null $to = null, int $count = 0): array
+    {
+        return $this->callJson('cc_account_call_records', self::day($from), self::day($to), $count);
+    }
+
+    /** As callRecords(), from a callshop account's record list. */
+    public function callshopRecords(string|\DateTimeInterface $from, string|\DateTimeInterface|null $to = null, int $count = 0): array
+    {
+        return $this->callJson('cc_account_callshop_records', self::day($from), self::day($to), $count);
+    }
+
+    /** What the carrier knows of a number (NotFoundException when nothing). */
+    public function numberCheck(string $number): array
+    {
+        return $this->callJson('cc_account_number_check', $number);
+    }
+
+    /** The account's dial-in and callback numbers by country. */
+    public function dialinNumbers(): array
+    {
+        return $this->callJson('cc_account_dialin_numbers');
+    }
+
+    /** When $a calls the dial-in number, connect it to $b; returns the dial-in numbers. */
+    public function storeCallthrough(string $a, string $b): array
+    {
+        return $this->callJson('cc_account_store_callthrough', $a, $b);
+    }
+
+    /** The VoIP lines; SIP passwords only with $includePasswords (secrets). */
+    public function voipLines(bool $includePasswords = false): array
+    {
+        return $this->callJson('cc_account_voip_lines', $includePasswords);
+    }
+
+    /**
+     * Creates a calling card with $amount of credit ("5.00" or a Money; its PIN is in the
+     * result). With $sendSms the carrier texts the customer $smsText (or its own template).
+     * Never repeated: OutcomeUnknownException means it may exist (see cardShow()).
+     */
+    public function cardCreate(string $number, string|Money $amount, ?string $customer = null,
+        bool $sendSms = false, ?string $smsText = null): array
+    {
+        $amount = $amount instanceof Money ? $amount->amount : $amount;
+        return $this->callJson('cc_card_create', $number, $customer, $amount, $sendSms, $smsText);
+    }
+
+    /** The calling card of $number (NotFoundException when none). */
+    public function cardShow(string $number): array
+    {
+        return $this->callJson('cc_card_show', $number);
+    }
+
+    /** Blocks the card; returns it ('active' false). */
+    public function cardBlock(string $number): array
+    {
+        return $this->callJson('cc_card_block', $number);
+    }
+
+    /** Unblocks the card; returns it. */
+    public function cardUnblock(string $number): array
+    {
+        return $this->callJson('cc_card_unblock', $number);
+    }
+
+    /** Disables the card (needs realm in the DSN); returns it. */
+    public function cardDisable(string $number): array
+    {
+        return $this->callJson('cc_card_disable', $number);
+    }
+
+    /** Moves the card to $newNumber (needs realm); returns it. */
+    public function cardChangeNumber(string $number, string $newNumber): array
+    {
+        return $this->callJson('cc_card_change_number', $number, $newNumber);
+    }
+
+    /** Activates the card with its PIN (needs realm; never logged); returns it. */
+    public function cardActivate(string $number, string $pin): array
+    {
+        return $this->callJson('cc_card_activate', $number, $pin);
+    }
+
+    private static function day(string|\DateTimeInterface|null $day): ?string
+    {
+        return $day instanceof \DateTimeInterface ? $day->format('Y-m-d') : $day;
+    }
+
+    /** @internal for Event: the handle (throws InvalidHandleException when closed). */
+    public function handle(): CData
+    {
+        return $this->h();
+    }
+}
+
+/**
+ * Events from carriers that report a call's progress by calling the host's URL (PokeTALK's
+ * EventURL). A receiver is three lines:
+ *
+ *   require 'CallConnect.php';
+ *   $client = new CallConnect\Client(getenv('CC_DSN'));     // the portal's DSN
+ *   CallConnect\Event::respond($client);                    // 200, 412 ends the call, 4xx refused
+ */
+final class Event
+{
+    /**
+     * Takes one event (cc_event_ingest): $query is the query of the hit
+     * ($_SERVER['QUERY_STRING']; a leading "?" or a whole "/path?query" is taken too).
+     * Returns the HTTP status to answer with: 200 taken, 412 taken and the carrier is asked
+     * to end the call (hang-up asked for, or a limit reached). On failure throws the
+     * typed exception (AuthException for a forged token, NotFoundException for a call
+     * unknown here, ...) whose getHttpStatus() is the status to answer (400, 403, 404, 500).
+     */
+    public static function ingest(Client $client, ?string $query): int
+    {
+        $ffi = Library::ffi();
+        $status = $ffi->new('int');
+        $status->cdata = 500;
+        $r = $ffi->cc_event_ingest($client->handle(), $query ?? '', FFI::addr($status));
+        if ($r !== Result::OK) {
+            throw Library::error($r, $status->cdata);
+        }
+        return $status->cdata;
+    }
+
+    /**
+     * The whole receiver: ingests the query of this request ($query, by default
+     * $_SERVER['QUERY_STRING']), sets the response code, and returns it. Never throws: a
+     * refused event goes to error_log() (never with a secret) and is answered 4xx/5xx.
+     */
+    public static function respond(Client $client, ?string $query = null): int
+    {
+        try {
+            $status = self::ingest($client, $query ?? (string) ($_SERVER['QUERY_STRING'] ?? ''));
+        } catch (Exception $e) {
+            $status = $e->getHttpStatus() ?? 500;
+            error_log("callconnect: event refused ($status): " . $e->getMessage());
+        }
+        if (!headers_sent()) {
+            http_response_code($status);
+        }
+        return $status;
+    }
 }

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Tuple, Type, Union
 
 __all__ = [
-    "ABI_MAJOR", "Client", "Call", "CallStatus", "Money", "Result", "State", "Reason", "Leg",
+    "ABI_MAJOR", "Client", "Call", "CallStatus", "Balance", "Money", "Result", "State", "Reason", "Leg",
     "StatusFlag", "Capability", "LogLevel", "CallConnectError", "InvalidArgumentError",
     "InvalidHandleError", "InvalidNumberError", "UnsupportedError", "AuthError",
     "InsufficientFundsError", "NetworkError", "CarrierTimeoutError", "ProtocolError",
@@ -177,6 +177,14 @@ class Money:
 
 
 @dataclass(frozen=True)
+class Balance:
+    """The account's balance as the carrier reported it just now (`Client.balance()`)."""
+    balance: Money
+    customer_number: str
+    account_number: str
+
+
+@dataclass(frozen=True)
 class CallStatus:
     """A call's status (`cc_call_status`)."""
     state: State
@@ -209,11 +217,15 @@ class CallConnectError(Exception):
     """A failed library call: `.result` (a `Result`), `.carrier_code` (the carrier's own
     code, "" when it gave none) and the library's message (never with a secret)."""
 
-    def __init__(self, result: Result, message: str, carrier_code: str = "") -> None:
+    def __init__(self, result: Result, message: str, carrier_code: str = "",
+                 http_status: Optional[int] = None) -> None:
         super().__init__(message)
         self.result = result
         self.carrier_code = carrier_code
         self.message = message
+        #: For `Client.ingest_event`: the HTTP status to answer the carrier with (400, 403,
+        #: 404, 500); None for other calls.
+        self.http_status = http_status
 
     def __str__(self) -> str:
         code = f" (carrier code {self.carrier_code})" if self.carrier_code else ""
@@ -325,6 +337,16 @@ class _CallStatus(Structure):
     ]
 
 
+class _Balance(Structure):
+    _fields_ = [
+        ("amount", c_char * 32),
+        ("currency", c_char * 8),
+        ("customer_number", c_char * 32),
+        ("account_number", c_char * 32),
+        ("reserved", c_uint64 * 4),
+    ]
+
+
 _R = c_uint32  # cc_result
 _OUT = POINTER(c_void_p)  # a handle or a library-owned string, written by the library
 _LOG_CALLBACK = ctypes.CFUNCTYPE(None, c_uint32, c_char_p, c_void_p)
@@ -354,6 +376,23 @@ _FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "cc_result_name": (c_char_p, [c_uint32]),
     "cc_live_handles": (_R, [POINTER(c_size_t), POINTER(c_size_t)]),
     "cc_set_log_callback": (_R, [c_uint32, _LOG_CALLBACK, c_void_p]),
+    "cc_event_ingest": (_R, [c_void_p, c_char_p, POINTER(ctypes.c_int)]),
+    "cc_account_balance": (_R, [c_void_p, POINTER(_Balance)]),
+    "cc_account_info": (_R, [c_void_p, _OUT]),
+    "cc_account_rates": (_R, [c_void_p, c_char_p, _OUT]),
+    "cc_account_call_records": (_R, [c_void_p, c_char_p, c_char_p, c_uint32, _OUT]),
+    "cc_account_callshop_records": (_R, [c_void_p, c_char_p, c_char_p, c_uint32, _OUT]),
+    "cc_account_number_check": (_R, [c_void_p, c_char_p, _OUT]),
+    "cc_account_dialin_numbers": (_R, [c_void_p, _OUT]),
+    "cc_account_store_callthrough": (_R, [c_void_p, c_char_p, c_char_p, _OUT]),
+    "cc_account_voip_lines": (_R, [c_void_p, ctypes.c_bool, _OUT]),
+    "cc_card_create": (_R, [c_void_p, c_char_p, c_char_p, c_char_p, ctypes.c_bool, c_char_p, _OUT]),
+    "cc_card_show": (_R, [c_void_p, c_char_p, _OUT]),
+    "cc_card_block": (_R, [c_void_p, c_char_p, _OUT]),
+    "cc_card_unblock": (_R, [c_void_p, c_char_p, _OUT]),
+    "cc_card_disable": (_R, [c_void_p, c_char_p, _OUT]),
+    "cc_card_change_number": (_R, [c_void_p, c_char_p, c_char_p, _OUT]),
+    "cc_card_activate": (_R, [c_void_p, c_char_p, c_char_p, _OUT]),
 }
 
 
@@ -429,13 +468,13 @@ def version() -> str:
     return _lib().cc_version().decode()
 
 
-def _error(result: int) -> CallConnectError:
+def _error(result: int, http_status: Optional[int] = None) -> CallConnectError:
     """The exception for a failed call; reads the thread's last error at once."""
     lib = _lib()
     message = (lib.cc_last_error_message() or b"").decode("utf-8", "replace")
     code = (lib.cc_last_error_carrier_code() or b"").decode("utf-8", "replace")
     r = Result(result)
-    return _ERRORS.get(r, CallConnectError)(r, message, code)
+    return _ERRORS.get(r, CallConnectError)(r, message, code, http_status)
 
 
 def _check(result: int) -> None:
@@ -461,6 +500,29 @@ def _text(value: str, name: str) -> bytes:
 
 def _opt_text(value: Optional[str], name: str) -> Optional[bytes]:
     return None if value is None else _text(value, name)
+
+
+def _numbers(value: Union[str, Iterable[str]], name: str) -> bytes:
+    """One number, or several joined with "|"."""
+    if isinstance(value, str):
+        return _text(value, name)
+    return "|".join(_text(n, name).decode() for n in value).encode()
+
+
+def _amount(value: Union[str, decimal.Decimal, "Money"], name: str) -> bytes:
+    if isinstance(value, Money):
+        value = value.amount
+    if isinstance(value, (decimal.Decimal, int)) and not isinstance(value, bool):
+        value = str(value)
+    return _text(value, name)  # type: ignore[arg-type]
+
+
+def _day(value: Optional[Union[str, datetime.date]], name: str) -> Optional[bytes]:
+    if value is None:
+        return None
+    if isinstance(value, datetime.date):
+        return value.strftime("%Y-%m-%d").encode()
+    return _text(value, name)
 
 
 # ----------------------------------------------------------------------------- handles
@@ -578,7 +640,7 @@ class Client(_Handle):
         """What the carrier can do."""
         return Capability(_lib().cc_capabilities(self._h()))
 
-    def start_call(self, a_number: str, b_number: str, *, caller_id: Optional[str] = None,
+    def start_call(self, a_number: Union[str, Iterable[str]], b_number: str, *, caller_id: Optional[str] = None,
                    caller_id_b: Optional[str] = None, correlation: Optional[str] = None,
                    max_duration: Optional[int] = None, wait_for_pickup: Optional[int] = None,
                    max_cost: Optional[Union[str, decimal.Decimal]] = None,
@@ -586,14 +648,23 @@ class Client(_Handle):
                    video: bool = False) -> Call:
         """Places a two-leg callback: rings A, then bridges to B. Never repeated on a fault:
         `OutcomeUnknownError` means it may have been placed. An option the carrier cannot
-        honour raises `UnsupportedError` (it is never ignored)."""
+        honour raises `UnsupportedError` (it is never ignored).
+
+        `a_number` may be a list of numbers: a ring group (all rung, the first to answer is
+        bridged; `Capability.RING_GROUP`). `max_cost` is a decimal ("0.50", a Decimal, or a
+        `Money`, whose amount is used) in the account's currency; `max_duration` and
+        `wait_for_pickup` are seconds; `caller_id`/`caller_id_b` are shown to A/B
+        (VoipNow: "Name <+number>")."""
+        a_number = _numbers(a_number, "a_number").decode()
+        if isinstance(max_cost, Money):
+            max_cost = max_cost.amount
         opts = _CallOptions(
             caller_id=_opt_text(caller_id, "caller_id"),
             caller_id_b=_opt_text(caller_id_b, "caller_id_b"),
             correlation=_opt_text(correlation, "correlation"),
             max_duration_s=max_duration or 0,
             wait_for_pickup_s=wait_for_pickup or 0,
-            max_cost=None if max_cost is None else str(max_cost).encode(),
+            max_cost=None if max_cost is None else _text(str(max_cost), "max_cost"),
             connect_type=connect_type or 0,
             flags=(_OPT_ALLOW_PUBLIC_TRANSFER if allow_public_transfer else 0) | (_OPT_VIDEO if video else 0),
         )
@@ -627,8 +698,99 @@ class Client(_Handle):
             return None
         return None if balance is None else Money.parse(balance)
 
-    # Follow-up: `ingest_event(query_string)` over `cc_event_ingest`, once that function
-    # is in the C ABI (carriers that report progress by calling the host back).
+    # Account services (42call; `Capability.ACCOUNT`). JSON results come back decoded, in
+    # the shapes of include/schemas/*.schema.json: amounts as {"amount": "0.10",
+    # "currency": "EUR"} with decimal strings, dates ISO-8601, durations in seconds.
+
+    def balance(self) -> Balance:
+        """Asks the carrier for the balance now (unlike `known_balance()`)."""
+        b = _Balance()
+        self._call("cc_account_balance", byref(b))
+        return Balance(Money(decimal.Decimal(b.amount.decode()), b.currency.decode()),
+                       b.customer_number.decode(), b.account_number.decode())
+
+    def account_info(self) -> Dict[str, Any]:
+        """Customer name and number, account number, balance, and every account listed."""
+        return self._call_json("cc_account_info")
+
+    def rates(self, numbers: Union[str, Iterable[str]]) -> List[Dict[str, Any]]:
+        """The price of each number (a list in the same order; `price` None when the
+        carrier gave no rate)."""
+        return self._call_json("cc_account_rates", _numbers(numbers, "numbers"))
+
+    def call_records(self, day_from: Union[str, datetime.date], day_to: Optional[Union[str, datetime.date]] = None,
+                     count: int = 0) -> List[Dict[str, Any]]:
+        """Call records for the days `day_from` to `day_to` (both included; None: the one
+        day), at most `count` (0: the carrier's default), oldest first."""
+        return self._call_json("cc_account_call_records", _day(day_from, "day_from"), _day(day_to, "day_to"), count)
+
+    def callshop_records(self, day_from: Union[str, datetime.date],
+                         day_to: Optional[Union[str, datetime.date]] = None, count: int = 0) -> List[Dict[str, Any]]:
+        """As `call_records`, from a callshop account's record list."""
+        return self._call_json("cc_account_callshop_records", _day(day_from, "day_from"), _day(day_to, "day_to"),
+                               count)
+
+    def number_check(self, number: str) -> Dict[str, Any]:
+        """What the carrier knows of a number (`NotFoundError` when nothing)."""
+        return self._call_json("cc_account_number_check", _text(number, "number"))
+
+    def dialin_numbers(self) -> Dict[str, Any]:
+        """The account's dial-in and callback numbers by country."""
+        return self._call_json("cc_account_dialin_numbers")
+
+    def store_callthrough(self, a_number: str, b_number: str) -> Dict[str, Any]:
+        """When `a_number` calls the dial-in number, connect it to `b_number`; returns the
+        dial-in numbers as after `dialin_numbers()`."""
+        return self._call_json("cc_account_store_callthrough", _text(a_number, "a_number"), _text(b_number, "b_number"))
+
+    def voip_lines(self, include_passwords: bool = False) -> List[Dict[str, Any]]:
+        """The VoIP lines; SIP passwords only with `include_passwords` (secrets)."""
+        return self._call_json("cc_account_voip_lines", bool(include_passwords))
+
+    def card_create(self, number: str, amount: Union[str, decimal.Decimal, Money], *, customer: Optional[str] = None,
+                    send_sms: bool = False, sms_text: Optional[str] = None) -> Dict[str, Any]:
+        """Creates a calling card with `amount` of credit (its PIN is in the result); with
+        `send_sms` the carrier texts the customer `sms_text` (or its own template). Never
+        repeated: `OutcomeUnknownError` means it may exist (see `card_show`)."""
+        return self._call_json("cc_card_create", _text(number, "number"), _opt_text(customer, "customer"),
+                               _amount(amount, "amount"), bool(send_sms), _opt_text(sms_text, "sms_text"))
+
+    def card_show(self, number: str) -> Dict[str, Any]:
+        """The calling card of `number` (`NotFoundError` when none)."""
+        return self._call_json("cc_card_show", _text(number, "number"))
+
+    def card_block(self, number: str) -> Dict[str, Any]:
+        """Blocks the card; returns it (`"active": False`)."""
+        return self._call_json("cc_card_block", _text(number, "number"))
+
+    def card_unblock(self, number: str) -> Dict[str, Any]:
+        """Unblocks the card; returns it."""
+        return self._call_json("cc_card_unblock", _text(number, "number"))
+
+    def card_disable(self, number: str) -> Dict[str, Any]:
+        """Disables the card (needs `realm` in the DSN); returns it."""
+        return self._call_json("cc_card_disable", _text(number, "number"))
+
+    def card_change_number(self, number: str, new_number: str) -> Dict[str, Any]:
+        """Moves the card to `new_number` (needs `realm`); returns it."""
+        return self._call_json("cc_card_change_number", _text(number, "number"), _text(new_number, "new_number"))
+
+    def card_activate(self, number: str, pin: str) -> Dict[str, Any]:
+        """Activates the card with its PIN (needs `realm`; never logged); returns it."""
+        return self._call_json("cc_card_activate", _text(number, "number"), _text(pin, "pin"))
+
+    def ingest_event(self, query: str) -> int:
+        """Takes one event from a carrier that calls the host back (PokeTALK's EventURL):
+        `query` is the hit's query string (a leading "?" or a whole "/path?query" is taken
+        too). Returns the HTTP status to answer with: 200 taken, 412 taken and the carrier
+        is asked to end the call. On failure raises the typed error (`AuthError` for a
+        forged token, `NotFoundError` for a call unknown here, ...) whose `http_status` is
+        the status to answer (400, 403, 404, 500)."""
+        status = ctypes.c_int(500)
+        result = _lib().cc_event_ingest(self._h(), _text(query, "query"), byref(status))
+        if result != Result.OK:
+            raise _error(result, status.value)
+        return status.value
 
 
 # ----------------------------------------------------------------------------- logging

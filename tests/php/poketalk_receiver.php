@@ -1,5 +1,5 @@
 <?php
-// The EventURL receiver of a PHP portal, as the README shows it. The PokeTALK test runs
+// An EventURL receiver over raw FFI (the class's three-line one is wrapper_receiver.php). The PokeTALK test runs
 // it with `php -S` in a process of its own, apart from the one that starts and polls.
 $cc = FFI::load(dirname(__DIR__, 2) . '/include/callconnect_php.h');
 $client = $cc->new('cc_client*');
