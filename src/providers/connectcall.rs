@@ -462,6 +462,14 @@ impl ConnectCall {
                     "Connect Call's page was not found (HTTP 404): check the DSN's host and API path",
                 ));
             }
+            503 => {
+                // "Service unavailable": the request was not served, so nothing was
+                // acted on (as for 42call): a plain network error, even for a start.
+                return Err(Error::new(
+                    ErrorKind::Network,
+                    "Connect Call is unavailable (HTTP 503)",
+                ));
+            }
             s if s >= 500 => Error::new(
                 ErrorKind::Network,
                 format!("Connect Call failed on its side (HTTP {s})"),

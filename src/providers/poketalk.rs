@@ -178,6 +178,13 @@ fn read_reply(resp: &Response) -> Result<()> {
                         format!("PokeTALK refused the request (HTTP {})", resp.status),
                     ))
                 }
+                503 => {
+                    // "Service unavailable": not served, nothing acted on (as for 42call).
+                    return Err(Error::new(
+                        ErrorKind::Network,
+                        "PokeTALK is unavailable (HTTP 503)",
+                    ));
+                }
                 s if s >= 400 => {
                     Error::new(ErrorKind::Provider, format!("PokeTALK answered HTTP {s}"))
                 }
