@@ -9,9 +9,13 @@
 //! | call reference | [`call_reference`] | references made by the library |
 //! | phone number text | [`number`] | numbers as people type them |
 //! | money text | [`money`] | carriers' amount forms |
+//! | PokeTALK reply | [`poketalk_reply`] | PokeTALK Click-2-Call result codes |
+//! | Connect Call XML | [`connectcall_xml`] | business-isp Connect Call replies |
+//! | VoipNow JSON | [`voipnow_json`] | VoipNow UAPI examples |
+//! | EventURL query | [`event_query`] | PokeTALK EventURL examples |
 //!
-//! Parsers of carriers added later get an entry here and a target in `fuzz/` (see
-//! `docs/hardening.md`): PokeTALK reply, Connect Call XML, VoipNow JSON, EventURL query.
+//! A parser added later gets an entry here and a target in `fuzz/` (see
+//! `docs/hardening.md`).
 
 use std::sync::LazyLock;
 
@@ -107,5 +111,52 @@ pub fn money(data: &[u8]) {
                 Some(m.amount.as_str())
             );
         }
+    }
+}
+
+/// A PokeTALK reply body (bare code, or code wrapped in JSON), read as the call start does.
+pub fn poketalk_reply(data: &[u8]) {
+    if let Some(body) = text(data) {
+        if let Some(code) = crate::providers::poketalk::parse_code(body) {
+            let _ = crate::providers::poketalk::result_code(code);
+        }
+    }
+}
+
+/// A Connect Call XML reply; a code that parses is mapped to the neutral model.
+pub fn connectcall_xml(data: &[u8]) {
+    if let Some(body) = text(data) {
+        if let Ok(reply) = crate::providers::connectcall::parse_reply(body) {
+            let _ = crate::providers::connectcall::map_status(reply.code);
+        }
+    }
+}
+
+/// A VoipNow JSON reply, read as a live PhoneCall, as a call record, and (as text) as a
+/// caller id.
+pub fn voipnow_json(data: &[u8]) {
+    let Some(body) = text(data) else {
+        return;
+    };
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
+        let _ = crate::providers::voipnow::live_observation(&v);
+        let _ = crate::providers::voipnow::cdr_observation(&v);
+    }
+    let _ = crate::providers::voipnow::caller_id(body, "caller_id");
+}
+
+static POKETALK: LazyLock<crate::Client> = LazyLock::new(|| {
+    crate::Client::new(
+        "poketalk://fuzz-key@127.0.0.1:9?tls=0&event_url=http://127.0.0.1:9/ev\
+         &event_secret=fuzz-secret-0123456789",
+    )
+    .expect("a good DSN")
+});
+
+/// An EventURL hit's query string, through the whole ingestion path of a PokeTALK client
+/// (parsing, token check, routing): it must be refused or answered, never panic.
+pub fn event_query(data: &[u8]) {
+    if let Some(q) = text(data) {
+        let _ = POKETALK.ingest_event(q);
     }
 }

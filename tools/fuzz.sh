@@ -17,7 +17,7 @@ cargo fuzz build -O
 status=0
 for t in $targets; do
   mkdir -p "corpus/$t"
-  before=$(find "artifacts/$t" -type f 2>/dev/null | wc -l)
+  before=$( (find "artifacts/$t" -type f 2>/dev/null || true) | wc -l)
   echo "== $t: ${SECONDS_PER_TARGET}s"
   set +e
   cargo fuzz run -O "$t" "corpus/$t" "seeds/$t" -- -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 \
@@ -26,7 +26,7 @@ for t in $targets; do
   set -e
   grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)|ERROR|panicked|SUMMARY|Test unit written" \
     "/tmp/fuzz-$t.log" || true
-  after=$(find "artifacts/$t" -type f 2>/dev/null | wc -l)
+  after=$( (find "artifacts/$t" -type f 2>/dev/null || true) | wc -l)
   # A finding makes cargo fuzz exit non-zero and leaves an input in fuzz/artifacts/<target>.
   if [ "$code" -ne 0 ] || [ "$after" -gt "$before" ]; then
     echo "FAIL fuzz $t: a finding (exit $code), input in fuzz/artifacts/$t, log /tmp/fuzz-$t.log"
