@@ -5,7 +5,6 @@
 //! `include/callconnect.h` for the C view and `docs/DESIGN.md` for the architecture.
 
 pub mod account;
-pub mod call;
 pub mod client;
 pub mod dsn;
 pub mod error;
@@ -14,13 +13,14 @@ pub mod ffi;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod log;
+pub mod model;
 pub mod money;
 pub mod number;
 pub mod providers;
 pub mod transport;
 
-pub use call::{CallState, CallStatus, FailReason, Leg, Observation};
 pub use client::{Call, CallOptions, Client};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{EventRefused, EventReply};
+pub use model::{CallState, CallStatus, FailReason, Leg, Observation};
 pub use money::Money;

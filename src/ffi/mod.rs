@@ -10,9 +10,9 @@ pub mod util;
 
 use std::ffi::c_char;
 
-use crate::call::{CallState, CallStatus, FailReason, Leg};
 use crate::client::CallOptions;
 use crate::error::{Error, Result};
+use crate::model::{CallState, CallStatus, FailReason, Leg};
 use handles::{CALLS, CLIENTS};
 use util::{copy_to_array, guard, guard_value, opt_str_arg, out_string, str_arg};
 

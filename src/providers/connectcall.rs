@@ -45,10 +45,10 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::call::{unix_ms, CallState, FailReason, Leg, Observation};
 use crate::client::CallOptions;
 use crate::dsn::{Dsn, Secret};
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::{unix_ms, CallState, FailReason, Leg, Observation};
 use crate::number::{self, Number};
 use crate::providers::{caps, CallContext, Provider, Started};
 use crate::transport::{self, Effect, Request, Response, Transport};

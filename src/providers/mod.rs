@@ -1,15 +1,14 @@
 //! The carriers. One file per carrier implements [`Provider`]; [`CARRIERS`] names them.
 //! Adding a carrier touches its own file, its simulator module, and one line below.
 
-use crate::call::Observation;
 use crate::client::CallOptions;
 use crate::dsn::Dsn;
 use crate::error::{Error, Result};
+use crate::model::Observation;
 use crate::money::Money;
 
 pub mod account;
 pub mod call42;
-pub mod call42_account;
 pub mod connectcall;
 pub mod poketalk;
 pub mod voipnow;

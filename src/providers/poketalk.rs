@@ -20,11 +20,11 @@
 //! - result code 90 ("can't calculate timeout") is left PROVIDER: it may mean no credit
 //!   or no rate for the destination, the document does not say.
 
-use crate::call::{CallState, FailReason, Leg, Observation};
 use crate::client::CallOptions;
 use crate::dsn::{Dsn, Secret};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{self, EventConfig, Limits};
+use crate::model::{CallState, FailReason, Leg, Observation};
 use crate::money::Money;
 use crate::number::{self, Number};
 use crate::providers::{caps, CallContext, Provider, Started};

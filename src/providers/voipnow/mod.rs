@@ -47,10 +47,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 
-use crate::call::{CallState, FailReason, Leg, Observation};
 use crate::client::CallOptions;
 use crate::dsn::{Dsn, Secret};
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::{CallState, FailReason, Leg, Observation};
 use crate::money::Money;
 use crate::number::{self, Number};
 use crate::providers::{caps, CallContext, Provider, Started};

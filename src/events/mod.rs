@@ -41,10 +41,10 @@ use base64::Engine;
 use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 
-use crate::call::{from_unix_ms, unix_ms, CallState, CallStatus, FailReason, Leg, Observation};
 use crate::client::{CallOptions, Client, WeakClient};
 use crate::dsn::{Dsn, Secret};
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::{from_unix_ms, unix_ms, CallState, CallStatus, FailReason, Leg, Observation};
 use crate::providers::Provider;
 use crate::transport::Transport;
 

@@ -1,5 +1,5 @@
 //! 42call (42com's login.42call.com), REST v2: web callback, SMS, PIN top-up. The
-//! account services (balance, rates, call records, cards, ...) are in `call42_account`.
+//! account services (balance, rates, call records, cards, ...) are in `account` (this folder).
 //!
 //! Every request is signed: `key = md5_hex(password)` (the 32 hex characters are the
 //! key's bytes), `message = key + "\n" + x-date`, `x-authorization = USER ":"
@@ -23,16 +23,18 @@ use hmac::{KeyInit, Mac};
 use md5::Digest;
 use serde::Deserialize;
 
-use crate::call::{CallState, FailReason, Observation};
 use crate::client::CallOptions;
 use crate::dsn::{Dsn, Secret};
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::{CallState, FailReason, Observation};
 use crate::money::Money;
 use crate::number::{self, Number};
 use crate::providers::account::AccountServices;
-use crate::providers::call42_account::{lenient_json, AccountConfig};
+use crate::providers::call42::account::{lenient_json, AccountConfig};
 use crate::providers::{caps, CallContext, Provider, Started};
 use crate::transport::{self, Effect, Request, Response, Transport};
+
+pub mod account;
 
 type HmacSha1 = hmac::Hmac<sha1::Sha1>;
 

@@ -11,9 +11,9 @@ use std::time::{Duration, SystemTime};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use crate::call::{from_unix_ms, unix_ms, CallStatus};
 use crate::dsn::Dsn;
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::{from_unix_ms, unix_ms, CallStatus};
 use crate::money::Money;
 use crate::providers::{self, caps, CallContext, Provider};
 
