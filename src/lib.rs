@@ -8,7 +8,7 @@ pub mod account;
 pub mod client;
 pub mod dsn;
 pub mod error;
-pub mod events;
+pub(crate) mod events;
 pub mod ffi;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -16,11 +16,12 @@ pub mod log;
 pub mod model;
 pub mod money;
 pub mod number;
-pub mod providers;
+pub(crate) mod providers;
 pub mod transport;
+pub(crate) mod util;
 
-pub use client::{Call, CallOptions, Client};
+pub use client::{Call, Client};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{EventRefused, EventReply};
-pub use model::{CallState, CallStatus, FailReason, Leg, Observation};
+pub use model::{CallOptions, CallState, CallStatus, Capabilities, FailReason, Leg, Observation};
 pub use money::Money;

@@ -9,210 +9,87 @@
 //!    The carrier signs nothing, so this token is what tells a real event from a
 //!    forged one; it also binds the limits, so that a process that never saw the call
 //!    can still enforce them.
-//! 2. [`Client::ingest_event`] checks the token in constant time (`Mac::verify_slice`):
-//!    a forged event, or one made for another call, changes nothing (403). The carrier
-//!    reads its own parameters into an [`Observation`] ([`Provider::event_observation`]),
+//! 2. `Client::ingest_event` checks the token in constant time (`Mac::verify_slice`,
+//!    `token.rs`): a forged event, or one made for another call, changes nothing (403).
+//!    The carrier reads its own parameters into an [`Observation`]
+//!    ([`EventProtocol::observe`]),
 //!    which is applied through [`CallStatus::apply`]: late and repeated events never move
 //!    a call back.
 //! 3. The call is found where it lives: alive in this process (the client's index of
-//!    its calls), in the event spool (`event_spool=DIR`: hosts such as PHP, where the
+//!    its calls, reached through [`LiveCalls`]), in the event spool (`spool.rs`,
+//!    `event_spool=DIR`: hosts such as PHP, where the
 //!    process that takes the event is not the one that polls), or in a short buffer for
 //!    a call whose start has not returned yet. Nowhere: 404, nothing changes.
 //! 4. The answer is 200, or the carrier's hang-up status (PokeTALK: 412) when the host
 //!    asked for hang-up (in this process, or in another through the spool) or the call
 //!    is past its `max_duration_s` / `max_cost`.
 //!
-//! Events reach [`Client::ingest_event`] from the host's own web server (`cc_event_ingest`),
-//! or from the built-in [`Listener`] (`event_listen=IP:PORT`).
+//! Events reach `Client::ingest_event` from the host's own web server (`cc_event_ingest`),
+//! or from the built-in listener (`listener.rs`, `event_listen=IP:PORT`).
+//!
+//! Everything here is the client's: it reads the `event_*` options out of the DSN
+//! ([`EventOptions::take`]), binds the listener's socket, builds [`Events`] and serves
+//! events to it. A carrier that reports by events only implements the narrow
+//! [`EventProtocol`] hook (how its events read, which status ends a call, which
+//! variables it fills in, its URL length limit).
 
-use std::collections::hash_map::RandomState;
+pub(crate) mod listener;
+pub(crate) mod spool;
+pub(crate) mod token;
+
 use std::collections::HashMap;
-use std::fs;
-use std::hash::{BuildHasher, Hasher};
-use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime};
 
-use base64::Engine;
-use hmac::{KeyInit, Mac};
-use serde::{Deserialize, Serialize};
-
-use crate::client::{CallOptions, Client, WeakClient};
 use crate::dsn::{Dsn, Secret};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{from_unix_ms, unix_ms, CallState, CallStatus, FailReason, Leg, Observation};
-use crate::providers::Provider;
-use crate::transport::Transport;
+use crate::model::{
+    from_unix_ms, unix_ms, CallOptions, CallState, CallStatus, FailReason, Leg, Observation,
+};
+use crate::providers::EventProtocol;
+use crate::util::{lock_or_recover as lock, new_call_id};
 
-type HmacSha1 = hmac::Hmac<sha1::Sha1>;
+use spool::{Spool, StoredEvent};
+use token::{valid_id, Limits, Signer};
 
 /// The library's own query parameters in an event URL.
-pub const ID_PARAM: &str = "cc_id";
-pub const LIMITS_PARAM: &str = "cc_lim";
-pub const TOKEN_PARAM: &str = "cc_tok";
+pub(crate) const ID_PARAM: &str = "cc_id";
+pub(crate) const LIMITS_PARAM: &str = "cc_lim";
+pub(crate) const TOKEN_PARAM: &str = "cc_tok";
 /// The longest query string taken from an event.
 pub const MAX_QUERY: usize = 4096;
 /// The shortest `event_secret` accepted.
-pub const MIN_SECRET_LEN: usize = 16;
-const TOKEN_CONTEXT: &[u8] = b"callconnect-event-v1\n";
-/// How long a spooled call's files are kept after its last event.
-pub const SPOOL_KEEP: Duration = Duration::from_secs(48 * 3600);
-/// Files read from the spool for one call, at most.
-const SPOOL_MAX_EVENTS: usize = 10_000;
+pub(crate) const MIN_SECRET_LEN: usize = 16;
 /// Events kept for calls whose start has not returned yet (bounded: a flood of valid
 /// events cannot grow memory without limit).
 const EARLY_MAX_CALLS: usize = 1024;
 const EARLY_MAX_EVENTS: usize = 64;
-const EARLY_KEEP: Duration = Duration::from_secs(600);
-
-/// The limits of one call that events enforce, bound into its token.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Limits {
-    pub max_duration_s: Option<u32>,
-    /// A normalised non-negative decimal (`"1.50"`).
-    pub max_cost: Option<String>,
-}
-
-impl Limits {
-    pub fn from_options(o: &CallOptions) -> Result<Limits> {
-        let max_cost = match &o.max_cost {
-            None => None,
-            Some(c) => Some(
-                crate::money::normalise_decimal(c)
-                    .filter(|d| !d.starts_with('-'))
-                    .ok_or_else(|| {
-                        Error::invalid_argument("max_cost must be a decimal amount such as 1.50")
-                    })?,
-            ),
-        };
-        Ok(Limits {
-            max_duration_s: o.max_duration_s,
-            max_cost,
-        })
-    }
-
-    /// `""` without limits, else `DURATION_COST` with either part empty (`300_`, `_1.50`).
-    fn encode(&self) -> String {
-        if self.max_duration_s.is_none() && self.max_cost.is_none() {
-            return String::new();
-        }
-        format!(
-            "{}_{}",
-            self.max_duration_s
-                .map(|d| d.to_string())
-                .unwrap_or_default(),
-            self.max_cost.as_deref().unwrap_or("")
-        )
-    }
-
-    fn decode(text: &str) -> Result<Limits> {
-        let bad = || Error::invalid_argument("the event's limits (cc_lim) are malformed");
-        if text.is_empty() {
-            return Ok(Limits::default());
-        }
-        let (d, c) = text.split_once('_').ok_or_else(bad)?;
-        let max_duration_s = match d {
-            "" => None,
-            d => Some(d.parse().map_err(|_| bad())?),
-        };
-        let max_cost = match c {
-            "" => None,
-            c => Some(
-                crate::money::normalise_decimal(c)
-                    .filter(|n| n == c)
-                    .ok_or_else(bad)?,
-            ),
-        };
-        Ok(Limits {
-            max_duration_s,
-            max_cost,
-        })
-    }
-
-    /// Whether what the carrier said puts the call at or past a limit.
-    pub fn exceeded_by(&self, obs: &Observation) -> bool {
-        let duration = self
-            .max_duration_s
-            .is_some_and(|m| obs.duration_s.is_some_and(|d| d >= m));
-        let cost = self.max_cost.as_deref().is_some_and(|m| {
-            obs.cost
-                .as_ref()
-                .is_some_and(|c| decimal_at_least(&c.amount, m))
-        });
-        duration || cost
-    }
-}
-
-/// `a >= b` for normalised decimals (digits, one optional `.`, `b` not negative).
-fn decimal_at_least(a: &str, b: &str) -> bool {
-    if a.starts_with('-') {
-        return false;
-    }
-    let (ai, af) = a.split_once('.').unwrap_or((a, ""));
-    let (bi, bf) = b.split_once('.').unwrap_or((b, ""));
-    let (ai, bi) = (ai.trim_start_matches('0'), bi.trim_start_matches('0'));
-    if ai.len() != bi.len() {
-        return ai.len() > bi.len();
-    }
-    if ai != bi {
-        return ai > bi;
-    }
-    let n = af.len().max(bf.len());
-    format!("{af:0<n$}") >= format!("{bf:0<n$}")
-}
-
-/// One event as kept in the spool or the early buffer: the carrier's own parameters.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct StoredEvent {
-    received_ms: i64,
-    params: Vec<(String, String)>,
-}
+const EARLY_KEEP: std::time::Duration = std::time::Duration::from_secs(600);
 
 struct Early {
     since: Instant,
     events: Vec<StoredEvent>,
 }
 
-/// A carrier's event setup, read from its DSN by [`EventConfig::from_dsn`]:
-/// `event_url`, `event_secret`, `event_listen`, `event_spool`.
-pub struct EventConfig {
-    secret: Secret,
-    url: String,
-    hangup_status: u16,
-    spool: Option<Spool>,
-    /// Bound by `from_dsn` (so that a port taken is a DSN error), served by the client.
-    bound: Mutex<Option<tiny_http::Server>>,
-    listen_addr: Option<SocketAddr>,
-    early: Mutex<HashMap<String, Early>>,
-}
-
-impl std::fmt::Debug for EventConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventConfig")
-            .field("url", &self.url)
-            .field("listen_addr", &self.listen_addr)
-            .field("spool", &self.spool.as_ref().map(|s| &s.dir))
-            .finish_non_exhaustive()
-    }
-}
-
 fn dsn_error(what: impl std::fmt::Display) -> Error {
     Error::invalid_argument(format!("DSN: {what}"))
 }
 
-impl EventConfig {
-    /// Takes the event options out of a DSN. `None` when it has none. The secret is
-    /// registered with `transport`; `hangup_status` is what the carrier takes as "end
-    /// this call" in answer to an event (PokeTALK: 412).
-    pub fn from_dsn(
-        dsn: &mut Dsn,
-        transport: &mut Transport,
-        hangup_status: u16,
-    ) -> Result<Option<EventConfig>> {
+/// The `event_*` options of a DSN, checked but not yet acted on: `event_url`,
+/// `event_secret`, `event_listen`, `event_spool`.
+pub(crate) struct EventOptions {
+    /// Signs each call's event URL; the client registers it as a secret.
+    pub secret: Secret,
+    /// Where the client binds the built-in listener.
+    pub listen: Option<SocketAddr>,
+    url: Option<String>,
+    spool: Option<String>,
+}
+
+impl EventOptions {
+    /// Takes the event options out of a DSN. `None` when it has none.
+    pub(crate) fn take(dsn: &mut Dsn) -> Result<Option<EventOptions>> {
         let url = dsn.take_option("event_url");
         let secret = dsn.take_option("event_secret");
         let listen = dsn.take_option("event_listen");
@@ -226,26 +103,71 @@ impl EventConfig {
                  that takes events must know it",
             )
         })?;
-        transport.add_secret(&secret);
         if secret.chars().count() < MIN_SECRET_LEN {
             return Err(dsn_error(format!(
                 "event_secret must be at least {MIN_SECRET_LEN} characters"
             )));
         }
-        let (bound, listen_addr) = match listen {
-            None => (None, None),
-            Some(l) => {
-                let addr: SocketAddr = l.trim().parse().map_err(|_| {
-                    dsn_error("event_listen must be IP:PORT, such as 127.0.0.1:8089")
-                })?;
-                let server = tiny_http::Server::http(addr).map_err(|e| {
-                    dsn_error(format!("event_listen: cannot listen on {addr}: {e}"))
-                })?;
-                let actual = server.server_addr().to_ip().unwrap_or(addr);
-                (Some(server), Some(actual))
-            }
-        };
-        let url = match url {
+        let listen = listen
+            .map(|l| {
+                l.trim()
+                    .parse::<SocketAddr>()
+                    .map_err(|_| dsn_error("event_listen must be IP:PORT, such as 127.0.0.1:8089"))
+            })
+            .transpose()?;
+        Ok(Some(EventOptions {
+            secret: Secret::new(secret),
+            listen,
+            url,
+            spool,
+        }))
+    }
+}
+
+/// Where the events of one client's calls are taken: the token signer, the event URL,
+/// the carrier's [`EventProtocol`], the spool and the buffer of early events.
+pub(crate) struct Events {
+    signer: Signer,
+    url: String,
+    protocol: &'static dyn EventProtocol,
+    spool: Option<Spool>,
+    listen_addr: Option<SocketAddr>,
+    early: Mutex<HashMap<String, Early>>,
+}
+
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events")
+            .field("url", &self.url)
+            .field("listen_addr", &self.listen_addr)
+            .field("spool", &self.spool.as_ref().map(|s| s.dir()))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The calls alive in this process, by id: where an event is applied directly. The
+/// client implements it over its index of live calls.
+pub(crate) trait LiveCalls {
+    /// Runs `f` on the status of every call with this id alive in this process, or
+    /// `none` when there is none; both under one lock, so that a call registered
+    /// meanwhile is seen by one of the two. Returns how many calls `f` ran on.
+    fn with_live_calls(
+        &self,
+        id: &str,
+        f: &mut dyn FnMut(&mut CallStatus),
+        none: &mut dyn FnMut(),
+    ) -> usize;
+}
+
+impl Events {
+    /// The event setup from checked options. `listen_addr` is where the client bound the
+    /// listener (with the port the system chose), when the DSN asked for one.
+    pub(crate) fn new(
+        options: EventOptions,
+        protocol: &'static dyn EventProtocol,
+        listen_addr: Option<SocketAddr>,
+    ) -> Result<Events> {
+        let url = match options.url {
             Some(u) => check_url(&u)?,
             None => match listen_addr {
                 Some(a) if !a.ip().is_unspecified() => format!("http://{a}/"),
@@ -257,38 +179,52 @@ impl EventConfig {
                 }
             },
         };
-        let spool = spool.map(|dir| Spool::open(&dir)).transpose()?;
-        Ok(Some(EventConfig {
-            secret: Secret::new(secret),
+        let spool = options.spool.map(|dir| Spool::open(&dir)).transpose()?;
+        let events = Events {
+            signer: Signer::new(options.secret),
             url,
-            hangup_status,
+            protocol,
             spool,
-            bound: Mutex::new(bound),
             listen_addr,
             early: Mutex::new(HashMap::new()),
-        }))
+        };
+        // The longest URL a call can need: a full id and the longest limits.
+        let longest = Limits {
+            max_duration_s: Some(u32::MAX),
+            max_cost: Some("9".repeat(16)),
+        };
+        let n = events.event_url(&new_call_id(), &longest).len();
+        if n > protocol.max_url_len() {
+            return Err(Error::invalid_argument(format!(
+                "DSN: event_url is too long: with the library's query and {name}'s \
+                 variables it comes to {n} characters, {name} takes {max}",
+                name = protocol.name(),
+                max = protocol.max_url_len()
+            )));
+        }
+        Ok(events)
     }
 
     /// The address the built-in listener listens on, when there is one.
-    pub fn listen_addr(&self) -> Option<SocketAddr> {
+    pub(crate) fn listen_addr(&self) -> Option<SocketAddr> {
         self.listen_addr
     }
 
-    /// The HTTP status that asks the carrier to end a call.
-    pub fn hangup_status(&self) -> u16 {
-        self.hangup_status
+    /// What events add to the carrier's capabilities.
+    pub(crate) fn capabilities(&self) -> crate::model::Capabilities {
+        self.protocol.capabilities()
     }
 
     /// The event URL for one call: `event_url` + the library's query + the carrier's own
-    /// variables (`carrier_vars`, written as the carrier wants them, not encoded).
-    pub fn event_url(&self, call_id: &str, limits: &Limits, carrier_vars: &str) -> String {
+    /// variables (written as the carrier wants them, not encoded).
+    fn event_url(&self, call_id: &str, limits: &Limits) -> String {
         let lim = limits.encode();
         let mut ours = url::form_urlencoded::Serializer::new(String::new());
         ours.append_pair(ID_PARAM, call_id);
         if !lim.is_empty() {
             ours.append_pair(LIMITS_PARAM, &lim);
         }
-        ours.append_pair(TOKEN_PARAM, &self.token(call_id, &lim));
+        ours.append_pair(TOKEN_PARAM, &self.signer.token(call_id, &lim));
         let sep = if !self.url.contains('?') {
             "?"
         } else if self.url.ends_with('?') || self.url.ends_with('&') {
@@ -297,6 +233,7 @@ impl EventConfig {
             "&"
         };
         let mut out = format!("{}{sep}{}", self.url, ours.finish());
+        let carrier_vars = self.protocol.url_vars();
         if !carrier_vars.is_empty() {
             out.push('&');
             out.push_str(carrier_vars);
@@ -304,32 +241,20 @@ impl EventConfig {
         out
     }
 
-    fn mac(&self, call_id: &str, lim: &str) -> HmacSha1 {
-        let mut mac = HmacSha1::new_from_slice(self.secret.expose().as_bytes())
-            .expect("HMAC takes a key of any length");
-        mac.update(TOKEN_CONTEXT);
-        mac.update(call_id.as_bytes());
-        mac.update(b"\n");
-        mac.update(lim.as_bytes());
-        mac
-    }
-
-    fn token(&self, call_id: &str, lim: &str) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(self.mac(call_id, lim).finalize().into_bytes())
-    }
-
-    /// Checks a token in constant time.
-    fn verify(&self, call_id: &str, lim: &str, token: &str) -> bool {
-        let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token) else {
-            return false;
-        };
-        self.mac(call_id, lim).verify_slice(&bytes).is_ok()
-    }
-
-    /// Before a call is placed: makes room for its events (the spool's directory for
-    /// it; the early buffer), so that an event that beats the carrier's reply is kept.
-    pub fn prepare_call(&self, call_id: &str) -> Result<()> {
+    /// Before a call is placed: its event URL, and room for its events (the spool's
+    /// directory for it; the early buffer), so that an event that beats the carrier's
+    /// reply is kept.
+    pub(crate) fn prepare_call(&self, call_id: &str, options: &CallOptions) -> Result<String> {
+        let limits = Limits::from_options(options)?;
+        let u = self.event_url(call_id, &limits);
+        let max = self.protocol.max_url_len();
+        if u.len() > max {
+            return Err(Error::invalid_argument(format!(
+                "the event URL would be {} characters, {} takes {max}: shorten event_url",
+                u.len(),
+                self.protocol.name()
+            )));
+        }
         if let Some(s) = &self.spool {
             s.create_call(call_id)?;
         }
@@ -344,11 +269,11 @@ impl EventConfig {
                 },
             );
         }
-        Ok(())
+        Ok(u)
     }
 
     /// A call that surely was not placed: nothing of it is kept.
-    pub fn forget_call(&self, call_id: &str) {
+    pub(crate) fn forget_call(&self, call_id: &str) {
         if let Some(s) = &self.spool {
             s.remove_call(call_id);
         }
@@ -358,7 +283,7 @@ impl EventConfig {
     /// Notes that the host asked to end a call, for whichever process takes its next
     /// event (a marker in the spool). Without a spool there is nothing to note: the
     /// call's own status carries the request in this process.
-    pub fn request_hangup(&self, call_id: &str) -> Result<()> {
+    pub(crate) fn request_hangup(&self, call_id: &str) -> Result<()> {
         match &self.spool {
             Some(s) => s.request_hangup(call_id),
             None => Ok(()),
@@ -382,10 +307,139 @@ impl EventConfig {
             .map(|e| e.events)
             .unwrap_or_default()
     }
-}
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+    /// Takes one event: the query string of a hit on the call's event URL, applied to
+    /// the calls `live` knows, spooled or buffered.
+    pub(crate) fn ingest(
+        &self,
+        query: &str,
+        live: &dyn LiveCalls,
+    ) -> std::result::Result<EventReply, EventRefused> {
+        let refuse = |http_status: u16, error: Error| EventRefused { http_status, error };
+        let ev = parse_query(query).map_err(|e| {
+            let status = if e.kind() == ErrorKind::Auth {
+                403
+            } else {
+                400
+            };
+            refuse(status, e)
+        })?;
+        if !self.signer.verify(&ev.id, &ev.lim, &ev.token) {
+            return Err(refuse(
+                403,
+                Error::new(
+                    ErrorKind::Auth,
+                    "the event's token does not match its call (forged, or made for another \
+                     call): ignored",
+                ),
+            ));
+        }
+        let limits = Limits::decode(&ev.lim).map_err(|e| refuse(400, e))?;
+        let obs = self
+            .protocol
+            .observe(&ev.params)
+            .map_err(|e| refuse(400, e))?;
+        let event = StoredEvent {
+            received_ms: unix_ms(SystemTime::now()),
+            params: ev.params,
+        };
+        let is_final = obs.state.is_some_and(CallState::is_final);
+        let over_limits = !is_final && limits.exceeded_by(&obs);
+
+        // The spool first: a process polling from it sees the event even if this one
+        // does not know the call.
+        let spooled = match &self.spool {
+            Some(s) => s.record(&ev.id, &event).map_err(|e| refuse(500, e))?,
+            None => false,
+        };
+        let marker = self
+            .spool
+            .as_ref()
+            .and_then(|s| s.hangup_requested_at(&ev.id));
+        let mut requested = marker.is_some() || over_limits;
+        live.with_live_calls(
+            &ev.id,
+            &mut |s| requested |= s.hangup_pending && !s.state.is_final(),
+            &mut || {},
+        );
+        let mut status = None;
+        let mut buffered = false;
+        let found = live.with_live_calls(
+            &ev.id,
+            &mut |s| {
+                let o = if requested && is_final {
+                    cancelled(&obs)
+                } else {
+                    obs.clone()
+                };
+                s.apply(&o);
+                if requested && !s.state.is_final() {
+                    s.hangup_pending = true;
+                }
+                status = Some(s.clone());
+            },
+            &mut || buffered = !spooled && self.buffer_early(&ev.id, &event),
+        );
+        if found == 0 && !spooled && !buffered {
+            return Err(refuse(
+                404,
+                Error::new(
+                    ErrorKind::NotFound,
+                    "no call with this id is known here (a call of another process needs \
+                     event_spool in both processes' DSN)",
+                ),
+            ));
+        }
+        if let Some(s) = self.spool.as_ref().filter(|_| spooled) {
+            if over_limits {
+                s.request_hangup(&ev.id).map_err(|e| refuse(500, e))?;
+            }
+            if is_final {
+                s.sweep();
+            }
+        }
+        let hang_up = requested && !is_final;
+        Ok(EventReply {
+            http_status: if hang_up {
+                self.protocol.hangup_status()
+            } else {
+                200
+            },
+            call_id: ev.id,
+            hang_up,
+            status,
+        })
+    }
+
+    /// Brings a call's status up to date with events that did not reach it directly:
+    /// those in the spool (taken by another process) and those that came before its
+    /// start returned. Called on every poll.
+    pub(crate) fn catch_up(&self, call_id: &str, status: &mut CallStatus) -> Result<()> {
+        let early = self.take_early(call_id);
+        let (spooled, marker) = match &self.spool {
+            Some(s) if valid_id(call_id) => (s.events(call_id)?, s.hangup_requested_at(call_id)),
+            _ => (Vec::new(), None),
+        };
+        for ev in early.into_iter().chain(spooled) {
+            let Ok(mut obs) = self.protocol.observe(&ev.params) else {
+                continue;
+            };
+            let requested = match marker {
+                Some(m) => ev.received_ms >= m,
+                None => status.hangup_pending,
+            };
+            if requested && obs.state.is_some_and(CallState::is_final) {
+                obs = cancelled(&obs);
+            }
+            if status.apply(&obs) {
+                status.last_change = from_unix_ms(ev.received_ms);
+            }
+        }
+        if marker.is_some() && !status.state.is_final() {
+            status.hangup_pending = true;
+        }
+        Ok(())
+    }
 }
 
 fn check_url(text: &str) -> Result<String> {
@@ -409,33 +463,6 @@ fn check_url(text: &str) -> Result<String> {
         )));
     }
     Ok(url.as_str().to_string())
-}
-
-/// A new call id for carriers where the library names the call (PokeTALK's `custom`):
-/// 19 lower-case hex digits, the time in ms then 32 random bits. Unique across
-/// processes and time; not secret (the token is what proves an event).
-pub fn new_call_id() -> String {
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let now = SystemTime::now();
-    // RandomState is seeded from the operating system's random source.
-    let mut h = RandomState::new().build_hasher();
-    h.write_u64(SEQ.fetch_add(1, Ordering::Relaxed));
-    h.write_u32(std::process::id());
-    h.write_i64(unix_ms(now));
-    h.write_u128(
-        now.duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    format!("{:011x}{:08x}", unix_ms(now).max(0), h.finish() as u32)
-}
-
-/// Whether a text can be a call id in an event (and a file name in the spool).
-fn valid_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// What the host answers the carrier after an event was taken.
@@ -550,408 +577,54 @@ fn cancelled(obs: &Observation) -> Observation {
     }
 }
 
-/// Event ingestion and the listener's address.
-impl Client {
-    /// Takes one event: the query string of a hit on the call's event URL. On success
-    /// the host answers [`EventReply::http_status`]; on refusal (nothing changed)
-    /// [`EventRefused::http_status`].
-    pub fn ingest_event(&self, query: &str) -> std::result::Result<EventReply, EventRefused> {
-        let refuse = |http_status: u16, error: Error| EventRefused { http_status, error };
-        let provider = self.live().map_err(|e| refuse(503, e))?;
-        let Some(cfg) = provider.event_config() else {
-            return Err(refuse(
-                404,
-                Error::unsupported(format!(
-                    "this {} client takes no events (its DSN has no event_url and event_secret)",
-                    provider.scheme()
-                )),
-            ));
-        };
-        let ev = parse_query(query).map_err(|e| {
-            let status = if e.kind() == ErrorKind::Auth {
-                403
-            } else {
-                400
-            };
-            refuse(status, e)
-        })?;
-        if !cfg.verify(&ev.id, &ev.lim, &ev.token) {
-            return Err(refuse(
-                403,
-                Error::new(
-                    ErrorKind::Auth,
-                    "the event's token does not match its call (forged, or made for another \
-                     call): ignored",
-                ),
-            ));
-        }
-        let limits = Limits::decode(&ev.lim).map_err(|e| refuse(400, e))?;
-        let obs = provider
-            .event_observation(&ev.params)
-            .map_err(|e| refuse(400, e))?;
-        let event = StoredEvent {
-            received_ms: unix_ms(SystemTime::now()),
-            params: ev.params,
-        };
-        let is_final = obs.state.is_some_and(CallState::is_final);
-        let over_limits = !is_final && limits.exceeded_by(&obs);
-
-        // The spool first: a process polling from it sees the event even if this one
-        // does not know the call.
-        let spooled = match &cfg.spool {
-            Some(s) => s.record(&ev.id, &event).map_err(|e| refuse(500, e))?,
-            None => false,
-        };
-        let marker = cfg
-            .spool
-            .as_ref()
-            .and_then(|s| s.hangup_requested_at(&ev.id));
-        let mut requested = marker.is_some() || over_limits;
-        self.with_live_calls(
-            &ev.id,
-            |s| requested |= s.hangup_pending && !s.state.is_final(),
-            || {},
-        );
-        let mut status = None;
-        let mut buffered = false;
-        let live = self.with_live_calls(
-            &ev.id,
-            |s| {
-                let o = if requested && is_final {
-                    cancelled(&obs)
-                } else {
-                    obs.clone()
-                };
-                s.apply(&o);
-                if requested && !s.state.is_final() {
-                    s.hangup_pending = true;
-                }
-                status = Some(s.clone());
-            },
-            || buffered = !spooled && cfg.buffer_early(&ev.id, &event),
-        );
-        if live == 0 && !spooled && !buffered {
-            return Err(refuse(
-                404,
-                Error::new(
-                    ErrorKind::NotFound,
-                    "no call with this id is known here (a call of another process needs \
-                     event_spool in both processes' DSN)",
-                ),
-            ));
-        }
-        if let Some(s) = cfg.spool.as_ref().filter(|_| spooled) {
-            if over_limits {
-                s.request_hangup(&ev.id).map_err(|e| refuse(500, e))?;
-            }
-            if is_final {
-                s.sweep();
-            }
-        }
-        let hang_up = requested && !is_final;
-        Ok(EventReply {
-            http_status: if hang_up { cfg.hangup_status } else { 200 },
-            call_id: ev.id,
-            hang_up,
-            status,
-        })
-    }
-
-    /// The address of the built-in event listener (`event_listen`), with the port the
-    /// system chose when the DSN said `:0`.
-    pub fn event_listen_addr(&self) -> Option<SocketAddr> {
-        self.live().ok()?.event_config()?.listen_addr()
-    }
-}
-
-/// Brings a call's status up to date with events that did not reach it directly: those
-/// in the spool (taken by another process) and those that came before its start
-/// returned. Called on every poll.
-pub(crate) fn catch_up(
-    provider: &dyn Provider,
-    call_id: &str,
-    status: &mut CallStatus,
-) -> Result<()> {
-    let Some(cfg) = provider.event_config() else {
-        return Ok(());
-    };
-    let early = cfg.take_early(call_id);
-    let (spooled, marker) = match &cfg.spool {
-        Some(s) if valid_id(call_id) => (s.events(call_id)?, s.hangup_requested_at(call_id)),
-        _ => (Vec::new(), None),
-    };
-    for ev in early.into_iter().chain(spooled) {
-        let Ok(mut obs) = provider.event_observation(&ev.params) else {
-            continue;
-        };
-        let requested = match marker {
-            Some(m) => ev.received_ms >= m,
-            None => status.hangup_pending,
-        };
-        if requested && obs.state.is_some_and(CallState::is_final) {
-            obs = cancelled(&obs);
-        }
-        if status.apply(&obs) {
-            status.last_change = from_unix_ms(ev.received_ms);
-        }
-    }
-    if marker.is_some() && !status.state.is_final() {
-        status.hangup_pending = true;
-    }
-    Ok(())
-}
-
-static FILE_SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// The event spool: one directory per call (`DIR/<call id>/`) holding one small JSON
-/// file per event (`<received ms>-<pid>-<seq>.json`, written to a `.tmp-*` file and
-/// renamed, so that a reader never sees half a file) and, once the host asked to end
-/// the call, a `hangup` file with the time of the request in ms.
-struct Spool {
-    dir: PathBuf,
-}
-
-fn spool_error(what: &str, path: &Path, e: std::io::Error) -> Error {
-    Error::internal(format!(
-        "event spool: cannot {what} {}: {e}",
-        path.display()
-    ))
-}
-
-impl Spool {
-    fn open(dir: &str) -> Result<Spool> {
-        if dir.trim().is_empty() {
-            return Err(dsn_error("event_spool is empty"));
-        }
-        let dir = PathBuf::from(dir);
-        fs::create_dir_all(&dir)
-            .map_err(|e| dsn_error(format!("event_spool: cannot create {}: {e}", dir.display())))?;
-        let spool = Spool { dir };
-        // A spool this process cannot write to would lose events later: say so now.
-        let probe = spool.dir.join(unique_name(".probe-"));
-        fs::write(&probe, b"").map_err(|e| {
-            dsn_error(format!(
-                "event_spool: cannot write in {}: {e}",
-                spool.dir.display()
-            ))
-        })?;
-        let _ = fs::remove_file(&probe);
-        Ok(spool)
-    }
-
-    fn call_dir(&self, id: &str) -> PathBuf {
-        self.dir.join(id)
-    }
-
-    fn create_call(&self, id: &str) -> Result<()> {
-        let d = self.call_dir(id);
-        match fs::create_dir(&d) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-            Err(e) => Err(spool_error("create", &d, e)),
-        }
-    }
-
-    fn remove_call(&self, id: &str) {
-        let _ = fs::remove_dir_all(self.call_dir(id));
-    }
-
-    /// Writes one event of a call the spool knows; `false` when it does not know it.
-    fn record(&self, id: &str, ev: &StoredEvent) -> Result<bool> {
-        let d = self.call_dir(id);
-        if !d.is_dir() {
-            return Ok(false);
-        }
-        let name = format!(
-            "{:013}-{}-{:08}.json",
-            ev.received_ms.max(0),
-            std::process::id(),
-            FILE_SEQ.fetch_add(1, Ordering::Relaxed)
-        );
-        let body = serde_json::to_vec(ev).map_err(|_| Error::internal("event spool: encoding"))?;
-        write_atomically(&d, &name, &body)?;
-        Ok(true)
-    }
-
-    fn request_hangup(&self, id: &str) -> Result<()> {
-        self.create_call(id)?;
-        let d = self.call_dir(id);
-        if d.join("hangup").exists() {
-            return Ok(());
-        }
-        let now = unix_ms(SystemTime::now()).to_string();
-        write_atomically(&d, "hangup", now.as_bytes())
-    }
-
-    fn hangup_requested_at(&self, id: &str) -> Option<i64> {
-        fs::read_to_string(self.call_dir(id).join("hangup"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-    }
-
-    /// The call's events in the order they came.
-    fn events(&self, id: &str) -> Result<Vec<StoredEvent>> {
-        let d = self.call_dir(id);
-        let entries = match fs::read_dir(&d) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(spool_error("read", &d, e)),
-        };
-        let mut names: Vec<String> = entries
-            .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|n| !n.starts_with('.') && n.ends_with(".json"))
-            .collect();
-        names.sort();
-        names.truncate(SPOOL_MAX_EVENTS);
-        Ok(names
-            .iter()
-            .filter_map(|n| fs::read(d.join(n)).ok())
-            .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
-            .collect())
-    }
-
-    /// Removes calls whose last event is older than [`SPOOL_KEEP`], and leftovers of
-    /// writers that died between writing and renaming. Run when a call ends.
-    fn sweep(&self) {
-        let Ok(entries) = fs::read_dir(&self.dir) else {
-            return;
-        };
-        let now = SystemTime::now();
-        for e in entries.filter_map(|e| e.ok()) {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            let Ok(meta) = e.metadata() else { continue };
-            let age = meta
-                .modified()
-                .ok()
-                .and_then(|m| now.duration_since(m).ok())
-                .unwrap_or_default();
-            if meta.is_dir() && valid_id(&name) && age > SPOOL_KEEP {
-                let _ = fs::remove_dir_all(e.path());
-            } else if meta.is_file() && name.starts_with(".tmp-") && age > Duration::from_secs(3600)
-            {
-                let _ = fs::remove_file(e.path());
-            }
-        }
-    }
-}
-
-fn unique_name(prefix: &str) -> String {
-    format!(
-        "{prefix}{}-{}",
-        std::process::id(),
-        FILE_SEQ.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let tmp = dir.join(unique_name(".tmp-"));
-    let written = fs::File::create(&tmp).and_then(|mut f| f.write_all(bytes));
-    if let Err(e) = written.and_then(|_| fs::rename(&tmp, dir.join(name))) {
-        let _ = fs::remove_file(&tmp);
-        return Err(spool_error("write", &dir.join(name), e));
-    }
-    Ok(())
-}
-
-/// The built-in event listener (`event_listen=IP:PORT`): a small HTTP server (tiny_http)
-/// on one thread that hands every `GET` to [`Client::ingest_event`] and answers its
-/// status with an empty body. It holds its client weakly and stops when the client is
-/// closed or dropped.
-pub(crate) struct Listener {
-    stop: Arc<AtomicBool>,
-    server: Arc<tiny_http::Server>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Listener {
-    /// Starts serving the listener the client's DSN bound, if it bound one.
-    pub(crate) fn start(client: &Client) -> Result<Option<Listener>> {
-        let Some(cfg) = client.live()?.event_config() else {
-            return Ok(None);
-        };
-        let Some(server) = lock(&cfg.bound).take() else {
-            return Ok(None);
-        };
-        let server = Arc::new(server);
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (server, stop, client) = (server.clone(), stop.clone(), client.downgrade());
-            std::thread::Builder::new()
-                .name("callconnect-events".into())
-                .spawn(move || serve(&server, &stop, &client))
-                .map_err(|e| Error::internal(format!("cannot start the event listener: {e}")))?
-        };
-        Ok(Some(Listener {
-            stop,
-            server,
-            thread: Some(thread),
-        }))
-    }
-
-    /// Stops serving and waits for the thread (unless called from it).
-    pub(crate) fn stop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        self.server.unblock();
-        if let Some(t) = self.thread.take() {
-            if t.thread().id() != std::thread::current().id() {
-                let _ = t.join();
-            }
-        }
-    }
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn serve(server: &tiny_http::Server, stop: &AtomicBool, client: &WeakClient) {
-    while !stop.load(Ordering::Acquire) {
-        let request = match server.recv_timeout(Duration::from_millis(200)) {
-            Ok(Some(r)) => r,
-            Ok(None) => continue,
-            Err(_) => {
-                std::thread::sleep(Duration::from_millis(50));
-                continue;
-            }
-        };
-        let status = match request.method() {
-            tiny_http::Method::Get | tiny_http::Method::Head => {
-                let query = request.url().split_once('?').map_or("", |(_, q)| q);
-                match client.upgrade() {
-                    Some(c) => match c.ingest_event(query) {
-                        Ok(reply) => reply.http_status,
-                        Err(refused) => refused.http_status,
-                    },
-                    None => 503,
-                }
-            }
-            _ => 405,
-        };
-        let _ = request.respond(tiny_http::Response::empty(status));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn config(secret: &str) -> EventConfig {
+    /// A carrier's event hook as the tests need it: one variable, a long URL limit.
+    struct TestProtocol;
+
+    impl EventProtocol for TestProtocol {
+        fn name(&self) -> &'static str {
+            "Test"
+        }
+        fn capabilities(&self) -> crate::model::Capabilities {
+            crate::model::Capabilities::EVENTS
+        }
+        fn hangup_status(&self) -> u16 {
+            412
+        }
+        fn url_vars(&self) -> &'static str {
+            "status=$status"
+        }
+        fn max_url_len(&self) -> usize {
+            1000
+        }
+        fn observe(&self, _params: &[(String, String)]) -> Result<Observation> {
+            Ok(Observation::default())
+        }
+    }
+
+    /// What the client does with a DSN's event options: take them, bind, build.
+    fn from_dsn(dsn: &mut Dsn) -> Result<Option<(Events, String)>> {
+        let Some(o) = EventOptions::take(dsn)? else {
+            return Ok(None);
+        };
+        let secret = o.secret.expose().to_string();
+        let bound = o.listen.map(listener::Bound::bind).transpose()?;
+        let addr = bound.as_ref().map(listener::Bound::addr);
+        Ok(Some((Events::new(o, &TestProtocol, addr)?, secret)))
+    }
+
+    fn config(secret: &str) -> Events {
         let mut dsn = Dsn::parse(&format!(
             "poketalk://k@h?event_url=https%3A%2F%2Fportal.example%2Fcb.php%3Fsite%3D3&event_secret={secret}"
         ))
         .unwrap();
-        let mut t = Transport::new(Duration::from_secs(1));
-        let c = EventConfig::from_dsn(&mut dsn, &mut t, 412)
-            .unwrap()
-            .unwrap();
+        let (c, registered) = from_dsn(&mut dsn).unwrap().unwrap();
         assert!(dsn.finish().is_ok());
-        assert_eq!(t.redact(secret), "***");
+        // The secret goes to the client, which registers it with its secrets.
+        assert_eq!(registered, secret);
         c
     }
 
@@ -962,7 +635,7 @@ mod tests {
             max_duration_s: Some(300),
             max_cost: Some("1.50".into()),
         };
-        let u = c.event_url("abc", &lim, "status=$status");
+        let u = c.event_url("abc", &lim);
         assert!(
             u.starts_with("https://portal.example/cb.php?site=3&cc_id=abc&cc_lim=300_1.50&cc_tok="),
             "{u}"
@@ -970,66 +643,17 @@ mod tests {
         assert!(u.ends_with("&status=$status"));
         let q = u.split_once('?').unwrap().1;
         let ev = parse_query(q).unwrap();
-        assert!(c.verify(&ev.id, &ev.lim, &ev.token));
+        assert!(c.signer.verify(&ev.id, &ev.lim, &ev.token));
         assert_eq!(Limits::decode(&ev.lim).unwrap(), lim);
         // The token binds the id and the limits, and is the secret's.
-        assert!(!c.verify("abd", &ev.lim, &ev.token));
-        assert!(!c.verify(&ev.id, "3000_1.50", &ev.token));
-        assert!(!config("another-secret-0123").verify(&ev.id, &ev.lim, &ev.token));
-        assert!(!c.verify(&ev.id, &ev.lim, "AAAA"));
-        assert!(!c.verify(&ev.id, &ev.lim, "!!"));
+        assert!(!c.signer.verify("abd", &ev.lim, &ev.token));
+        assert!(!c.signer.verify(&ev.id, "3000_1.50", &ev.token));
+        assert!(!config("another-secret-0123")
+            .signer
+            .verify(&ev.id, &ev.lim, &ev.token));
+        assert!(!c.signer.verify(&ev.id, &ev.lim, "AAAA"));
+        assert!(!c.signer.verify(&ev.id, &ev.lim, "!!"));
         assert_eq!(ev.token.len(), 27);
-    }
-
-    #[test]
-    fn limits() {
-        for (text, lim) in [
-            ("", Limits::default()),
-            (
-                "60_",
-                Limits {
-                    max_duration_s: Some(60),
-                    max_cost: None,
-                },
-            ),
-            (
-                "_0.5",
-                Limits {
-                    max_duration_s: None,
-                    max_cost: Some("0.5".into()),
-                },
-            ),
-        ] {
-            assert_eq!(Limits::decode(text).unwrap(), lim);
-            assert_eq!(lim.encode(), text);
-        }
-        for bad in ["x", "1_x", "-1_", "_1,5", "_01"] {
-            assert!(Limits::decode(bad).is_err(), "{bad}");
-        }
-        let obs = |d: u32, c: &str| Observation {
-            duration_s: Some(d),
-            cost: Some(crate::Money::parse(c, None).unwrap()),
-            ..Default::default()
-        };
-        let l = Limits {
-            max_duration_s: Some(60),
-            max_cost: Some("0.50".into()),
-        };
-        assert!(!l.exceeded_by(&obs(59, "0.499")));
-        assert!(l.exceeded_by(&obs(60, "0")));
-        assert!(l.exceeded_by(&obs(0, "0.5")));
-        assert!(l.exceeded_by(&obs(0, "10.0")));
-        assert!(!Limits::default().exceeded_by(&obs(100_000, "1000")));
-    }
-
-    #[test]
-    fn decimals() {
-        assert!(decimal_at_least("1.50", "1.5"));
-        assert!(decimal_at_least("2", "1.99"));
-        assert!(!decimal_at_least("0.9", "1"));
-        assert!(decimal_at_least("10", "9.999"));
-        assert!(!decimal_at_least("-5", "0"));
-        assert!(decimal_at_least("0", "0"));
     }
 
     #[test]
@@ -1050,8 +674,8 @@ mod tests {
 
     #[test]
     fn ids_are_unique_and_safe() {
-        let a = new_call_id();
-        let b = new_call_id();
+        let a = crate::util::new_call_id();
+        let b = crate::util::new_call_id();
         assert_ne!(a, b);
         assert_eq!(a.len(), 19);
         assert!(valid_id(&a));
@@ -1061,8 +685,7 @@ mod tests {
     fn dsn_options() {
         let parse = |q: &str| {
             let mut dsn = Dsn::parse(&format!("poketalk://k@h?{q}")).unwrap();
-            let mut t = Transport::new(Duration::from_secs(1));
-            EventConfig::from_dsn(&mut dsn, &mut t, 412).map(|c| c.is_some())
+            from_dsn(&mut dsn).map(|c| c.is_some())
         };
         assert_eq!(parse("tls=0"), Ok(false));
         for bad in [

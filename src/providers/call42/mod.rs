@@ -23,15 +23,15 @@ use hmac::{KeyInit, Mac};
 use md5::Digest;
 use serde::Deserialize;
 
-use crate::client::CallOptions;
+use crate::account::AccountServices;
 use crate::dsn::{Dsn, Secret};
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::{CallContext, CallOptions, Capabilities, StartContext, Started};
 use crate::model::{CallState, FailReason, Observation};
 use crate::money::Money;
 use crate::number::{self, Number};
-use crate::providers::account::AccountServices;
 use crate::providers::call42::account::{lenient_json, AccountConfig};
-use crate::providers::{caps, CallContext, Provider, Started};
+use crate::providers::Provider;
 use crate::transport::{self, Effect, Request, Response, Transport};
 
 pub mod account;
@@ -223,11 +223,21 @@ impl Provider for Call42 {
         "42call"
     }
 
-    fn capabilities(&self) -> u32 {
-        caps::CALLBACK | caps::HANGUP | caps::SMS | caps::TOPUP | caps::ACCOUNT
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::CALLBACK
+            | Capabilities::HANGUP
+            | Capabilities::SMS
+            | Capabilities::TOPUP
+            | Capabilities::ACCOUNT
     }
 
-    fn start_call(&self, a: &str, b: &str, _options: &CallOptions) -> Result<Started> {
+    fn start_call(
+        &self,
+        a: &str,
+        b: &str,
+        _options: &CallOptions,
+        _start: &StartContext<'_>,
+    ) -> Result<Started> {
         let a = self.number(a).map_err(|e| e.context("A number"))?;
         let b = self.number(b).map_err(|e| e.context("B number"))?;
         let form = [
