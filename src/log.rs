@@ -28,6 +28,7 @@ use crate::error::{Error, ErrorKind, Result};
 /// How much a log line says. The values are those of `cc_log_level` in the C header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u32)]
+#[non_exhaustive]
 pub enum Level {
     Error = 1,
     Warn = 2,

@@ -45,7 +45,7 @@ struct ClientShared {
     secrets: Vec<String>,
     /// The calls of this client alive in this process, by id: where carrier events for
     /// them are applied (see `events`).
-    calls: Mutex<HashMap<String, Vec<Weak<Mutex<CallInner>>>>>,
+    calls: Mutex<HashMap<String, Vec<Weak<Mutex<CallStatus>>>>>,
     /// The built-in event listener, when the DSN asked for one (`event_listen`).
     listener: Mutex<Option<Listener>>,
 }
@@ -180,7 +180,7 @@ impl Client {
         let max = options.max_duration_s.unwrap_or(DEFAULT_MAX_DURATION_S);
         let mut status = CallStatus::new(started.live);
         status.apply(&started.observation);
-        let record = CallRecord {
+        let record = CallReference {
             v: 1,
             carrier: provider.scheme().to_string(),
             id: started.call_id,
@@ -196,7 +196,7 @@ impl Client {
     /// into a call. Sends nothing; the next poll asks the carrier.
     pub fn attach(&self, reference: &str) -> Result<Call> {
         let provider = self.live()?;
-        let record = CallRecord::decode(reference)?;
+        let record = CallReference::decode(reference)?;
         if record.carrier != provider.scheme() {
             return Err(Error::invalid_argument(format!(
                 "the reference is of a {} call, this client speaks {}",
@@ -325,9 +325,9 @@ impl Client {
         let index = lock_or_recover(&self.shared.calls);
         let mut n = 0;
         for weak in index.get(id).into_iter().flatten() {
-            if let Some(inner) = weak.upgrade() {
-                let mut inner = lock_or_recover(&inner);
-                f(&mut inner.status);
+            if let Some(status) = weak.upgrade() {
+                let mut status = lock_or_recover(&status);
+                f(&mut status);
                 n += 1;
             }
         }
@@ -337,14 +337,14 @@ impl Client {
         n
     }
 
-    fn register_call(&self, id: &str, inner: &Arc<Mutex<CallInner>>) {
+    fn register_call(&self, id: &str, inner: &Arc<Mutex<CallStatus>>) {
         let mut index = lock_or_recover(&self.shared.calls);
         let list = index.entry(id.to_string()).or_default();
         list.retain(|w| w.strong_count() > 0);
         list.push(Arc::downgrade(inner));
     }
 
-    fn forget_call(&self, id: &str, inner: &Arc<Mutex<CallInner>>) {
+    fn forget_call(&self, id: &str, inner: &Arc<Mutex<CallStatus>>) {
         let mut index = lock_or_recover(&self.shared.calls);
         if let Some(list) = index.get_mut(id) {
             list.retain(|w| w.strong_count() > 0 && !std::ptr::eq(w.as_ptr(), Arc::as_ptr(inner)));
@@ -355,9 +355,9 @@ impl Client {
     }
 }
 
-/// What a call's reference holds. Nothing secret: it is stored by hosts in plain text.
+/// What a call's reference holds (`Call::reference`). Nothing secret: it is stored by hosts in plain text.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-struct CallRecord {
+struct CallReference {
     v: u32,
     carrier: String,
     id: String,
@@ -373,7 +373,7 @@ struct CallRecord {
 const REF_PREFIX: &str = "cc1.";
 const MAX_REF_LEN: usize = 8192;
 
-impl CallRecord {
+impl CallReference {
     fn encode(&self) -> String {
         let json = serde_json::to_vec(self).expect("a call record always serialises");
         format!(
@@ -382,7 +382,7 @@ impl CallRecord {
         )
     }
 
-    fn decode(reference: &str) -> Result<CallRecord> {
+    fn decode(reference: &str) -> Result<CallReference> {
         let bad = || Error::invalid_argument("not a call reference made by this library");
         if reference.len() > MAX_REF_LEN {
             return Err(bad());
@@ -391,7 +391,7 @@ impl CallRecord {
         let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(body)
             .map_err(|_| bad())?;
-        let record: CallRecord = serde_json::from_slice(&json).map_err(|_| bad())?;
+        let record: CallReference = serde_json::from_slice(&json).map_err(|_| bad())?;
         if record.v != 1 || record.id.is_empty() {
             return Err(bad());
         }
@@ -403,57 +403,60 @@ impl CallRecord {
     }
 }
 
-struct CallInner {
-    record: CallRecord,
-    status: CallStatus,
-}
-
 /// One placed call. Safe to share between threads; requests on one call are serialised.
 pub struct Call {
     client: Client,
-    /// Shared with the client's index of live calls (weakly), where events land.
-    inner: Arc<Mutex<CallInner>>,
+    /// What the call's reference holds: set at the start, never changed.
+    record: CallReference,
+    /// The call's status, shared with the client's index of live calls (weakly), where
+    /// events land.
+    status: Arc<Mutex<CallStatus>>,
 }
 
 impl std::fmt::Debug for Call {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Call").finish_non_exhaustive()
+        f.debug_struct("Call")
+            .field("id", &self.record.id)
+            .finish_non_exhaustive()
     }
 }
 
 impl Call {
-    fn new(client: Client, record: CallRecord, status: CallStatus) -> Call {
-        let id = record.id.clone();
-        let inner = Arc::new(Mutex::new(CallInner { record, status }));
-        client.register_call(&id, &inner);
-        Call { client, inner }
+    fn new(client: Client, record: CallReference, status: CallStatus) -> Call {
+        let status = Arc::new(Mutex::new(status));
+        client.register_call(&record.id, &status);
+        Call {
+            client,
+            record,
+            status,
+        }
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, CallInner>> {
-        self.inner
+    fn lock(&self) -> Result<MutexGuard<'_, CallStatus>> {
+        self.status
             .lock()
             .map_err(|_| Error::internal("a call's lock was poisoned by an earlier panic"))
     }
 
     /// The carrier's id of the call.
-    pub fn id(&self) -> Result<String> {
-        Ok(self.lock()?.record.id.clone())
+    pub fn id(&self) -> &str {
+        &self.record.id
     }
 
     /// The host's correlation string, if one was given at the start.
-    pub fn correlation(&self) -> Result<Option<String>> {
-        Ok(self.lock()?.record.correlation.clone())
+    pub fn correlation(&self) -> Option<&str> {
+        self.record.correlation.as_deref()
     }
 
     /// Asks the carrier (where it can tell) and returns the call's status. A final
     /// status is returned without asking again.
     pub fn poll(&self) -> Result<CallStatus> {
         let provider = self.client.live()?;
-        let mut inner = self.lock()?;
-        if inner.status.state.is_final() {
-            return Ok(inner.status.clone());
+        let mut status = self.lock()?;
+        if status.state.is_final() {
+            return Ok(status.clone());
         }
-        let CallInner { record, status } = &mut *inner;
+        let record = &self.record;
         let ctx = CallContext {
             call_id: &record.id,
             extra: &record.extra,
@@ -467,7 +470,7 @@ impl Call {
         // Events that reached another process (event spool) or came before the call
         // was known here.
         if let Some(events) = &self.client.shared.events {
-            events.catch_up(&record.id, status)?;
+            events.catch_up(&record.id, &mut status)?;
         }
         status.expire_if_past(record.deadline());
         Ok(status.clone())
@@ -475,17 +478,17 @@ impl Call {
 
     /// The last known status, without asking the carrier.
     pub fn status(&self) -> Result<CallStatus> {
-        Ok(self.lock()?.status.clone())
+        Ok(self.lock()?.clone())
     }
 
     /// Asks the carrier to end the call. A call that has already ended is left alone.
     pub fn hangup(&self) -> Result<CallStatus> {
         let provider = self.client.live()?;
-        let mut inner = self.lock()?;
-        if inner.status.state.is_final() {
-            return Ok(inner.status.clone());
+        let mut status = self.lock()?;
+        if status.state.is_final() {
+            return Ok(status.clone());
         }
-        let CallInner { record, status } = &mut *inner;
+        let record = &self.record;
         let ctx = CallContext {
             call_id: &record.id,
             extra: &record.extra,
@@ -510,15 +513,14 @@ impl Call {
 
     /// A text that names this call and can be stored (it holds no secret) and turned
     /// back into a call with [`Client::attach`], in this process or another.
-    pub fn reference(&self) -> Result<String> {
-        Ok(self.lock()?.record.encode())
+    pub fn reference(&self) -> String {
+        self.record.encode()
     }
 }
 
 impl Drop for Call {
     fn drop(&mut self) {
-        let id = lock_or_recover(&self.inner).record.id.clone();
-        self.client.forget_call(&id, &self.inner);
+        self.client.forget_call(&self.record.id, &self.status);
     }
 }
 
@@ -528,7 +530,7 @@ mod tests {
 
     #[test]
     fn reference_round_trip_and_garbage() {
-        let r = CallRecord {
+        let r = CallReference {
             v: 1,
             carrier: "42call".into(),
             id: "ABC".into(),
@@ -539,7 +541,7 @@ mod tests {
         };
         let s = r.encode();
         assert!(s.starts_with("cc1."));
-        assert_eq!(CallRecord::decode(&s).unwrap(), r);
+        assert_eq!(CallReference::decode(&s).unwrap(), r);
         for bad in [
             "",
             "cc1.",
@@ -549,7 +551,7 @@ mod tests {
             &"x".repeat(10_000),
         ] {
             assert_eq!(
-                CallRecord::decode(bad).unwrap_err().kind(),
+                CallReference::decode(bad).unwrap_err().kind(),
                 ErrorKind::InvalidArgument
             );
         }

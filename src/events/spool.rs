@@ -47,6 +47,7 @@ fn spool_error(what: &str, path: &Path, e: std::io::Error) -> Error {
         "event spool: cannot {what} {}: {e}",
         path.display()
     ))
+    .with_source(e)
 }
 
 impl Spool {
