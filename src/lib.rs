@@ -29,6 +29,7 @@ mod model;
 mod money;
 mod number;
 mod providers;
+mod secrets;
 /// The HTTP layer, public only for the fault tests (`tests/faults.rs`): not part of the
 /// API.
 #[doc(hidden)]

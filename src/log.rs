@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{OnceLock, RwLock};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::util::{read_or_recover, write_or_recover};
 
 /// How much a log line says. The values are those of `cc_log_level` in the C header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -118,7 +119,7 @@ pub fn emit(level: Level, message: &str) {
     if IN_SINK.with(Cell::get) {
         return;
     }
-    let guard = SINK.read().unwrap_or_else(|p| p.into_inner());
+    let guard = read_or_recover(&SINK);
     match &*guard {
         Some(installed) => {
             if level as u32 <= installed.max {
@@ -164,7 +165,7 @@ fn replace(new: Option<Installed>) -> Result<()> {
         ));
     }
     // The write lock waits for every running sink to return (they hold the read lock).
-    let mut guard = SINK.write().unwrap_or_else(|p| p.into_inner());
+    let mut guard = write_or_recover(&SINK);
     let max = new.as_ref().map_or_else(env_max, |i| i.max);
     let old = std::mem::replace(&mut *guard, new);
     MAX.store(max, Ordering::Relaxed);

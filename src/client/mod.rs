@@ -22,6 +22,7 @@ use crate::model::{
 };
 use crate::money::Money;
 use crate::providers::{self, Provider};
+use crate::secrets::Secrets;
 use crate::util::{lock_or_recover, new_call_id};
 
 mod account;
@@ -41,8 +42,9 @@ struct ClientShared {
     /// Where carrier events are taken, when the DSN configured them (`event_*`).
     events: Option<Events>,
     closed: AtomicBool,
-    /// The DSN's secret in every form it may be shown in (see [`Client::redact`]).
-    secrets: Vec<String>,
+    /// Every secret of this client, shared with its carrier's transport (see
+    /// [`Client::redact`]).
+    secrets: Arc<Secrets>,
     /// The calls of this client alive in this process, by id: where carrier events for
     /// them are applied (see `events`).
     calls: Mutex<HashMap<String, Vec<Weak<Mutex<CallStatus>>>>>,
@@ -75,7 +77,9 @@ impl Client {
             (None, Some(u)) => u.clone(),
             (None, None) => String::new(),
         };
-        let mut secrets = crate::transport::secret_forms(&secret);
+        // The one registry of secrets: the carrier's transport shares it (`dsn.secrets`).
+        let secrets = dsn.secrets.clone();
+        secrets.add(&secret);
         let carrier = providers::find(&dsn.scheme)?;
         // The event options are the client's: taken before the carrier reads the rest,
         // and only for a carrier that reports by events (for others they are unknown
@@ -83,7 +87,7 @@ impl Client {
         let mut events = None;
         if let Some(protocol) = carrier.events {
             if let Some(options) = EventOptions::take(&mut dsn)? {
-                secrets.extend(crate::transport::secret_forms(options.secret.expose()));
+                secrets.add(options.secret.expose());
                 let bound = options.listen.map(Bound::bind).transpose()?;
                 let addr = bound.as_ref().map(Bound::addr);
                 events = Some((Events::new(options, protocol, addr)?, bound));
@@ -122,12 +126,7 @@ impl Client {
     /// tokens) and `also` (a PIN in flight). Every carrier error passes through here, so
     /// that a carrier echoing a credential in its error text never shows it to the host.
     fn redact(&self, e: Error, also: &[&str]) -> Error {
-        let mut secrets = self.shared.secrets.clone();
-        for s in also {
-            secrets.extend(crate::transport::secret_forms(s));
-        }
-        let provider = &self.shared.provider;
-        e.redacted(|t| provider.redact(&crate::transport::redact(t, &secrets)))
+        e.redacted(|t| self.shared.secrets.redact_with(t, also))
     }
 
     /// The carrier, unless the client was closed.
