@@ -1,6 +1,6 @@
 //! Account services: the account and its balance, rates, call records, a number check,
 //! dial-in numbers, VoIP lines and calling cards. The data shapes and the
-//! [`AccountServices`] trait a carrier implements live here together; the client's
+//! `AccountServices` trait a carrier implements live here together; the client's
 //! methods that check what a person typed and call the trait are in `client/account.rs`.
 //!
 //! The types here are the library's own shapes, whatever the carrier's: amounts are

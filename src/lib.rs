@@ -19,7 +19,7 @@ mod client;
 mod dsn;
 mod error;
 mod events;
-/// The C ABI (see `include/callconnect.h`); Rust users call the root API instead.
+// The C ABI (see `include/callconnect.h`); Rust users call the root API instead.
 #[doc(hidden)]
 pub mod ffi;
 #[doc(hidden)]
@@ -30,8 +30,8 @@ mod money;
 mod number;
 mod providers;
 mod secrets;
-/// The HTTP layer, public only for the fault tests (`tests/faults.rs`): not part of the
-/// API.
+// The HTTP layer, public only for the fault tests (`tests/faults.rs`): not part of the
+// API.
 #[doc(hidden)]
 pub mod transport;
 mod util;
