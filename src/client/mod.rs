@@ -578,4 +578,17 @@ mod tests {
             ErrorKind::InvalidArgument
         );
     }
+
+    #[test]
+    fn the_event_secret_is_registered_with_the_transport() {
+        let secret = "0123456789abcdef-event-secret";
+        let c = Client::new(&format!(
+            "poketalk://the-api-key@127.0.0.1:9?tls=0&event_url=http%3A%2F%2Fh%2F&event_secret={secret}"
+        ))
+        .unwrap();
+        // One registry: what the client blanks is what the carrier's transport blanks.
+        assert_eq!(c.shared.secrets.redact(secret), "***");
+        assert_eq!(c.shared.secrets.redact("the-api-key"), "***");
+        assert!(c.capabilities().contains(Capabilities::EVENTS));
+    }
 }
