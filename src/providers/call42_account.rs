@@ -18,7 +18,9 @@
 //!   card documents);
 //! - card numbers go as international digits (`4917990000000`, as the documents show);
 //!   other numbers in the `00` form, as the call module sends them;
-//! - code 1001 ("result not known") and an empty card reply read as "not found".
+//! - code 1001 ("result not known") and an empty card reply read as "not found";
+//! - `cdr-callshop` dates: its document shows `YYYY-MM-DD` (the default), 42com's own PHP
+//!   sample sends `date('d.m.Y')`: DSN option `callshop_dates=iso|dotted`.
 
 use std::collections::BTreeMap;
 
@@ -51,10 +53,13 @@ pub(crate) struct AccountConfig {
     realm: Option<String>,
     /// The currency of amounts whose reply names none.
     currency: String,
+    /// `cdr-callshop` dates as `DD.MM.YYYY` (42com's sample) instead of `YYYY-MM-DD`
+    /// (the document).
+    callshop_dotted: bool,
 }
 
 impl AccountConfig {
-    /// Takes `card_path`, `realm` and `currency` out of the DSN.
+    /// Takes `card_path`, `realm`, `currency` and `callshop_dates` out of the DSN.
     pub(crate) fn from_dsn(dsn: &mut Dsn) -> Result<AccountConfig> {
         let bad = |what: &str| Error::invalid_argument(format!("DSN: option {what}"));
         let card_path = match dsn.take_option("card_path") {
@@ -87,10 +92,16 @@ impl AccountConfig {
             }
             Some(_) => return Err(bad("currency must be an ISO 4217 code such as EUR")),
         };
+        let callshop_dotted = match dsn.take_option("callshop_dates").as_deref() {
+            None | Some("iso") => false,
+            Some("dotted") => true,
+            Some(_) => return Err(bad("callshop_dates must be iso or dotted")),
+        };
         Ok(AccountConfig {
             card_path,
             realm,
             currency,
+            callshop_dotted,
         })
     }
 }
@@ -880,6 +891,9 @@ impl AccountServices for Call42 {
     fn call_records(&self, q: &RecordQuery) -> Result<Vec<CallRecord>> {
         let (from, to) = match q.source {
             RecordSource::Cdrs => (q.from.dotted(), q.to.dotted()),
+            RecordSource::Callshop if self.account.callshop_dotted => {
+                (q.from.dotted(), q.to.dotted())
+            }
             RecordSource::Callshop => (q.from.iso(), q.to.iso()),
         };
         let show = q.count.map(|c| c.to_string());
