@@ -183,7 +183,7 @@ impl Call42 {
                     }
                     _ => crate::providers::unreadable(
                         &self.transport,
-                        "42call's reply (not its JSON envelope)",
+                        "42call's reply is not its JSON envelope",
                         resp,
                     ),
                 };

@@ -388,13 +388,20 @@ fn elements(v: &Value) -> Vec<&Value> {
     }
 }
 
-fn protocol(what: &str) -> Error {
-    Error::protocol(format!(
-        "42call's {what} reply is not in the documented form"
-    ))
-}
-
 impl Call42 {
+    /// A reply (or the part of it) that is not in the documented form: PROTOCOL, with the
+    /// part as the carrier sent it (secrets blanked, one line, cut at the log's length)
+    /// in the message and at DEBUG.
+    fn unreadable_part(&self, what: &str, part: &Value) -> Error {
+        let text = crate::log::one_line(&self.transport.redact(&crate::log::body(
+            &part.to_string(),
+            Some("application/json"),
+        )));
+        let message = format!("42call's {what} reply is not in the documented form: {text}");
+        crate::log::log_at!(crate::log::Level::Debug, "{message}");
+        Error::protocol(message)
+    }
+
     /// The currency of a reply's amounts: the reply's own, else the one the carrier
     /// reported last on this client, else the DSN's `currency`.
     fn currency_of(&self, body: &Value) -> String {
@@ -541,7 +548,7 @@ impl Call42 {
         let credit = self
             .money_field(body, "Amount", &currency)
             .map_err(|e| e.context("card"))?
-            .ok_or_else(|| protocol("card (no Amount)"))?;
+            .ok_or_else(|| self.unreadable_part("card (no Amount)", body))?;
         Ok(Card {
             number,
             customer: text(body, "Kunde"),
@@ -562,7 +569,7 @@ impl Call42 {
         for a in list {
             let balance = self
                 .money_field(a, "amount", &currency)?
-                .ok_or_else(|| protocol("account (an account without amount)"))?;
+                .ok_or_else(|| self.unreadable_part("account (an account without amount)", a))?;
             accounts.push(AccountEntry {
                 customer_name: text(a, "customername"),
                 customer_number: text(a, "customernumber"),
@@ -652,7 +659,9 @@ impl Call42 {
             let start = text(r, "datestart")
                 .as_deref()
                 .and_then(datetime)
-                .ok_or_else(|| protocol("cdrs (a record without a readable datestart)"))?;
+                .ok_or_else(|| {
+                    self.unreadable_part("cdrs (a record without a readable datestart)", r)
+                })?;
             let end = text(r, "dateend").as_deref().and_then(datetime);
             let duration_s = r
                 .get("time")
@@ -661,7 +670,9 @@ impl Call42 {
                     end.as_ref()
                         .and_then(|(_, e)| u32::try_from(e - start.1).ok())
                 })
-                .ok_or_else(|| protocol("cdrs (a record without a readable time)"))?;
+                .ok_or_else(|| {
+                    self.unreadable_part("cdrs (a record without a readable time)", r)
+                })?;
             out.push(CallRecord {
                 start: start.0,
                 end: end.map(|e| e.0),
@@ -674,7 +685,7 @@ impl Call42 {
                 kind: text(r, "type"),
                 cost: self
                     .money_field(r, "amount", &currency)?
-                    .ok_or_else(|| protocol("cdrs (a record without amount)"))?,
+                    .ok_or_else(|| self.unreadable_part("cdrs (a record without amount)", r))?,
                 cost_with_tax: self.money_field(r, "amounttax", &currency)?,
                 source: RecordSource::Cdrs.name(),
             });
@@ -691,11 +702,12 @@ impl Call42 {
                 .or_else(|| text(r, "date"))
                 .as_deref()
                 .and_then(datetime)
-                .ok_or_else(|| protocol("cdr-callshop (a record without a readable date)"))?;
-            let duration_s = r
-                .get("duration")
-                .and_then(seconds)
-                .ok_or_else(|| protocol("cdr-callshop (a record without a duration)"))?;
+                .ok_or_else(|| {
+                    self.unreadable_part("cdr-callshop (a record without a readable date)", r)
+                })?;
+            let duration_s = r.get("duration").and_then(seconds).ok_or_else(|| {
+                self.unreadable_part("cdr-callshop (a record without a duration)", r)
+            })?;
             out.push(CallRecord {
                 start,
                 end: None,
@@ -706,9 +718,9 @@ impl Call42 {
                 destination: text(r, "comment"),
                 customer_name: None,
                 kind: None,
-                cost: self
-                    .money_field(r, "amount", &currency)?
-                    .ok_or_else(|| protocol("cdr-callshop (a record without amount)"))?,
+                cost: self.money_field(r, "amount", &currency)?.ok_or_else(|| {
+                    self.unreadable_part("cdr-callshop (a record without amount)", r)
+                })?,
                 cost_with_tax: self.money_field(r, "amounttax", &currency)?,
                 source: RecordSource::Callshop.name(),
             });
@@ -997,7 +1009,9 @@ impl AccountServices for Call42 {
             is_nothing(&body) || (text(&body, "CLI").is_none() && body.get("Amount").is_none());
         if no_card {
             return Err(if effect == Effect::Place {
-                transport::unknown(protocol("card (it said OK but sent no card)"))
+                transport::unknown(
+                    self.unreadable_part("card (it said OK but sent no card)", &body),
+                )
             } else {
                 Error::new(ErrorKind::NotFound, "42call has no card for this number")
             });

@@ -146,6 +146,7 @@ pub trait Provider: Send + Sync {
 /// body (secrets blanked by name and by value, on one line, cut at the log's length) in
 /// the message, so that the first user of a real account can see what the carrier sent
 /// and settle what its documents leave open. The same line is written at DEBUG.
+/// `what` says what is wrong ("VoipNow's token reply is not JSON").
 pub(crate) fn unreadable(
     transport: &crate::transport::Transport,
     what: &str,
@@ -154,7 +155,7 @@ pub(crate) fn unreadable(
     let body = crate::log::one_line(
         &transport.redact(&crate::log::body(&resp.body, resp.content_type.as_deref())),
     );
-    let message = format!("{what} cannot be read (HTTP {}): {body}", resp.status);
+    let message = format!("{what}; the carrier sent (HTTP {}): {body}", resp.status);
     crate::log::log_at!(crate::log::Level::Debug, "{message}");
     Error::protocol(message)
 }

@@ -407,8 +407,9 @@ impl VoipNow {
                 Error::carrier(kind, code, message)
             });
         }
-        let body =
-            body.ok_or_else(|| unreadable(&self.transport, "VoipNow's token reply", &resp))?;
+        let body = body.ok_or_else(|| {
+            unreadable(&self.transport, "VoipNow's token reply is not JSON", &resp)
+        })?;
         let value = body
             .get("access_token")
             .and_then(Value::as_str)
@@ -416,7 +417,7 @@ impl VoipNow {
             .ok_or_else(|| {
                 unreadable(
                     &self.transport,
-                    "VoipNow's token reply (no access_token)",
+                    "VoipNow's token reply has no access_token",
                     &resp,
                 )
             })?;
@@ -631,7 +632,7 @@ impl VoipNow {
                 },
                 None => StartOutcome::Unknown(unreadable(
                     &self.transport,
-                    "VoipNow's reply to the call start (no call id)",
+                    "VoipNow answered the call start without a call id",
                     &resp,
                 )),
             },
@@ -686,9 +687,13 @@ impl VoipNow {
             200 => match serde_json::from_str::<Value>(&resp.body) {
                 Ok(v) => nonce_search(&v, nonce),
                 Err(_) => NonceSearch::CannotTell(
-                    unreadable(&self.transport, "VoipNow's list of live calls", &resp)
-                        .message()
-                        .to_string(),
+                    unreadable(
+                        &self.transport,
+                        "VoipNow's list of live calls is not JSON",
+                        &resp,
+                    )
+                    .message()
+                    .to_string(),
                 ),
             },
             204 | 404 => NonceSearch::Absent,
@@ -712,8 +717,13 @@ impl VoipNow {
             let url = cdr_query(&self.base, &owner.user, b);
             let resp = self.exchange("GET", &url, None, Effect::Read, deadline)?;
             if resp.status == 200 {
-                let v: Value = serde_json::from_str(&resp.body)
-                    .map_err(|_| unreadable(&self.transport, "VoipNow's call records", &resp))?;
+                let v: Value = serde_json::from_str(&resp.body).map_err(|_| {
+                    unreadable(
+                        &self.transport,
+                        "VoipNow's call records are not JSON",
+                        &resp,
+                    )
+                })?;
                 let started = call.extra.get("t").and_then(Value::as_i64);
                 match find_record(&v, call.call_id, b, started, unix_now() as i64) {
                     RecordMatch::One(rec) => return Ok(cdr_observation(rec, b)),
@@ -884,8 +894,13 @@ impl Provider for VoipNow {
         )?;
         match resp.status {
             200 => {
-                let v: Value = serde_json::from_str(&resp.body)
-                    .map_err(|_| unreadable(&self.transport, "VoipNow's PhoneCall reply", &resp))?;
+                let v: Value = serde_json::from_str(&resp.body).map_err(|_| {
+                    unreadable(
+                        &self.transport,
+                        "VoipNow's PhoneCall reply is not JSON",
+                        &resp,
+                    )
+                })?;
                 match find_call(&v, id.as_str()) {
                     Some(pc) => Ok(Some(live_observation(pc))),
                     None => self.settle(call, &owner, deadline).map(Some),
