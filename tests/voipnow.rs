@@ -451,6 +451,19 @@ fn a_start_that_never_arrived_is_placed_again_once() {
             .map(str::len),
         Some(32)
     );
+    // Every attempt lost: looked for each time, sent at most three times, then said.
+    sim.arm_fault(
+        faults::Kind::ResetBefore,
+        "/simple",
+        3,
+        Duration::from_millis(0),
+    );
+    let e = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::OutcomeUnknown, "{e}");
+    assert!(e.message().contains("after 3 attempt(s)"), "{e}");
+    assert_eq!(count(&sim, "test-lost", "calls_placed"), 2);
 }
 
 #[test]

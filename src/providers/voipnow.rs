@@ -856,12 +856,14 @@ impl Provider for VoipNow {
                                 "the extension's live calls could not tell whether it placed one ({why})"
                             )));
                         }
-                        NonceSearch::Absent if attempt < START_ATTEMPTS => {
+                        NonceSearch::Absent
+                            if attempt < START_ATTEMPTS && Instant::now() < deadline =>
+                        {
                             attempt += 1;
                         }
                         NonceSearch::Absent => {
                             return Err(unknown(
-                                "no live call carries its nonce, but a call placed and already ended would not be listed either",
+                                "no live call carries its nonce and it was not sent again (attempts or time used up), but a call placed and already ended would not be listed either",
                             ));
                         }
                     }
