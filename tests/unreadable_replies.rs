@@ -77,7 +77,7 @@ fn unreadable_replies_show_their_body_without_secrets() {
     .unwrap();
     let call = c.start_call("0171 1234567", "030 1234567", &opts).unwrap();
     sim.arm_reply(
-        &format!("/uapi/phoneCalls/@me/210/{}", call.id().unwrap()),
+        &format!("/uapi/phoneCalls/@me/210/{}", call.id()),
         1,
         page(secret),
     );
