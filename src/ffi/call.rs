@@ -19,8 +19,10 @@ use super::util::{ffi_boundary, out_arg, out_string, str_arg};
 ///
 /// The request is never repeated: if the carrier may have received it but no answer came
 /// back, the result is CC_ERR_OUTCOME_UNKNOWN. (Where the carrier has
-/// CC_CAP_IDEMPOTENT_START, the library repeats it with the same idempotency key, which
-/// the carrier de-duplicates; CC_ERR_OUTCOME_UNKNOWN then means no repeat was answered.)
+/// CC_CAP_IDEMPOTENT_START, the library first looks for the start's idempotency key among
+/// the carrier's live calls and takes the call that carries it; only when the carrier
+/// shows keys and none is this start's does it send the start again.
+/// CC_ERR_OUTCOME_UNKNOWN then means that looking could not tell.)
 ///
 /// Ownership: the strings and `options` are borrowed for the call. On success `*out_call`
 /// is a new call owned by the caller (free with `cc_call_free`); it keeps its client's

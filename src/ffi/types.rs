@@ -143,7 +143,8 @@ pub enum cc_capability {
     CC_CAP_CALLER_ID = 128,
     /// Account services (balance and more).
     CC_CAP_ACCOUNT = 256,
-    /// A call start whose outcome is unknown is safely repeated by the carrier's nonce.
+    /// A call start whose outcome is unknown is looked for by its nonce among the
+    /// carrier's live calls, and sent again only when it is not there.
     CC_CAP_IDEMPOTENT_START = 512,
     /// The `max_duration_s` option.
     CC_CAP_MAX_DURATION = 1024,
