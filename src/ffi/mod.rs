@@ -1,5 +1,5 @@
 //! The C ABI. Every exported function is a safe `pub extern "C" fn` whose body runs
-//! inside the panic boundary ([`util::ffi_boundary!`]); pointers are read and written
+//! inside the panic boundary (`util::ffi_boundary!`); pointers are read and written
 //! only through the helpers of [`util`]; handles are registry ids ([`handles`]), never
 //! pointers to Rust objects. Split by area: [`types`] (the C enums, structs and
 //! constants), [`client`], [`call`], [`account`], [`events`], [`log`], [`names`] and

@@ -2,8 +2,8 @@
 //! strings across the boundary.
 //!
 //! Every exported function is a safe `pub extern "C" fn` whose body runs inside
-//! [`ffi_boundary!`]; the pointers it is given are read and written only through the
-//! helpers here ([`str_arg`], [`opt_str_arg`], [`in_ref`], [`out_arg`], [`opt_out`]), which
+//! `ffi_boundary!`; the pointers it is given are read and written only through the
+//! helpers here (`str_arg`, `opt_str_arg`, `in_ref`, `out_arg`, `opt_out`), which
 //! hold the one `unsafe` each and rely on the C ABI's contract: a pointer argument is
 //! NULL or points to what its type says, for the duration of the call.
 
