@@ -16,6 +16,7 @@ a failure.
 
 Usage: tests/run_all.py [--only rust,c,asan,valgrind,python,php,load,install,docs,fpm,composer,pip]
 """
+import filecmp
 import glob
 import json
 import os
@@ -536,9 +537,11 @@ def suite_composer(env):
             tally(check(code == 0 and got.get("loaded") == expect and got.get("state") in STATES
                         and os.path.realpath(got.get("class_file", "")) == os.path.realpath(installed),
                         f"autoloaded class finds the installed library by {name}: {got.get('loaded')}", out))
-        code, out = run([php, probe, app, dsn42], env=cenv, cwd=app, timeout=120)
-        tally(check(code != 0 and "set CALLCONNECT_LIB" in out, "without any of them: an error that says what to set",
-                    out))
+        _, cache = run(["sh", "-c", "/sbin/ldconfig -p 2>/dev/null"])
+        if "libcallconnect.so" not in cache:  # else the system loader finds one: not a host with nothing
+            code, out = run([php, probe, app, dsn42], env=cenv, cwd=app, timeout=120)
+            tally(check(code != 0 and "set CALLCONNECT_LIB" in out,
+                        "without any of them: an error that says what to set", out))
 
         # Release before debug, and CALLCONNECT_LOG=debug says which one.
         tree = source_tree_copy(tmp)
@@ -591,9 +594,9 @@ def suite_pip(env):
         tally(check(code == 0 and path.startswith(venv) and path.endswith("callconnect/libcallconnect.so.0")
                     and f"library loaded from {path}" in out,
                     "the venv's module loads the library the wheel carries, and says so at DEBUG", out))
-        code, out = run(["readelf", "-S", path]) if path else (1, "")
-        tally(check(code == 0 and ".debug_info" not in out, "the wheel's library is the release build (no debug info)",
-                    out[-2000:]))
+        release_lib = os.path.join(ROOT, "target", "release", "libcallconnect.so")
+        tally(check(bool(path) and filecmp.cmp(path, release_lib, shallow=False),
+                    "the wheel's library is target/release's", path))
         port = env["CC_SIM_PORT"]
         dsn42 = f"42call://demo:demo-secret@127.0.0.1:{port}?tls=0&default_country=49"
         code, out = run([vpy, os.path.join(ROOT, "examples-python", "callback.py"), dsn42, "0171 1234567",
