@@ -575,7 +575,9 @@ def suite_pip(env):
             results.append(("pip", 0, 1, ""))
             return
         venv = os.path.join(tmp, "venv")
-        code, out = run([sys.executable, "-m", "venv", venv])
+        # Debian's python3, whose setuptools wheel (Debian-patched) is the one in python-wheels.
+        python3 = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+        code, out = run([python3, "-m", "venv", venv])
         tally(check(code == 0, "python3 -m venv: a fresh environment", out))
         vpy = os.path.join(venv, "bin", "python")
         penv = host_env(env)
