@@ -234,9 +234,10 @@ PKG_RPATH = "-Wl,-rpath,$(pkg-config --variable=libdir callconnect)"
 DOC_EXAMPLES = {
     "README.md": ["tests/fpm/www/cc-event.php"],
     "docs/host-c.md": ["examples-c/callback.c"],
-    "docs/host-php.md": ["examples-php/callback.php", "tests/fpm/30-callconnect.ini", "tests/fpm/callconnect-preload.php",
-                         "tests/fpm/portal.conf", "tests/fpm/nginx-portal.conf", "tests/fpm/portal-config.php",
-                         "tests/fpm/www/cc-event.php", "tests/fpm/www/portal.php", "tests/composer/composer.json"],
+    "docs/host-php.md": ["examples-php/callback.php", "tests/fpm/30-callconnect.ini",
+                         "tests/fpm/callconnect-preload.php", "tests/fpm/portal.conf", "tests/fpm/nginx-portal.conf",
+                         "tests/fpm/portal-config.php", "tests/fpm/www/cc-event.php", "tests/fpm/www/portal.php",
+                         "tests/composer/composer.json"],
     "docs/host-python.md": ["examples-python/callback.py"],
 }
 # Command lines the pages give that the suites run as they stand.

@@ -407,8 +407,10 @@ _loaded_path: Optional[str] = None
 
 
 #: pkg-config's default search path on Debian (x86_64), /usr/local first.
-_PKG_CONFIG_DEFAULT = ["/usr/local/lib/x86_64-linux-gnu/pkgconfig", "/usr/local/lib/pkgconfig", "/usr/local/share/pkgconfig",
-                       "/usr/lib/x86_64-linux-gnu/pkgconfig", "/usr/lib/pkgconfig", "/usr/share/pkgconfig"]
+_PKG_CONFIG_DEFAULT = [
+    "/usr/local/lib/x86_64-linux-gnu/pkgconfig", "/usr/local/lib/pkgconfig", "/usr/local/share/pkgconfig",
+    "/usr/lib/x86_64-linux-gnu/pkgconfig", "/usr/lib/pkgconfig", "/usr/share/pkgconfig",
+]
 
 
 def _pkg_config_libdirs() -> List[str]:
