@@ -363,17 +363,30 @@ def run_scenario(tmp, prefix, fpm, nginx, procs):
     check(len(all_pids) > 4, f"workers recycled (pm.max_requests): {len(all_pids)} worker pids served the portal")
 
     # FPM health over the run: recycling is the only way a child may have gone.
+    def crash_lines(text):
+        return [line for line in text.splitlines()
+                if re.search(r"exited on signal|SIGSEGV|SIGBUS|SIGABRT|core dumped|PHP Fatal|PHP Warning", line)
+                or re.search(r"child \d+ exited with code [1-9]", line)]
+
+    log = fpm_text()
+    crashes = crash_lines(log)
+    check(not crashes, "the FPM log shows no crash, no fatal error, no warning", "\n".join(crashes[:20]))
+    # The check above reads FPM's own words: a worker killed by SIGSEGV now must show in them.
+    ps = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(fpm_proc.pid)], stdout=subprocess.PIPE,
+                        text=True).stdout
+    victims = [int(line.split()[0]) for line in ps.splitlines() if "pool portal" in line]
+    if check(bool(victims), "a live worker to kill", ps):
+        os.kill(victims[0], signal.SIGSEGV)
+        wait_for(lambda: any(str(victims[0]) in line for line in crash_lines(fpm_text())), 10)
+        seen = [line for line in crash_lines(fpm_text()) if str(victims[0]) in line]
+        check(len(seen) >= 1, f"a worker killed by SIGSEGV shows in the log as a crash: {seen[:1]}",
+              fpm_text()[-2000:])
     fpm_proc.send_signal(signal.SIGQUIT)
     try:
         fpm_proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         pass
-    log = fpm_text()
     exits = re.findall(r"child (\d+) exited (with code (\d+)|on signal \d+.*)", log)
-    crashes = [line for line in log.splitlines()
-               if re.search(r"exited on signal|SIGSEGV|SIGBUS|SIGABRT|core dumped|PHP Fatal|PHP Warning", line)
-               or re.search(r"child \d+ exited with code [1-9]", line)]
-    check(not crashes, "the FPM log shows no crash, no fatal error, no warning", "\n".join(crashes[:20]))
     recycled = sum(1 for e in exits if e[2] == "0")
     check(recycled > 0, f"the FPM log shows {recycled} children recycled, each with code 0", log[-3000:])
     nginx_err = open(os.path.join(tmp, "nginx-error.log"), errors="replace").read()
