@@ -18,10 +18,11 @@
  * the Client constructor (FFI::cdef); FFI::scope("CALLCONNECT") when the header was
  * preloaded (ffi.preload, as under PHP-FPM); the environment variable CALLCONNECT_LIB
  * (FFI::cdef; then nothing else); FFI::load of a PHP header whose FFI_LIB names the
- * installed library: CALLCONNECT_HEADER, the one `make install` wrote into this file,
- * the one callconnect.pc leads to (PKG_CONFIG_PATH, then pkg-config's default
- * directories); the source tree's target/release, then target/debug; last the source
- * tree's header, whose FFI_LIB is the soname (the system loader's path).
+ * installed library: CALLCONNECT_HEADER, the one `make install` wrote into this file;
+ * the source tree's target/release, then target/debug (when this file sits in one); the
+ * installed header callconnect.pc leads to (PKG_CONFIG_PATH, then pkg-config's default
+ * directories, which PKG_CONFIG_LIBDIR replaces); last the source tree's header, whose
+ * FFI_LIB is the soname (the system loader's path).
  * Library::loadedFrom() says which; CALLCONNECT_LOG=debug logs it.
  * See docs/host-php.md for PHP-FPM (ffi.preload with opcache.preload) and Composer.
  */

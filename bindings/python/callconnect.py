@@ -17,9 +17,9 @@ The library is found, in this order: `load_library(path)` called before first us
 environment variable CALLCONNECT_LIB (then nothing else), the copy a wheel carries beside
 this file, the path `make install` wrote into this file, the build tree this file sits in
 (target/release, then target/debug), the libdir of callconnect.pc on pkg-config's search
-path (PKG_CONFIG_PATH, then the default directories or PKG_CONFIG_LIBDIR), and the system's loader
-(`ctypes.util.find_library`, then `libcallconnect.so.MAJOR`). The `callconnect` logger
-says at DEBUG which one was loaded; `library_path()` returns it.
+path (PKG_CONFIG_PATH, then the default directories or PKG_CONFIG_LIBDIR), and the
+system's loader (`ctypes.util.find_library`, then `libcallconnect.so.MAJOR`). The
+`callconnect` logger says at DEBUG which one was loaded; `library_path()` returns it.
 
 Log lines go to the `logging` module with `enable_logging()`; see `docs/host-python.md`.
 """
