@@ -167,8 +167,8 @@ final class Library
     }
 
     /**
-     * Loads the PHP header with FFI::load, which registers FFI::scope("CALLCONNECT") for
-     * the process (ffi.preload in php.ini does the same at startup).
+     * For opcache.preload: loads the PHP header so that requests find it with
+     * FFI::scope("CALLCONNECT") under ffi.enable=preload (PHP-FPM's default).
      */
     public static function preload(?string $header = null): void
     {
