@@ -94,6 +94,25 @@ def start_simulator(tmp):
     return sim, open(port_file).read().strip()
 
 
+def pool_workers(master):
+    """[(pid, user, title)] of the FPM master's children serving the pool (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                title = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            uid = os.stat(f"/proc/{entry}").st_uid
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == master and "pool portal" in title:
+            found.append((int(entry), pwd.getpwuid(uid).pw_name, title))
+    return found
+
+
 def get(opener, url, timeout=30):
     t0 = time.perf_counter()
     try:
@@ -231,11 +250,9 @@ def run_scenario(tmp, prefix, fpm, nginx, procs):
     if not check(started and fpm_proc.poll() is None, f"{os.path.basename(fpm)} starts (master root, pool {POOL_USER})",
                  fpm_text() + out_text()):
         return
-    ps = subprocess.run(["ps", "-o", "user=,args=", "--ppid", str(fpm_proc.pid)], stdout=subprocess.PIPE,
-                        text=True).stdout
-    workers = [line for line in ps.splitlines() if "pool portal" in line]
-    check(len(workers) == 4 and all(w.split()[0] == POOL_USER for w in workers),
-          f"4 workers of the pool, each as {POOL_USER}", ps)
+    workers = pool_workers(fpm_proc.pid)
+    check(len(workers) == 4 and all(user == POOL_USER for _, user, _ in workers),
+          f"4 workers of the pool, each as {POOL_USER}", workers)
 
     # nginx, its master as root, its workers as www-data (Debian's nginx.conf).
     shutil.copy("/etc/nginx/fastcgi_params", os.path.join(d["nginx"], "fastcgi_params"))
@@ -372,10 +389,8 @@ def run_scenario(tmp, prefix, fpm, nginx, procs):
     crashes = crash_lines(log)
     check(not crashes, "the FPM log shows no crash, no fatal error, no warning", "\n".join(crashes[:20]))
     # The check above reads FPM's own words: a worker killed by SIGSEGV now must show in them.
-    ps = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(fpm_proc.pid)], stdout=subprocess.PIPE,
-                        text=True).stdout
-    victims = [int(line.split()[0]) for line in ps.splitlines() if "pool portal" in line]
-    if check(bool(victims), "a live worker to kill", ps):
+    victims = [pid for pid, _, _ in pool_workers(fpm_proc.pid)]
+    if check(bool(victims), "a live worker to kill"):
         os.kill(victims[0], signal.SIGSEGV)
         wait_for(lambda: any(str(victims[0]) in line for line in crash_lines(fpm_text())), 10)
         seen = [line for line in crash_lines(fpm_text()) if str(victims[0]) in line]
