@@ -7,7 +7,7 @@ recycled every 20 requests) with Debian's php.ini and conf.d plus the page's
 30-callconnect.ini (ffi.preload, opcache.preload), and nginx on 127.0.0.1. The files the
 page shows are the files used here (tests/fpm/: the ini, the preload script, the pool,
 the nginx server block, the portal's config file, the EventURL receiver, the portal page);
-only host names, paths and ports are replaced by this run's own (SUBSTITUTIONS below).
+only host names, paths and ports are replaced by this run's own (`subs` below).
 
 The scenario: sessions (each its own PHP session cookie) place a PokeTALK call on the
 portal page, which keeps the call's reference in the PHP session; later requests, served
