@@ -250,6 +250,8 @@ def run_scenario(tmp, prefix, fpm, nginx, procs):
     if not check(started and fpm_proc.poll() is None, f"{os.path.basename(fpm)} starts (master root, pool {POOL_USER})",
                  fpm_text() + out_text()):
         return
+    # pm = static: the master forks the four right after it listens, each then names itself.
+    wait_for(lambda: len(pool_workers(fpm_proc.pid)) >= 4, 20)
     workers = pool_workers(fpm_proc.pid)
     check(len(workers) == 4 and all(user == POOL_USER for _, user, _ in workers),
           f"4 workers of the pool, each as {POOL_USER}", workers)
