@@ -30,11 +30,10 @@ use std::collections::HashMap;
 use std::fs;
 use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine;
@@ -42,9 +41,10 @@ use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 
 use crate::call::{from_unix_ms, unix_ms, CallState, CallStatus, FailReason, Leg, Observation};
-use crate::client::{CallOptions, Client, WeakClient};
+use crate::client::{CallOptions, Client};
 use crate::dsn::{Dsn, Secret};
 use crate::error::{Error, ErrorKind, Result};
+use crate::http_listener::{self, ListenerConfig};
 use crate::providers::Provider;
 use crate::transport::Transport;
 
@@ -68,6 +68,8 @@ const SPOOL_MAX_EVENTS: usize = 10_000;
 const EARLY_MAX_CALLS: usize = 1024;
 const EARLY_MAX_EVENTS: usize = 64;
 const EARLY_KEEP: Duration = Duration::from_secs(600);
+/// The highest `event_max_connections` taken (each connection is a descriptor).
+const MAX_LISTENER_CONNECTIONS: usize = 100_000;
 
 /// The limits of one call that events enforce, bound into its token.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -185,8 +187,10 @@ pub struct EventConfig {
     hangup_status: u16,
     spool: Option<Spool>,
     /// Bound by `from_dsn` (so that a port taken is a DSN error), served by the client.
-    bound: Mutex<Option<tiny_http::Server>>,
+    bound: Mutex<Option<TcpListener>>,
     listen_addr: Option<SocketAddr>,
+    /// The built-in listener's limits (`event_max_connections`, `event_head_timeout_ms`).
+    listener_config: ListenerConfig,
     early: Mutex<HashMap<String, Early>>,
 }
 
@@ -217,7 +221,15 @@ impl EventConfig {
         let secret = dsn.take_option("event_secret");
         let listen = dsn.take_option("event_listen");
         let spool = dsn.take_option("event_spool");
-        if url.is_none() && secret.is_none() && listen.is_none() && spool.is_none() {
+        let max_connections = dsn.take_option("event_max_connections");
+        let head_timeout = dsn.take_option("event_head_timeout_ms");
+        if url.is_none()
+            && secret.is_none()
+            && listen.is_none()
+            && spool.is_none()
+            && max_connections.is_none()
+            && head_timeout.is_none()
+        {
             return Ok(None);
         }
         let secret = secret.filter(|s| !s.is_empty()).ok_or_else(|| {
@@ -232,17 +244,48 @@ impl EventConfig {
                 "event_secret must be at least {MIN_SECRET_LEN} characters"
             )));
         }
+        if listen.is_none() && (max_connections.is_some() || head_timeout.is_some()) {
+            return Err(dsn_error(
+                "event_max_connections and event_head_timeout_ms are options of the built-in \
+                 listener: they need event_listen",
+            ));
+        }
+        let mut listener_config = ListenerConfig::default();
+        if let Some(n) = max_connections {
+            listener_config.max_connections = n
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (1..=MAX_LISTENER_CONNECTIONS).contains(n))
+                .ok_or_else(|| {
+                    dsn_error(format!(
+                        "event_max_connections must be a number from 1 to \
+                         {MAX_LISTENER_CONNECTIONS}"
+                    ))
+                })?;
+        }
+        if let Some(ms) = head_timeout {
+            listener_config.head_timeout = ms
+                .trim()
+                .parse()
+                .ok()
+                .filter(|ms| (1..=600_000).contains(ms))
+                .map(Duration::from_millis)
+                .ok_or_else(|| {
+                    dsn_error("event_head_timeout_ms must be a number of ms from 1 to 600000")
+                })?;
+        }
         let (bound, listen_addr) = match listen {
             None => (None, None),
             Some(l) => {
                 let addr: SocketAddr = l.trim().parse().map_err(|_| {
                     dsn_error("event_listen must be IP:PORT, such as 127.0.0.1:8089")
                 })?;
-                let server = tiny_http::Server::http(addr).map_err(|e| {
+                let socket = TcpListener::bind(addr).map_err(|e| {
                     dsn_error(format!("event_listen: cannot listen on {addr}: {e}"))
                 })?;
-                let actual = server.server_addr().to_ip().unwrap_or(addr);
-                (Some(server), Some(actual))
+                let actual = socket.local_addr().unwrap_or(addr);
+                (Some(socket), Some(actual))
             }
         };
         let url = match url {
@@ -265,6 +308,7 @@ impl EventConfig {
             spool,
             bound: Mutex::new(bound),
             listen_addr,
+            listener_config,
             early: Mutex::new(HashMap::new()),
         }))
     }
@@ -857,14 +901,13 @@ fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// The built-in event listener (`event_listen=IP:PORT`): a small HTTP server (tiny_http)
-/// on one thread that hands every `GET` to [`Client::ingest_event`] and answers its
-/// status with an empty body. It holds its client weakly and stops when the client is
-/// closed or dropped.
+/// The built-in event listener (`event_listen=IP:PORT`): the server of
+/// `crate::http_listener` (bounded connections, deadlines, a fixed pool of workers)
+/// handing the request target of every `GET`/`HEAD` to [`Client::ingest_event`] and
+/// answering its status with an empty body. It holds its client weakly (503 once the
+/// client is gone) and stops, its threads joined, when the client is closed or dropped.
 pub(crate) struct Listener {
-    stop: Arc<AtomicBool>,
-    server: Arc<tiny_http::Server>,
-    thread: Option<JoinHandle<()>>,
+    server: Option<http_listener::Listener>,
 }
 
 impl Listener {
@@ -873,67 +916,31 @@ impl Listener {
         let Some(cfg) = client.live()?.event_config() else {
             return Ok(None);
         };
-        let Some(server) = lock(&cfg.bound).take() else {
+        let Some(socket) = lock(&cfg.bound).take() else {
             return Ok(None);
         };
-        let server = Arc::new(server);
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (server, stop, client) = (server.clone(), stop.clone(), client.downgrade());
-            std::thread::Builder::new()
-                .name("callconnect-events".into())
-                .spawn(move || serve(&server, &stop, &client))
-                .map_err(|e| Error::internal(format!("cannot start the event listener: {e}")))?
-        };
+        let weak = client.downgrade();
+        let handler: http_listener::Handler = Arc::new(move |target: &str| {
+            let query = target.split_once('?').map_or("", |(_, q)| q);
+            match weak.upgrade() {
+                Some(c) => match c.ingest_event(query) {
+                    Ok(reply) => reply.http_status,
+                    Err(refused) => refused.http_status,
+                },
+                None => 503,
+            }
+        });
+        let server =
+            http_listener::Listener::start(socket, cfg.listener_config.clone(), handler)
+                .map_err(|e| Error::internal(format!("cannot start the event listener: {e}")))?;
         Ok(Some(Listener {
-            stop,
-            server,
-            thread: Some(thread),
+            server: Some(server),
         }))
     }
 
-    /// Stops serving and waits for the thread (unless called from it).
+    /// Stops serving and joins the listener's threads (but the one it is called from).
     pub(crate) fn stop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        self.server.unblock();
-        if let Some(t) = self.thread.take() {
-            if t.thread().id() != std::thread::current().id() {
-                let _ = t.join();
-            }
-        }
-    }
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn serve(server: &tiny_http::Server, stop: &AtomicBool, client: &WeakClient) {
-    while !stop.load(Ordering::Acquire) {
-        let request = match server.recv_timeout(Duration::from_millis(200)) {
-            Ok(Some(r)) => r,
-            Ok(None) => continue,
-            Err(_) => {
-                std::thread::sleep(Duration::from_millis(50));
-                continue;
-            }
-        };
-        let status = match request.method() {
-            tiny_http::Method::Get | tiny_http::Method::Head => {
-                let query = request.url().split_once('?').map_or("", |(_, q)| q);
-                match client.upgrade() {
-                    Some(c) => match c.ingest_event(query) {
-                        Ok(reply) => reply.http_status,
-                        Err(refused) => refused.http_status,
-                    },
-                    None => 503,
-                }
-            }
-            _ => 405,
-        };
-        let _ = request.respond(tiny_http::Response::empty(status));
+        self.server.take();
     }
 }
 

@@ -13,6 +13,7 @@ pub mod events;
 pub mod ffi;
 #[doc(hidden)]
 pub mod fuzzing;
+pub(crate) mod http_listener;
 pub mod log;
 pub mod money;
 pub mod number;

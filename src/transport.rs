@@ -395,11 +395,13 @@ pub fn secret_forms(secret: &str) -> Vec<String> {
 }
 
 /// `text` with each of `secrets` replaced by `***`, the longest first (so that a secret
-/// containing another is blanked whole).
+/// containing another is blanked whole), and every per-call event token blanked
+/// (`crate::log::event_tokens`).
 pub fn redact(text: &str, secrets: &[String]) -> String {
     let mut sorted: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
     sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    let mut out = text.to_string();
+    // Per-call event tokens are secrets too, though never registered: each call has its own.
+    let mut out = crate::log::event_tokens(text).into_owned();
     for s in sorted {
         if out.contains(s.as_str()) {
             out = out.replace(s.as_str(), "***");
