@@ -1081,6 +1081,11 @@ mod tests {
             "event_secret=0123456789abcdef",
             "event_secret=0123456789abcdef&event_listen=nowhere",
             "event_secret=0123456789abcdef&event_listen=0.0.0.0:0",
+            "event_url=http://h/&event_secret=0123456789abcdef&event_max_connections=8",
+            "event_secret=0123456789abcdef&event_listen=127.0.0.1:0&event_max_connections=0",
+            "event_secret=0123456789abcdef&event_listen=127.0.0.1:0&event_max_connections=x",
+            "event_secret=0123456789abcdef&event_listen=127.0.0.1:0&event_head_timeout_ms=0",
+            "event_secret=0123456789abcdef&event_listen=127.0.0.1:0&event_head_timeout_ms=-5",
         ] {
             let e = parse(bad).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad}");
@@ -1090,5 +1095,17 @@ mod tests {
             parse("event_secret=0123456789abcdef&event_listen=127.0.0.1:0"),
             Ok(true)
         );
+        let mut dsn = Dsn::parse(
+            "poketalk://k@h?event_secret=0123456789abcdef&event_listen=127.0.0.1:0\
+             &event_max_connections=8&event_head_timeout_ms=250",
+        )
+        .unwrap();
+        let mut t = Transport::new(Duration::from_secs(1));
+        let c = EventConfig::from_dsn(&mut dsn, &mut t, 412)
+            .unwrap()
+            .unwrap();
+        assert!(dsn.finish().is_ok());
+        assert_eq!(c.listener_config.max_connections, 8);
+        assert_eq!(c.listener_config.head_timeout, Duration::from_millis(250));
     }
 }

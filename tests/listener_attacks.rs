@@ -114,7 +114,9 @@ impl Host {
                 let _ = child.kill();
                 panic!("the host process ended before it was ready");
             }
-            if let Some(rest) = line.trim().strip_prefix("READY ") {
+            // After libtest's `test host_process ... ` on the same line.
+            if let Some(at) = line.find("READY ") {
+                let rest = line[at + "READY ".len()..].trim();
                 let (a, id) = rest.split_once(' ').unwrap();
                 break (a.parse().unwrap(), id.to_string());
             }
@@ -185,6 +187,14 @@ impl Host {
     /// The host's usage now, checked against `baseline`.
     fn expect_bounded(&self, baseline: Usage, when: &str) -> Usage {
         let now = self.usage();
+        eprintln!(
+            "{when}: {} threads ({} before), RSS {} KiB ({} KiB before), {} descriptors",
+            now.threads,
+            baseline.threads,
+            now.rss_kib,
+            baseline.rss_kib,
+            self.descriptors()
+        );
         assert!(
             now.threads <= baseline.threads,
             "{when}: {} threads, {} before",
