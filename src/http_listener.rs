@@ -352,16 +352,14 @@ impl IoLoop {
             // Heads first (in the order polled: `reading` is only appended to by accept,
             // below), then deadlines, then new connections.
             let ready: Vec<bool> = fds[2..].iter().map(|p| p.revents != 0).collect();
-            let mut index = 0;
             let mut kept = VecDeque::with_capacity(self.reading.len());
             let now = Instant::now();
-            for mut r in std::mem::take(&mut self.reading) {
+            for (index, mut r) in std::mem::take(&mut self.reading).into_iter().enumerate() {
                 let step = if ready.get(index).copied().unwrap_or(false) {
                     read_head(&mut r, self.cfg.max_head_bytes)
                 } else {
                     Step::Wait
                 };
-                index += 1;
                 match step {
                     Step::Wait if now >= r.deadline => refuse(r.stream, 408),
                     Step::Wait => kept.push_back(r),

@@ -363,7 +363,9 @@ fn request_lines_of_48_mib_are_cut_at_8_kib() {
     let host = Host::start(&sim, "", None);
     let baseline = host.usage();
     let addr = host.addr;
-    let attackers: Vec<Attacker<Vec<(u64, Vec<u8>)>>> = (0..4)
+    // Each attacker's rounds: the bytes the host took, and what it answered.
+    type Rounds = Vec<(u64, Vec<u8>)>;
+    let attackers: Vec<Attacker<Rounds>> = (0..4)
         .map(|_| {
             Attacker::start(move |stop| {
                 let chunk = vec![b'a'; 64 * 1024];
