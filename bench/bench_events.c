@@ -64,8 +64,14 @@ static int event_once(void) {
     if (fd < 0) return -1;
     n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: carrier\r\n\r\n", target);
     if (n > 0 && (size_t)n < sizeof req && write(fd, req, (size_t)n) == n) {
-        while (got < sizeof buf - 1 && (n = read(fd, buf + got, sizeof buf - 1 - got)) > 0) got += (size_t)n;
-        buf[got] = 0;
+        /* Up to the end of the answer's head (its body is empty), as a client that keeps
+         * connections alive reads it: the listener closing is not waited for. */
+        buf[0] = 0;
+        while (got < sizeof buf - 1 && !strstr(buf, "\r\n\r\n") &&
+               (n = read(fd, buf + got, sizeof buf - 1 - got)) > 0) {
+            got += (size_t)n;
+            buf[got] = 0;
+        }
         if (got >= 12 && strncmp(buf, "HTTP/1.1 ", 9) == 0) status = atoi(buf + 9);
     }
     close(fd);
