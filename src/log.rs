@@ -24,10 +24,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{OnceLock, RwLock};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::util::{read_or_recover, write_or_recover};
 
 /// How much a log line says. The values are those of `cc_log_level` in the C header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u32)]
+#[non_exhaustive]
 pub enum Level {
     Error = 1,
     Warn = 2,
@@ -113,13 +115,13 @@ pub fn enabled(level: Level) -> bool {
 
 /// Hands one line to the sink (or to stderr under `CALLCONNECT_LOG`). Call it only after
 /// [`enabled`]; prefer the `log_at!` macro, which does both. Per-call event tokens are
-/// blanked here whatever built the line ([`event_tokens`]).
+/// blanked here whatever built the line (`secrets::event_tokens`).
 pub fn emit(level: Level, message: &str) {
     if IN_SINK.with(Cell::get) {
         return;
     }
-    let message = &*event_tokens(message);
-    let guard = SINK.read().unwrap_or_else(|p| p.into_inner());
+    let message = &*crate::secrets::event_tokens(message);
+    let guard = read_or_recover(&SINK);
     match &*guard {
         Some(installed) => {
             if level as u32 <= installed.max {
@@ -165,7 +167,7 @@ fn replace(new: Option<Installed>) -> Result<()> {
         ));
     }
     // The write lock waits for every running sink to return (they hold the read lock).
-    let mut guard = SINK.write().unwrap_or_else(|p| p.into_inner());
+    let mut guard = write_or_recover(&SINK);
     let max = new.as_ref().map_or_else(env_max, |i| i.max);
     let old = std::mem::replace(&mut *guard, new);
     MAX.store(max, Ordering::Relaxed);
@@ -185,11 +187,11 @@ macro_rules! log_at {
 pub(crate) use log_at;
 
 /// What a redacted value reads as.
-pub const BLANK: &str = "***";
+pub(crate) const BLANK: &str = "***";
 
 /// Whether a header, form, query or JSON field of this name holds a secret: passwords,
 /// PINs, keys, tokens, signatures, cookies, authorisation. Case, `-` and `_` are ignored.
-pub fn secret_name(name: &str) -> bool {
+pub(crate) fn secret_name(name: &str) -> bool {
     let n: String = name
         .chars()
         .filter(|c| !matches!(c, '-' | '_' | ' ' | '.'))
@@ -214,79 +216,8 @@ pub fn secret_name(name: &str) -> bool {
             .any(|w| n == *w || n.ends_with(w) || n.starts_with(w))
 }
 
-/// The names an event token's parameter (`cc_tok`) takes in a text: as it is, and
-/// percent-encoded once or twice (`_` encoded or not), any case.
-const TOKEN_KEYS: &[&str] = &["cc_tok", "cc%5ftok", "cc%255ftok"];
-/// What may stand between the name and the value: `=`, once or twice encoded.
-const TOKEN_EQUALS: &[&str] = &["=", "%3d", "%253d"];
-
-/// `text` with the value of every per-call event token (`cc_tok=...` in an event URL,
-/// however deep it is encoded: inside PokeTALK's `eventurl` form field, in a URL in a
-/// JSON body...) replaced by [`BLANK`]. A token is a bearer capability for its call:
-/// whoever holds one can send that call's events. Borrowed when there is none.
-pub fn event_tokens(text: &str) -> std::borrow::Cow<'_, str> {
-    let lower = text.to_ascii_lowercase();
-    if !lower.contains("cc_tok") && !lower.contains("cc%5ftok") && !lower.contains("cc%255ftok") {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let (bytes, lower) = (text.as_bytes(), lower.as_bytes());
-    let mut out = String::with_capacity(text.len());
-    let (mut copied, mut i) = (0, 0);
-    while i < bytes.len() {
-        let key = TOKEN_KEYS
-            .iter()
-            .find(|k| lower[i..].starts_with(k.as_bytes()));
-        let Some(key) = key else {
-            i += 1;
-            continue;
-        };
-        let after_key = i + key.len();
-        let Some(eq) = TOKEN_EQUALS
-            .iter()
-            .find(|e| lower[after_key..].starts_with(e.as_bytes()))
-        else {
-            i = after_key;
-            continue;
-        };
-        let start = after_key + eq.len();
-        let end = start + token_value_len(&lower[start..]);
-        if end > start {
-            out.push_str(&text[copied..start]);
-            out.push_str(BLANK);
-            copied = end;
-        }
-        i = end.max(start);
-    }
-    out.push_str(&text[copied..]);
-    std::borrow::Cow::Owned(out)
-}
-
-/// The length of a token's value at the start of `rest` (lower-cased): URL-safe
-/// characters and percent-escapes, up to an encoded `&` or anything else.
-fn token_value_len(rest: &[u8]) -> usize {
-    let mut n = 0;
-    while n < rest.len() {
-        let b = rest[n];
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'*' | b'+') {
-            n += 1;
-            continue;
-        }
-        let hex = |at: usize| rest.get(at).is_some_and(u8::is_ascii_hexdigit);
-        if b == b'%' && hex(n + 1) && hex(n + 2) {
-            // `%26` (an encoded `&`) and `%2526` end the value.
-            if rest[n + 1..].starts_with(b"26") || rest[n + 1..].starts_with(b"2526") {
-                break;
-            }
-            n += 3;
-            continue;
-        }
-        break;
-    }
-    n
-}
-
 /// A header value as it may be logged.
-pub fn header_value<'a>(name: &str, value: &'a str) -> &'a str {
+pub(crate) fn header_value<'a>(name: &str, value: &'a str) -> &'a str {
     if secret_name(name) {
         BLANK
     } else {
@@ -295,7 +226,7 @@ pub fn header_value<'a>(name: &str, value: &'a str) -> &'a str {
 }
 
 /// A URL with its password and its secret query fields blanked.
-pub fn url(text: &str) -> String {
+pub(crate) fn url(text: &str) -> String {
     let Ok(mut u) = url::Url::parse(text) else {
         return text.to_string();
     };
@@ -321,7 +252,7 @@ pub fn url(text: &str) -> String {
 }
 
 /// Form fields as `a=1&b=2` (decoded, for reading), secret fields blanked.
-pub fn form<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+pub(crate) fn form<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     fields
         .into_iter()
         .map(|(k, v)| format!("{k}={}", header_value(k, v)))
@@ -331,7 +262,7 @@ pub fn form<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> String 
 
 /// A body as it may be logged: JSON with secret fields blanked at any depth, a form
 /// body (`a=1&b=2`) with secret fields blanked; anything else as it is.
-pub fn body(text: &str, content_type: Option<&str>) -> String {
+pub(crate) fn body(text: &str, content_type: Option<&str>) -> String {
     let ct = content_type.unwrap_or("").to_ascii_lowercase();
     let looks_json = ct.contains("json") || text.trim_start().starts_with(['{', '[']);
     if looks_json {
@@ -379,10 +310,10 @@ fn blank_json(v: &mut serde_json::Value) -> bool {
 }
 
 /// The longest body written into one log line; the rest is cut (after redaction).
-pub const MAX_LOGGED_BODY: usize = 8 * 1024;
+pub(crate) const MAX_LOGGED_BODY: usize = 8 * 1024;
 
 /// One line: control characters escaped, cut at [`MAX_LOGGED_BODY`] bytes.
-pub fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(MAX_LOGGED_BODY) + 32);
     for c in text.chars() {
         if out.len() >= MAX_LOGGED_BODY {
@@ -476,51 +407,6 @@ mod tests {
         assert_eq!(body("<a>plain</a>", Some("text/xml")), "<a>plain</a>");
         // Untouched JSON keeps its own form (order, spacing).
         assert_eq!(body(r#"{"z": 1, "a": 2}"#, None), r#"{"z": 1, "a": 2}"#);
-    }
-
-    #[test]
-    fn event_tokens_are_blanked_in_every_encoding() {
-        let tok = "mV0q1Xh2-Ab_Zk9Qe3TtY7uPLwX";
-        for (text, shown) in [
-            (
-                format!("http://h/cb?cc_id=abc&cc_tok={tok}&status=1"),
-                "http://h/cb?cc_id=abc&cc_tok=***&status=1".to_string(),
-            ),
-            (
-                format!("eventurl=https%3A%2F%2Fh%2F%3Fcc_id%3Dabc%26cc_tok%3D{tok}%26status%3D%24status"),
-                "eventurl=https%3A%2F%2Fh%2F%3Fcc_id%3Dabc%26cc_tok%3D***%26status%3D%24status"
-                    .to_string(),
-            ),
-            (
-                format!("x=cc%255Ftok%253D{tok}%2526y"),
-                "x=cc%255Ftok%253D***%2526y".to_string(),
-            ),
-            (
-                format!("CC_TOK={tok}"),
-                "CC_TOK=***".to_string(),
-            ),
-            (
-                format!("{{\"url\":\"/e?cc_tok={tok}\"}} cc_tok={tok}"),
-                "{\"url\":\"/e?cc_tok=***\"} cc_tok=***".to_string(),
-            ),
-        ] {
-            assert_eq!(event_tokens(&text), shown);
-        }
-        let percent: String = tok.bytes().map(|b| format!("%{b:02X}")).collect();
-        assert_eq!(
-            event_tokens(&format!("cc%5Ftok%3D{percent}&a=1")),
-            "cc%5Ftok%3D***&a=1"
-        );
-        // Nothing else is touched.
-        for plain in [
-            "cc_tok",
-            "cc_tok=",
-            "cc_tok=&a",
-            "cc_tokens=5",
-            "status=1&cc_id=x",
-        ] {
-            assert_eq!(event_tokens(plain), plain);
-        }
     }
 
     #[test]

@@ -50,7 +50,7 @@ fn no_log_line_shows_an_event_token() {
     let call = client
         .start_call("0171 1234567", "030 1234567", &CallOptions::default())
         .unwrap();
-    let id = call.id().unwrap();
+    let id = call.id().to_string();
     let deadline = Instant::now() + Duration::from_secs(20);
     while !call.poll().unwrap().state.is_final() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));

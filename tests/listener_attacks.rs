@@ -46,7 +46,7 @@ fn host_process() {
     println!(
         "READY {} {}",
         client.event_listen_addr().unwrap(),
-        call.id().unwrap()
+        call.id()
     );
     std::io::stdout().flush().unwrap();
     let mut rest = Vec::new();

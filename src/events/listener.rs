@@ -1,5 +1,8 @@
-//! A small HTTP/1 server for carrier events that an attacker on the network cannot
-//! starve or kill: the built-in event listener (`event_listen=IP:PORT`) runs on it.
+//! The built-in event listener (`event_listen=IP:PORT`): a small HTTP/1 server that an
+//! attacker on the network cannot starve or kill. It hands the query of every `GET` (or
+//! `HEAD`) to a handler and answers the status the handler returns, with an empty body.
+//! It knows nothing of calls or clients: the client binds it ([`Bound::bind`]) and starts
+//! it with a handler that ingests the event ([`Listener::start`]).
 //!
 //! Why not a server crate: none of the maintained blocking HTTP servers gives all of the
 //! following at once (tiny_http, used before, stops accepting for good at its first
@@ -38,33 +41,34 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::error::{Error, Result};
 use crate::log::{log_at, Level};
 
 /// What the listener does with a request: called with the request target
 /// (`/path?query`) of a `GET` or `HEAD`, returns the HTTP status to answer.
-pub type Handler = Arc<dyn Fn(&str) -> u16 + Send + Sync>;
+type Handler = Arc<dyn Fn(&str) -> u16 + Send + Sync>;
 
 /// The listener's limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListenerConfig {
+pub(crate) struct ListenerConfig {
     /// Connections open at once, at most (accepted, being read, or being answered).
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
     /// The time from accepting a connection to having its whole request head.
-    pub head_timeout: Duration,
+    pub(crate) head_timeout: Duration,
     /// The largest request head (request line and headers) taken.
-    pub max_head_bytes: usize,
+    pub(crate) max_head_bytes: usize,
     /// The time one answer may take to write.
-    pub write_timeout: Duration,
+    pub(crate) write_timeout: Duration,
     /// Threads that run the handler.
-    pub workers: usize,
+    pub(crate) workers: usize,
 }
 
 /// Connections open at once by default (`event_max_connections`).
-pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
+pub(crate) const DEFAULT_MAX_CONNECTIONS: usize = 64;
 /// The default deadline for a request head (`event_head_timeout_ms`).
-pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest request head taken; a longer one is answered 431.
-pub const MAX_HEAD_BYTES: usize = 8 * 1024;
+pub(crate) const MAX_HEAD_BYTES: usize = 8 * 1024;
 
 impl Default for ListenerConfig {
     fn default() -> Self {
@@ -89,25 +93,76 @@ const BACKOFF_LONGEST: Duration = Duration::from_millis(500);
 /// received), so that the close is clean; the rest is reset with the connection.
 const DRAIN_BYTES: usize = 64 * 1024;
 
-/// A running listener. Dropping it stops it and joins its threads.
-pub struct Listener {
+/// A listening socket not yet served: bound when the DSN is read, so that a port taken
+/// is a DSN error.
+pub(crate) struct Bound {
+    socket: TcpListener,
+    addr: SocketAddr,
+    cfg: ListenerConfig,
+}
+
+impl Bound {
+    pub(crate) fn bind(addr: SocketAddr, cfg: ListenerConfig) -> Result<Bound> {
+        let socket = TcpListener::bind(addr).map_err(|e| {
+            Error::invalid_argument(format!("DSN: event_listen: cannot listen on {addr}: {e}"))
+        })?;
+        let addr = socket.local_addr().unwrap_or(addr);
+        Ok(Bound { socket, addr, cfg })
+    }
+
+    /// The address listened on, with the port the system chose for `:0`.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+/// A running listener. Stopping or dropping it stops it and joins its threads (but the
+/// one it is dropped from, when a handler let go of the listener's owner).
+pub(crate) struct Listener {
+    server: Option<Server>,
+}
+
+impl Listener {
+    /// Serves `bound`: every `GET` (or `HEAD`) is answered with `handler(query)`, any
+    /// other method with 405.
+    pub(crate) fn start(
+        bound: Bound,
+        handler: impl Fn(&str) -> u16 + Send + Sync + 'static,
+    ) -> Result<Listener> {
+        let handler: Handler =
+            Arc::new(move |target: &str| handler(target.split_once('?').map_or("", |(_, q)| q)));
+        let server = Server::start(bound.socket, bound.cfg, handler)
+            .map_err(|e| Error::internal(format!("cannot start the event listener: {e}")))?;
+        Ok(Listener {
+            server: Some(server),
+        })
+    }
+
+    /// Stops serving and joins the threads.
+    pub(crate) fn stop(&mut self) {
+        self.server.take();
+    }
+}
+
+/// The server itself: the I/O thread and the workers.
+struct Server {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     wake: UnixStream,
     threads: Vec<JoinHandle<()>>,
 }
 
-impl std::fmt::Debug for Listener {
+impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Listener")
+        f.debug_struct("Server")
             .field("addr", &self.addr)
             .finish_non_exhaustive()
     }
 }
 
-impl Listener {
+impl Server {
     /// Starts serving `socket` (already bound and listening) with `handler`.
-    pub fn start(socket: TcpListener, cfg: ListenerConfig, handler: Handler) -> io::Result<Self> {
+    fn start(socket: TcpListener, cfg: ListenerConfig, handler: Handler) -> io::Result<Self> {
         let cfg = ListenerConfig {
             max_connections: cfg.max_connections.max(1),
             workers: cfg.workers.max(1),
@@ -154,24 +209,24 @@ impl Listener {
             );
             Ok(())
         })();
-        let listener = Listener {
+        let server = Server {
             addr,
             stop,
             wake,
             threads,
         };
         // On failure the threads started so far are stopped and joined by the drop.
-        spawned.map(|()| listener)
+        spawned.map(|()| server)
     }
 
     /// The address listened on (with the port the system chose for `:0`).
     #[cfg(test)]
-    pub fn local_addr(&self) -> SocketAddr {
+    fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 }
 
-impl Drop for Listener {
+impl Drop for Server {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
         let _ = (&self.wake).write(b"x");
@@ -536,9 +591,9 @@ mod tests {
     use super::*;
     use std::sync::mpsc::channel;
 
-    fn start(cfg: ListenerConfig, handler: Handler) -> Listener {
+    fn start(cfg: ListenerConfig, handler: Handler) -> Server {
         let socket = TcpListener::bind("127.0.0.1:0").unwrap();
-        Listener::start(socket, cfg, handler).unwrap()
+        Server::start(socket, cfg, handler).unwrap()
     }
 
     fn echo() -> Handler {
