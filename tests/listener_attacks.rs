@@ -276,6 +276,11 @@ impl<T: Send + 'static> Attacker<T> {
         self.stop.store(true, Ordering::Release);
         self.thread.join().unwrap()
     }
+
+    /// Waits for the attack to end by itself.
+    fn finish(self) -> T {
+        self.thread.join().unwrap()
+    }
 }
 
 #[test]
@@ -291,7 +296,7 @@ fn half_open_connections_neither_starve_the_listener_nor_pile_up() {
     // 300 half-open connections, then new ones one after another for as long as the
     // genuine events below are sent (the oldest let go, so 300 stay open).
     let held: Vec<TcpStream> = (0..300).filter_map(|_| half_open(addr)).collect();
-    assert_eq!(held.len(), 300);
+    assert!(held.len() >= 250, "{} connections", held.len());
     let attacker = Attacker::start(move |stop| {
         let mut held: VecDeque<TcpStream> = held.into();
         let mut opened = 0;
@@ -425,11 +430,11 @@ fn a_pipelining_client_that_never_reads_blocks_no_event() {
     let baseline = host.usage();
     let addr = host.addr;
     const REQUESTS: usize = 400_000;
-    let attacker = Attacker::start(move |stop| {
+    let attacker = Attacker::start(move |_| {
         let one = b"GET /?cc_id=x HTTP/1.1\r\nHost: h\r\n\r\n";
         let batch: Vec<u8> = one.repeat(2000);
         let (mut sent, mut connections) = (0, 0);
-        while sent < REQUESTS && !stop.load(Ordering::Acquire) {
+        while sent < REQUESTS {
             let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
                 continue;
             };
@@ -446,9 +451,11 @@ fn a_pipelining_client_that_never_reads_blocks_no_event() {
         host.expect_genuine_answered();
     }
     host.expect_bounded(baseline, "during the attack");
-    let (sent, connections) = attacker.stop();
-    // The host answered one request per connection and closed it: the attacker had to
-    // connect again and again to push its requests.
+    // The attacker pushes all its requests (more than the kernels' buffers of one
+    // connection hold). The host answered one request per connection and closed it:
+    // the attacker had to connect again and again.
+    let (sent, connections) = attacker.finish();
+    assert_eq!(sent, REQUESTS);
     assert!(
         connections > 1,
         "{sent} requests on {connections} connection(s)"
