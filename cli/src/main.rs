@@ -286,13 +286,21 @@ fn run(cli: &Cli, out: &Out) -> Result<i32, Failure> {
             out.started(client.carrier(), &call.id()?, &reference);
             match interrupts {
                 None => Ok(0),
-                Some(rx) => follow_call(
-                    &call,
-                    out,
-                    &rx,
-                    Duration::from_millis(*interval_ms),
-                    Duration::from_secs(*hangup_wait),
-                ),
+                Some(rx) => {
+                    let code = follow_call(
+                        &call,
+                        out,
+                        &rx,
+                        Duration::from_millis(*interval_ms),
+                        Duration::from_secs(*hangup_wait),
+                    )?;
+                    // The call is over: log out where the carrier has sessions. (Without
+                    // --follow the session stays, for `status` and `hangup` by reference.)
+                    if code != EXIT_HANGUP_UNCONFIRMED {
+                        client.close();
+                    }
+                    Ok(code)
+                }
             }
         }
         Command::Status { reference } => {
