@@ -644,6 +644,8 @@ fn field_check_with_one_call() {
                 "0171 1234567",
                 "--call-to",
                 "030 1234999",
+                "--call-seconds",
+                "1",
                 "--interval-ms",
                 "30",
             ],
