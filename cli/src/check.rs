@@ -116,11 +116,7 @@ impl Check {
             name: name.to_string(),
             outcome: match &result {
                 Ok(v) => Ok(summary(v)),
-                Err(e) => Err(Failure {
-                    kind: e.kind,
-                    message: e.message.clone(),
-                    carrier_code: e.carrier_code.clone(),
-                }),
+                Err(e) => Err(e.clone()),
             },
             lines,
         });
@@ -1121,11 +1117,7 @@ fn placed_call(check: &mut Check, client: &Client, args: &Args) -> Option<Placed
         |c: &Call| format!("id {}", c.id().unwrap_or_default()),
     );
     let mut placed = PlacedCall {
-        start: call.as_ref().map(|_| ()).map_err(|f| Failure {
-            kind: f.kind,
-            message: f.message.clone(),
-            carrier_code: f.carrier_code.clone(),
-        }),
+        start: call.as_ref().map(|_| ()).map_err(Failure::clone),
         states: Vec::new(),
         hangup: None,
         last: None,

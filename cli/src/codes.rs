@@ -82,7 +82,7 @@ pub fn capability_names(caps: u32) -> Vec<&'static str> {
 
 /// An error as the command reports it: the library's, or one of the command's own
 /// (a missing DSN, an unreadable file), which are `CC_ERR_INVALID_ARGUMENT`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Failure {
     pub kind: ErrorKind,
     pub message: String,

@@ -437,6 +437,15 @@ fn error_exit_codes() {
         assert!(all.contains("CC_ERR_AUTH"), "{all}");
         assert!(!all.contains("Wr0ng-Pa55word"));
     }
+    // The field check with the wrong password: the first failed step's code, the
+    // signing not confirmed, the password nowhere.
+    let o = run(Some(&wrong), &["--json", "check"]);
+    assert_eq!(code(&o), 5, "{}", stdout(&o));
+    assert!(!stdout(&o).contains("Wr0ng-Pa55word"));
+    let report = json(&o);
+    assert_eq!(finding(&report, "signing")["verdict"], "not confirmed");
+    let o = run(Some(&wrong), &["check"]);
+    assert!(stdout(&o).contains("FAILED: CC_ERR_AUTH"), "{}", stdout(&o));
     // A DSN that is not one, and none at all: CC_ERR_INVALID_ARGUMENT, exit 1; the text
     // is not echoed.
     let o = run(Some("my-secret-api-key"), &["balance"]);
