@@ -318,6 +318,13 @@ fn run(cli: &Cli, out: &Out) -> Result<i32, Failure> {
         } => {
             let client = client(cli)?;
             let call = client.attach(reference)?;
+            // Where the call is first (a read): a call that already ended is left alone.
+            if let Err(e) = call.poll() {
+                out.warn(&format!(
+                    "could not ask for the status first ({})",
+                    Failure::from(e)
+                ));
+            }
             let mut status = call.hangup()?;
             if *wait {
                 let until = Instant::now() + Duration::from_secs(*wait_seconds);
