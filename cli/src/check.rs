@@ -565,6 +565,40 @@ fn check_42call(check: &mut Check, client: &Client, args: &Args) {
         Err(f) => check.find(SHOP, Verdict::NotConfirmed, format!("{f}")),
     }
 
+    // No card of that number is an answer, not a failure of the check.
+    let (card, xs) = check.step(
+        &format!("look a calling card up (card module, act=show, {number})"),
+        || match client.card_show(&number) {
+            Ok(c) => Ok(Some(c)),
+            Err(e) if e.kind() == callconnect::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        },
+        |c| match c {
+            Some(c) => format!("card {}, active {}", c.number, c.active),
+            None => "no card of this number".to_string(),
+        },
+    );
+    const CARD: &str = "the card module answers at /api/rest/v2/?mycard-v2 (the DSN's card_path)";
+    let reply = xs.iter().find(|x| x.status.is_some());
+    match (&card, reply) {
+        (Ok(Some(_)), _) => check.find(CARD, Verdict::Confirmed, "it showed the card"),
+        (Ok(None), Some(x)) => check.find(
+            CARD,
+            Verdict::Confirmed,
+            format!(
+                "HTTP {}: it knows no card of this number",
+                x.status.unwrap_or(0)
+            ),
+        ),
+        (Err(_), Some(x)) if x.status == Some(404) => check.find(
+            CARD,
+            Verdict::Contradicted,
+            "HTTP 404: no card module at this path (ask 42com for it; set card_path)",
+        ),
+        (Ok(None), None) => check.find(CARD, Verdict::NotConfirmed, "no reply"),
+        (Err(f), _) => check.find(CARD, Verdict::NotConfirmed, format!("{f}")),
+    }
+
     if let Some(call) = placed_call(check, client, args) {
         const START: &str = "trycallback takes numbers in the 00 form";
         match &call.start {

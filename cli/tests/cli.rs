@@ -575,6 +575,7 @@ fn field_check_on_every_carrier() {
                     "confirmed"
                 );
                 assert_eq!(finding(&report, "cdr-callshop")["verdict"], "confirmed");
+                assert_eq!(finding(&report, "card module")["verdict"], "confirmed");
                 let transcript: Vec<&str> = report["steps"][1]["transcript"]
                     .as_array()
                     .unwrap()
