@@ -14,8 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
-use callconnect::log::{self as cclog, Level};
-use callconnect::{Call, CallOptions, CallState, CallStatus, Client, Error};
+use callconnect::{
+    remove_logger, set_logger, Call, CallOptions, CallState, CallStatus, Capabilities, Client,
+    Error, Level, RecordSource,
+};
 use serde_json::{json, Value};
 
 use crate::codes::{self, Failure};
@@ -202,7 +204,7 @@ fn today() -> String {
 pub fn run(dsn: &str, args: &Args, out: &Out) -> Result<i32, Failure> {
     let lines: Lines = Arc::new(Mutex::new(Vec::new()));
     let sink = lines.clone();
-    cclog::set_logger(
+    set_logger(
         Some(Level::Debug),
         Box::new(move |level, line| {
             sink.lock()
@@ -251,7 +253,7 @@ pub fn run(dsn: &str, args: &Args, out: &Out) -> Result<i32, Failure> {
             });
         }
     }
-    let _ = cclog::remove_logger();
+    let _ = remove_logger();
     let leaked = scrub(&mut check, &crate::dsn::secrets(dsn));
     if leaked {
         check.find(
@@ -520,14 +522,7 @@ fn check_42call(check: &mut Check, client: &Client, args: &Args) {
     let day = today();
     let (cdrs, _) = check.step(
         &format!("read today's call records (GET ?cdrs, {day})"),
-        || {
-            client.call_records(
-                callconnect::account::RecordSource::Cdrs,
-                &day,
-                None,
-                Some(5),
-            )
-        },
+        || client.call_records(RecordSource::Cdrs, &day, None, Some(5)),
         |r| format!("{} records", r.len()),
     );
     const CDRS: &str = "cdrs take dates as DD.MM.YYYY";
@@ -541,14 +536,7 @@ fn check_42call(check: &mut Check, client: &Client, args: &Args) {
     }
     let (shop, _) = check.step(
         &format!("read today's callshop records (GET ?cdr-callshop, {day})"),
-        || {
-            client.call_records(
-                callconnect::account::RecordSource::Callshop,
-                &day,
-                None,
-                Some(5),
-            )
-        },
+        || client.call_records(RecordSource::Callshop, &day, None, Some(5)),
         |r| format!("{} records", r.len()),
     );
     const SHOP: &str =
@@ -1023,7 +1011,7 @@ fn xml_code(reply: &str) -> Option<String> {
 // ---- PokeTALK ----
 
 fn check_poketalk(check: &mut Check, client: &Client, args: &Args) {
-    let events = client.capabilities() & codes::CAP_EVENTS != 0;
+    let events = client.capabilities().contains(Capabilities::EVENTS);
     let Some(call) = placed_call(check, client, args) else {
         check.find(
             "the API key is accepted from this IP",
@@ -1148,7 +1136,7 @@ fn placed_call(check: &mut Check, client: &Client, args: &Args) -> Option<Placed
     let (call, _) = check.step(
         &format!("place one call: A {a}, B {b}"),
         || client.start_call(&a, &b, &CallOptions::default()),
-        |c: &Call| format!("id {}", c.id().unwrap_or_default()),
+        |c: &Call| format!("id {}", c.id()),
     );
     let mut placed = PlacedCall {
         start: call.as_ref().map(|_| ()).map_err(Failure::clone),
@@ -1214,7 +1202,8 @@ fn placed_call(check: &mut Check, client: &Client, args: &Args) -> Option<Placed
             );
         }
         if client.carrier() == "connectcall" {
-            if let Ok(reference) = call.reference() {
+            {
+                let reference = call.reference();
                 let (again, _) = check.step(
                     "ask for the ended call's status again (getStatus)",
                     || client.attach(&reference)?.poll(),

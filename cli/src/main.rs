@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use callconnect::{Call, CallOptions, CallState, CallStatus, Client, ErrorKind};
-// The account services' inputs. (Their results are only serialised, never named.)
-use callconnect::account::{NewCard, RecordSource};
+use callconnect::{
+    Call, CallOptions, CallState, CallStatus, Client, ErrorKind, NewCard, RecordSource,
+};
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 
@@ -282,8 +282,7 @@ fn run(cli: &Cli, out: &Out) -> Result<i32, Failure> {
                 None
             };
             let call = client.start_call(a, b, &options.options())?;
-            let reference = call.reference()?;
-            out.started(client.carrier(), &call.id()?, &reference);
+            out.started(client.carrier(), call.id(), &call.reference());
             match interrupts {
                 None => Ok(0),
                 Some(rx) => {
@@ -576,9 +575,9 @@ pub fn status_json(s: &CallStatus) -> Value {
         "state": s.state.name(),
         "reason": s.reason.name(),
         "failed_leg": match s.failed_leg {
-            callconnect::Leg::None => Value::Null,
             callconnect::Leg::A => json!("A"),
             callconnect::Leg::B => json!("B"),
+            _ => Value::Null,
         },
         "duration_s": s.duration_s,
         "cost": s.cost.as_ref().map(out::money),

@@ -89,9 +89,7 @@ impl Out {
 
     /// Tells how to reach a call that this command leaves behind.
     pub fn note_reference(&self, call: &Call) {
-        if let Ok(r) = call.reference() {
-            self.warn(&format!("the call's reference: {r}"));
-        }
+        self.warn(&format!("the call's reference: {}", call.reference()));
     }
 }
 
@@ -104,7 +102,7 @@ pub fn status_text(s: &CallStatus) -> String {
     match s.failed_leg {
         callconnect::Leg::A => t.push_str(" (leg A)"),
         callconnect::Leg::B => t.push_str(" (leg B)"),
-        callconnect::Leg::None => {}
+        _ => {}
     }
     if s.duration_s > 0 {
         t.push_str(&format!(", {} s", s.duration_s));
