@@ -702,6 +702,34 @@ fn check_voipnow(check: &mut Check, client: &Client, args: &Args) {
             Ok(()) => check.find(PLUS, Verdict::Confirmed, "the carrier placed the call"),
             Err(f) => check.find(PLUS, Verdict::NotConfirmed, format!("{f}")),
         }
+        // Where the nonce went, and why the check cannot tell whether the carrier used
+        // it: that takes a second start with the same nonce, which could place a second
+        // call.
+        const NONCE: &str = "the carrier de-duplicates starts on their nonce";
+        let start = call
+            .exchanges
+            .iter()
+            .find(|x| x.method == "POST" && x.url.contains("/uapi/phoneCalls/"));
+        let placement = start
+            .and_then(|x| {
+                let body = x.request.find('{').map(|i| &x.request[i..])?;
+                serde_json::from_str::<Value>(body).ok()
+            })
+            .map(|v| {
+                if v.get("nonce").is_some() {
+                    "at the top level"
+                } else if v["phoneCallView"][0].get("nonce").is_some() {
+                    "in the first phoneCallView"
+                } else {
+                    "nowhere"
+                }
+            })
+            .unwrap_or("(start request not in the log)");
+        check.find(
+            NONCE,
+            Verdict::NotConfirmed,
+            format!("the start carried its nonce {placement}; telling whether the carrier reads it would take a second start with the same nonce, which this check never sends"),
+        );
         const ANSWERED: &str = "a live view's `answered` is a date (not a flag)";
         let seen: Vec<Value> = call
             .exchanges

@@ -689,6 +689,19 @@ fn field_check_with_one_call() {
             }
             "voipnow" => {
                 assert_eq!(finding(&report, "dial plan")["verdict"], "confirmed");
+                let nonce = finding(&report, "nonce");
+                assert_eq!(nonce["verdict"], "not confirmed");
+                assert!(
+                    nonce["detail"]
+                        .as_str()
+                        .unwrap()
+                        .contains("nonce at the top level")
+                        || nonce["detail"]
+                            .as_str()
+                            .unwrap()
+                            .contains("nonce in the first"),
+                    "{nonce}"
+                );
                 // The simulator sends `answered` as a date, as the wiki shows it.
                 let answered = finding(&report, "`answered`");
                 assert_eq!(answered["verdict"], "confirmed", "{answered}");
