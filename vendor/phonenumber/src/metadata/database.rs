@@ -28,8 +28,11 @@ use std::sync::{Arc, Mutex};
 const DATABASE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/database.bin"));
 
 /// The Google provided metadata database, used as default.
+///
+/// Its patterns are not syntax-checked at load (see `Database::from_checked`): they come
+/// from libphonenumber's metadata, converted at build time.
 pub static DEFAULT: Lazy<Database> =
-    Lazy::new(|| Database::from(postcard::from_bytes(DATABASE).unwrap()).unwrap());
+    Lazy::new(|| Database::from_checked(postcard::from_bytes(DATABASE).unwrap(), false).unwrap());
 
 /// Representation of a database of metadata for phone number.
 #[derive(Clone, Debug)]
@@ -53,6 +56,16 @@ impl Database {
 
     /// Create a database from a loaded database.
     pub fn from(meta: Vec<loader::Metadata>) -> Result<Self, error::LoadMetadata> {
+        Database::from_checked(meta, true)
+    }
+
+    /// Create a database from a loaded database; `check`: parse every pattern now, so
+    /// that a bad one is an error here. Without it, a bad pattern panics when it is
+    /// first used. Checking is nearly all of the load's cost (the whole regex-syntax
+    /// parser over every pattern of every country, work the regex engine repeats when a
+    /// pattern is first compiled), so the built-in database, whose patterns are known
+    /// good, skips it.
+    fn from_checked(meta: Vec<loader::Metadata>, check: bool) -> Result<Self, error::LoadMetadata> {
         fn tranpose<T, E>(value: Option<Result<T, E>>) -> Result<Option<T>, E> {
             match value {
                 None => Ok(None),
@@ -65,9 +78,13 @@ impl Database {
 
         let cache = Arc::new(Mutex::new(RegexCache::new(100)));
         let regex = |value: String| -> Result<CachedRegex, error::LoadMetadata> {
-            Ok(CachedRegexBuilder::new(cache.clone(), &value)
-                .ignore_whitespace(true)
-                .build()?)
+            let mut builder = CachedRegexBuilder::new(cache.clone(), &value);
+            builder.ignore_whitespace(true);
+            if check {
+                Ok(builder.build()?)
+            } else {
+                Ok(builder.build_unchecked())
+            }
         };
 
         let descriptor =
