@@ -22,7 +22,6 @@
 //! expressions.
 
 extern crate regex;
-extern crate regex_syntax as syntax;
 extern crate lru_cache as lru;
 extern crate oncemutex;
 

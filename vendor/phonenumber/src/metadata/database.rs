@@ -78,13 +78,17 @@ impl Database {
 
         let cache = Arc::new(Mutex::new(RegexCache::new(100)));
         let regex = |value: String| -> Result<CachedRegex, error::LoadMetadata> {
-            let mut builder = CachedRegexBuilder::new(cache.clone(), &value);
-            builder.ignore_whitespace(true);
             if check {
-                Ok(builder.build()?)
-            } else {
-                Ok(builder.build_unchecked())
+                // Checked with the engine that will run the pattern (regex 1), rather than
+                // with `CachedRegexBuilder::build()`, which parses with regex-syntax 0.6: a
+                // second regex-syntax in the build.
+                regex::RegexBuilder::new(&value)
+                    .ignore_whitespace(true)
+                    .build()?;
             }
+            Ok(CachedRegexBuilder::new(cache.clone(), &value)
+                .ignore_whitespace(true)
+                .build_unchecked())
         };
 
         let descriptor =
