@@ -383,9 +383,11 @@ def render(raw):
         o("")
     if warmed_first_cpu / warm_place_cpu > 2:
         o(f"**After the warm-up**, the first placement still costs {warmed_first_cpu / warm_place_cpu:.1f}× a "
-          "warm one: the warm-up reads the country's example numbers, which do not reach every pattern "
-          "another number does, and the first request sets up what every later one reuses. Next "
-          "step: let the warm-up compile every pattern of the country.")
+          "warm one. The warm-up compiles every pattern of the country and reads its example numbers, "
+          "but the regex engine's lazy DFA builds its states as it meets new input, so other digits "
+          "still build some, and the first request sets up what later ones reuse (its client's "
+          "connection pool, buffers). Next step: profile that first request and warm up its parts "
+          "that are process-wide.")
         o("")
     if pl_i / pl_ci > 1.3:
         o(f"**A placing request** is {pl_i:,.0f} instructions; {numbers:,.0f} of them read the two phone "

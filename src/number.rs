@@ -65,9 +65,9 @@ pub fn is_country_code(code: u16) -> bool {
     COUNTRY_CODES.binary_search(&code).is_ok()
 }
 
-/// Loads libphonenumber's metadata now and, for `country`, compiles the regular
-/// expressions its numbers are read with (by reading its example numbers in national and
-/// international form), instead of at the first number. For a process that forks
+/// Loads libphonenumber's metadata now and, for `country`, compiles every regular
+/// expression of its metadata and reads its example numbers in national and
+/// international form, instead of at the first number. For a process that forks
 /// workers (a PHP-FPM master through `opcache.preload`, a pre-forking daemon): done
 /// before the fork, the workers share the loaded data instead of each loading its own.
 pub fn warm_up(country: Option<u16>) -> Result<()> {
@@ -81,7 +81,43 @@ pub fn warm_up(country: Option<u16>) -> Result<()> {
         )));
     }
     for meta in db.by_code(&code).unwrap_or_default() {
+        // Every pattern of the country, compiled (in the metadata's regex cache).
         let d = meta.descriptors();
+        let descriptors = [
+            Some(d.general()),
+            d.fixed_line(),
+            d.mobile(),
+            d.toll_free(),
+            d.premium_rate(),
+            d.shared_cost(),
+            d.personal_number(),
+            d.voip(),
+            d.pager(),
+            d.uan(),
+            d.emergency(),
+            d.voicemail(),
+            d.short_code(),
+            d.standard_rate(),
+            d.carrier(),
+            d.no_international(),
+        ];
+        let patterns = descriptors
+            .into_iter()
+            .flatten()
+            .map(|desc| desc.national_number())
+            .chain(meta.international_prefix())
+            .chain(meta.national_prefix_for_parsing())
+            .chain(meta.leading_digits())
+            .chain(
+                meta.formats()
+                    .iter()
+                    .chain(meta.international_formats())
+                    .flat_map(|f| std::iter::once(f.pattern()).chain(f.leading_digits())),
+            );
+        for pattern in patterns {
+            pattern.is_match("");
+        }
+        // And the searches of a national and an international number of each kind.
         for desc in [d.fixed_line(), d.mobile()].into_iter().flatten() {
             let Some(example) = desc.example() else {
                 continue;
