@@ -10,9 +10,9 @@ pub mod util;
 
 use std::ffi::c_char;
 
-use crate::call::{CallState, CallStatus, FailReason, Leg};
-use crate::client::CallOptions;
 use crate::error::{Error, Result};
+use crate::model::CallOptions;
+use crate::model::{CallState, CallStatus, FailReason, Leg};
 use handles::{CALLS, CLIENTS};
 use util::{copy_to_array, guard, guard_value, opt_str_arg, out_string, str_arg};
 
@@ -144,7 +144,8 @@ pub enum cc_capability {
     CC_CAP_CALLER_ID = 128,
     /// Account services (balance and more).
     CC_CAP_ACCOUNT = 256,
-    /// A call start whose outcome is unknown is safely repeated by the carrier's nonce.
+    /// A call start whose outcome is unknown is looked for by its nonce among the
+    /// carrier's live calls, and sent again only when it is not there.
     CC_CAP_IDEMPOTENT_START = 512,
     /// The `max_duration_s` option.
     CC_CAP_MAX_DURATION = 1024,
@@ -359,8 +360,10 @@ pub extern "C" fn cc_client_free(client: *mut cc_client) {
 ///
 /// The request is never repeated: if the carrier may have received it but no answer came
 /// back, the result is CC_ERR_OUTCOME_UNKNOWN. (Where the carrier has
-/// CC_CAP_IDEMPOTENT_START, the library repeats it with the same idempotency key, which
-/// the carrier de-duplicates; CC_ERR_OUTCOME_UNKNOWN then means no repeat was answered.)
+/// CC_CAP_IDEMPOTENT_START, the library first looks for the start's idempotency key among
+/// the carrier's live calls and takes the call that carries it; only when the carrier
+/// shows keys and none is this start's does it send the start again.
+/// CC_ERR_OUTCOME_UNKNOWN then means that looking could not tell.)
 ///
 /// Ownership: the strings and `options` are borrowed for the call. On success `*out_call`
 /// is a new call owned by the caller (free with `cc_call_free`); it keeps its client's
@@ -551,7 +554,7 @@ pub unsafe extern "C" fn cc_call_ref(call: *mut cc_call, out_ref: *mut *mut c_ch
     guard(|| {
         let c = call_of(call)?;
         out_ptr(out_ref, "out_ref")?;
-        *out_ref = out_string(&c.reference()?);
+        *out_ref = out_string(&c.reference());
         Ok(())
     })
 }
@@ -594,7 +597,7 @@ pub unsafe extern "C" fn cc_call_id(call: *mut cc_call, out_id: *mut *mut c_char
     guard(|| {
         let c = call_of(call)?;
         out_ptr(out_id, "out_id")?;
-        *out_id = out_string(&c.id()?);
+        *out_id = out_string(c.id());
         Ok(())
     })
 }
@@ -604,7 +607,7 @@ pub unsafe extern "C" fn cc_call_id(call: *mut cc_call, out_id: *mut *mut c_char
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn cc_capabilities(client: *const cc_client) -> u32 {
-    guard_value(0, || Ok(client_of(client)?.capabilities()))
+    guard_value(0, || Ok(client_of(client)?.capabilities().bits()))
 }
 
 /// The message of this thread's last failed call into the library ("" after a success).
@@ -777,6 +780,8 @@ const _: () = {
     assert!(CallState::Connected as u32 == cc_call_state::CC_STATE_CONNECTED as u32);
     assert!(FailReason::Unknown as u32 == cc_fail_reason::CC_REASON_UNKNOWN as u32);
     assert!(Leg::B as u32 == cc_leg::CC_LEG_B as u32);
-    assert!(crate::providers::caps::CALL_FLAGS == cc_capability::CC_CAP_CALL_FLAGS as u32);
-    assert!(crate::providers::caps::CALLBACK == cc_capability::CC_CAP_CALLBACK as u32);
+    assert!(
+        crate::model::Capabilities::CALL_FLAGS.bits() == cc_capability::CC_CAP_CALL_FLAGS as u32
+    );
+    assert!(crate::model::Capabilities::CALLBACK.bits() == cc_capability::CC_CAP_CALLBACK as u32);
 };

@@ -1,5 +1,5 @@
 //! 42call (42com's login.42call.com), REST v2: web callback, SMS, PIN top-up. The
-//! account services (balance, rates, call records, cards, ...) are in `call42_account`.
+//! account services (balance, rates, call records, cards, ...) are in `account` (this folder).
 //!
 //! Every request is signed: `key = md5_hex(password)` (the 32 hex characters are the
 //! key's bytes), `message = key + "\n" + x-date`, `x-authorization = USER ":"
@@ -9,7 +9,9 @@
 //! Choices where the carrier's documents are silent (change them here):
 //! - numbers are sent in the international `00` form (`00491711234567`), the form the
 //!   carrier's own call records use;
-//! - `stopcallback` names the call with `callId`, the field `trycallback` returned;
+//! - `stopcallback` names the call with `callerId`, the only document's word ("For
+//!   identifying a specific call you need to transmit the callerId"), and with `callId`
+//!   too, the field `trycallback` returned it in (see [`stop_form`]);
 //! - the carrier has no status call for a web callback: a call reads `INITIATING`
 //!   (not live) until the host hangs it up or its limits run out;
 //! - code 402 is read as insufficient funds (not in the documents).
@@ -23,16 +25,18 @@ use hmac::{KeyInit, Mac};
 use md5::Digest;
 use serde::Deserialize;
 
-use crate::call::{CallState, FailReason, Observation};
-use crate::client::CallOptions;
+use crate::account::AccountServices;
 use crate::dsn::{Dsn, Secret};
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::{CallContext, CallOptions, Capabilities, StartContext, Started};
+use crate::model::{CallState, FailReason, Observation};
 use crate::money::Money;
 use crate::number::{self, Number};
-use crate::providers::account::AccountServices;
-use crate::providers::call42_account::{lenient_json, AccountConfig};
-use crate::providers::{caps, CallContext, Provider, Started};
+use crate::providers::call42::account::{lenient_json, AccountConfig};
+use crate::providers::Provider;
 use crate::transport::{self, Effect, Request, Response, Transport};
+
+pub mod account;
 
 type HmacSha1 = hmac::Hmac<sha1::Sha1>;
 
@@ -70,7 +74,7 @@ impl Call42 {
         let password = dsn.require_secret("42call password")?;
         let account = AccountConfig::from_dsn(&mut dsn)?;
         dsn.finish()?;
-        let mut transport = Transport::new(dsn.timeout);
+        let mut transport = Transport::with_secrets(dsn.timeout, dsn.secrets.clone());
         let key = md5_hex(password.expose());
         transport.add_secret(password.expose());
         transport.add_secret(&key);
@@ -181,7 +185,11 @@ impl Call42 {
                     s if s >= 400 => {
                         Error::new(ErrorKind::Provider, format!("42call answered HTTP {s}"))
                     }
-                    _ => Error::protocol("42call's reply is not its JSON envelope"),
+                    _ => crate::providers::unreadable(
+                        &self.transport,
+                        "42call's reply is not its JSON envelope",
+                        resp,
+                    ),
                 };
                 return Err(if effect == Effect::Place && e.kind() != ErrorKind::Auth {
                     transport::unknown(e)
@@ -223,11 +231,21 @@ impl Provider for Call42 {
         "42call"
     }
 
-    fn capabilities(&self) -> u32 {
-        caps::CALLBACK | caps::HANGUP | caps::SMS | caps::TOPUP | caps::ACCOUNT
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::CALLBACK
+            | Capabilities::HANGUP
+            | Capabilities::SMS
+            | Capabilities::TOPUP
+            | Capabilities::ACCOUNT
     }
 
-    fn start_call(&self, a: &str, b: &str, _options: &CallOptions) -> Result<Started> {
+    fn start_call(
+        &self,
+        a: &str,
+        b: &str,
+        _options: &CallOptions,
+        _start: &StartContext<'_>,
+    ) -> Result<Started> {
         let a = self.number(a).map_err(|e| e.context("A number"))?;
         let b = self.number(b).map_err(|e| e.context("B number"))?;
         let form = [
@@ -258,7 +276,7 @@ impl Provider for Call42 {
     }
 
     fn hangup(&self, call: &CallContext<'_>) -> Result<Observation> {
-        let form = [("act", "stopcallback"), ("callId", call.call_id)];
+        let form = stop_form(call.call_id);
         self.exchange("POST", "webcallback", &[], Some(&form), Effect::Write)?;
         Ok(Observation {
             state: Some(CallState::Ended),
@@ -302,10 +320,6 @@ impl Provider for Call42 {
 
     fn account_services(&self) -> Option<&dyn AccountServices> {
         Some(self)
-    }
-
-    fn redact(&self, text: &str) -> String {
-        self.transport.redact(text)
     }
 }
 
@@ -352,6 +366,19 @@ fn loose_bool<'de, D: serde::Deserializer<'de>>(
         serde_json::Value::String(s) => Some(matches!(s.as_str(), "true" | "1")),
         _ => None,
     })
+}
+
+/// The form of `stopcallback`. The one document names the call's field `callerId`
+/// (developer.42one.com/web-callback), while `trycallback` returns it as `callId`; no
+/// public client sends stopcallback. Both carry the id: a PHP backend ignores a form
+/// field it does not read, and a stop request that names the call in both readings
+/// cannot stop any other call (the value is the same id).
+pub(crate) fn stop_form(call_id: &str) -> [(&'static str, &str); 3] {
+    [
+        ("act", "stopcallback"),
+        ("callerId", call_id),
+        ("callId", call_id),
+    ]
 }
 
 pub(crate) fn md5_hex(s: &str) -> String {
