@@ -408,7 +408,7 @@ def render(raw):
           "RHEL 8 are supported. Done: LTO with one codegen unit; `opt-level = \"s\"` for the crates "
           "that run once (regex-syntax, postcard, idna, url); ureq without gzip; regex without the "
           "Unicode tables phone numbers do not use; one regex-syntax instead of two; idna without "
-          "ICU4X's data (host names in a DSN are ASCII or `xn--`). What remains is the number "
+          "ICU4X's data (url never IDNA-maps a DSN's host; an `event_url=` host is written in its `xn--` form). What remains is the number "
           "metadata (514 KiB), the regex engine, rustls and ring, and the unwinding tables "
           "`panic = \"unwind\"` needs. Next step: the regex engine's hot search code and its cold "
           "compiler are in one crate (regex-automata), so its size cannot be traded at the crate level.")
