@@ -480,6 +480,11 @@ def render(raw):
     for t, r in raw["threads"].items():
         o(f"| {t} | {r['per_second']:.0f} | {r['failed']} |")
     o("")
+    o("The simulator runs on the same 2 cores, one thread per request: it, not the client, bounds "
+      "these figures. A failure here is a request the simulator left unread (tiny_http's task pool "
+      "queues a kept-alive connection while all its threads serve the others), which the client "
+      "ends at `timeout_ms`, as it should.")
+    o("")
     evs = sorted(x["ns_per_poll"] for x in raw["pollev"])
     o(f"- `cc_poll_status` of a live PokeTALK call fed by EventURL events (no network): **{evs[1]:.0f} ns** "
       f"(median of 3 runs of 500 000 in state {raw['pollev'][0]['state']}: {', '.join(f'{x:.0f}' for x in evs)})")
