@@ -7,11 +7,15 @@ with keep-alive (bench_curl.c), (3) Python `requests` with a keep-alive Session.
 three run in turns, ROUNDS times, so that a busy machine weighs on all of them alike;
 ratios are taken round by round and their median is reported. Then: the library's
 throughput with 1, 2, 4, 8 threads, the cost of polling a call that is already final,
-resident memory per live call handle at 10 000 handles, and the size of the stripped .so.
+resident memory per live call handle at 10 000 handles, the size of the stripped .so, and the
+built-in event listener (bench/listener.py: events per second, latency under 500 idle
+connections).
 
-Prints a Markdown report (also written to target/bench-report.md).
+Also: cold start (fresh processes), system calls per request (strace), instructions per
+placing request, memory of live placed calls. Prints a Markdown report (also written to
+target/bench-report.md; with --write, as BENCHMARKS.md, which `make bench` does).
 
-usage: bench/run.py [--rounds 5] [--n 2000]
+usage: bench/run.py [--write] [--rounds 5] [--n 2000]
 Needs: cc, libcurl's headers (libcurl4-openssl-dev), Python requests (tools/bench-deps.sh).
 """
 import argparse
@@ -30,6 +34,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+
+from listener import listener_rows
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, "target", "release")
@@ -235,6 +241,7 @@ def main():
         threads = {t: run_json([lib_exe, "threads", dsn, ref, str(t), "3"]) for t in (1, 2, 4, 8)}
         poll = [run_json([lib_exe, "poll", dsn, ref, "2000000"]) for _ in range(3)]
         pollev = poll_event_fed(lib_exe, tmp, run_json)
+        listener_out, listener_raw = listener_rows(RELEASE, tmp)
         handles = run_json([lib_exe, "handles", dsn, ref, "10000"])
         placed = run_json([lib_exe, "placed", dsn, "10000"])
         stripped = os.path.join(tmp, "libcallconnect.so")
@@ -249,7 +256,8 @@ def main():
 
     raw = {"rounds": rounds, "instructions": insn, "syscalls_keepalive": sys_ka, "syscalls_place": sys_place,
            "cold": cold, "warmed": warmed, "threads": threads, "poll": poll, "pollev": pollev,
-           "handles": handles, "placed": placed, "so_size": so_size, "relative_relocs": relative, "machine": machine(), "args": vars(args)}
+           "handles": handles, "placed": placed, "so_size": so_size, "relative_relocs": relative,
+           "listener": listener_raw, "listener_rows": listener_out, "machine": machine(), "args": vars(args)}
     with open(os.path.join(ROOT, "target", "bench-raw.json"), "w") as f:
         json.dump(raw, f, indent=1)
     report = render(raw)
@@ -494,6 +502,7 @@ def render(raw):
     o(f"- a call handle attached to a stored call (`cc_call_attach`, the same ended call {handles['n']:,} "
       f"times): {handles['bytes_per_handle']:.0f} bytes each. A placed live call (goal 5 above) holds "
       "more: its carrier-side identifiers, reference, numbers and status.")
+    out.extend(raw["listener_rows"])
     return "\n".join(out)
 
 
