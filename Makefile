@@ -45,6 +45,8 @@ test:
 
 # The release build. rustc names the system libraries a static link needs
 # (native-static-libs); cargo repeats that note on a fresh build, so it is always read.
+# `CALLCONNECT_RELR=1 make release`: a smaller library (packed relocations, DT_RELR) for
+# systems with glibc 2.36 or newer (BENCHMARKS.md, "Size").
 release:
 	@mkdir -p $(RELEASE)
 	@if ! $(CARGO) rustc --release --lib --color never -- --print native-static-libs \
@@ -96,7 +98,7 @@ fuzz:
 # The library next to raw libcurl and Python requests (release build); see BENCHMARKS.md.
 bench:
 	@bash tools/bench-deps.sh
-	@python3 bench/run.py
+	@python3 bench/run.py --write
 
 # The load test at full size, against the release build.
 load:

@@ -183,6 +183,8 @@ cc_result cc_debug_panic(void);
 
 cc_result cc_live_handles(size_t *out_clients, size_t *out_calls);
 
+cc_result cc_warm_up(uint16_t country_code);
+
 const char *cc_version(void);
 
 const char *cc_state_name(uint32_t state);
