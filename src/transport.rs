@@ -111,9 +111,43 @@ pub struct Transport {
 const MAX_SECRETS: usize = 16_384;
 
 impl Transport {
+    /// A transport that trusts the usual public roots (tests and helpers; carriers use
+    /// [`Transport::for_dsn`]).
     pub fn new(timeout: Duration) -> Transport {
+        Transport::build(timeout, None)
+    }
+
+    /// The transport of one client, as its DSN says: `timeout_ms`, `tls` and `ca_file`.
+    /// `tls=0` toward a host that is not this machine logs a WARN here, once per client.
+    pub fn for_dsn(dsn: &crate::dsn::Dsn) -> Result<Transport> {
+        let roots = match &dsn.ca_file {
+            Some(_) if !dsn.tls => {
+                return Err(Error::invalid_argument(
+                    "DSN: option ca_file needs TLS (it cannot be combined with tls=0)",
+                ))
+            }
+            Some(path) => Some(load_roots(path)?),
+            None => None,
+        };
+        if !dsn.tls && !dsn.host_is_loopback() {
+            crate::log::log_at!(
+                crate::log::Level::Warn,
+                "tls=0 toward {}: credentials and calls cross the network unencrypted \
+                 (for a private CA, give its certificate with ca_file=PATH instead)",
+                dsn.host
+            );
+        }
+        Ok(Transport::build(dsn.timeout, roots))
+    }
+
+    fn build(timeout: Duration, roots: Option<ureq::tls::RootCerts>) -> Transport {
+        let tls = match roots {
+            Some(roots) => ureq::tls::TlsConfig::builder().root_certs(roots).build(),
+            None => ureq::tls::TlsConfig::default(),
+        };
         let base = || {
             ureq::Agent::config_builder()
+                .tls_config(tls.clone())
                 .http_status_as_error(false)
                 .max_redirects(0)
                 .user_agent(concat!("callconnect/", env!("CARGO_PKG_VERSION")))
@@ -287,7 +321,7 @@ impl Transport {
             .build();
         let mut resp = agent
             .run(configured)
-            .map_err(|e| classify(e, req.effect, false))?;
+            .map_err(|e| classify(e, req.effect, false, &req.url))?;
         let status = resp.status().as_u16();
         let header = |name: &str| {
             resp.headers()
@@ -302,7 +336,7 @@ impl Transport {
             .with_config()
             .limit(MAX_REPLY_BYTES)
             .read_to_vec()
-            .map_err(|e| classify(e, req.effect, true))?;
+            .map_err(|e| classify(e, req.effect, true, &req.url))?;
         let body = String::from_utf8(bytes).map_err(|_| {
             let e = Error::protocol("the carrier's reply is not valid UTF-8");
             if req.effect == Effect::Place {
@@ -317,6 +351,94 @@ impl Transport {
             content_type,
             body,
         })
+    }
+}
+
+/// The roots a client with `ca_file=PATH` trusts: the public roots ureq trusts by
+/// default (Mozilla's list, as certificates) plus every certificate in the PEM file.
+fn load_roots(path: &str) -> Result<ureq::tls::RootCerts> {
+    let pem = std::fs::read(path).map_err(|e| {
+        Error::invalid_argument(format!(
+            "DSN: option ca_file: cannot read {path} ({})",
+            e.kind()
+        ))
+    })?;
+    let mut certs: Vec<ureq::tls::Certificate<'static>> = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(_) => {
+                return Err(Error::invalid_argument(format!(
+                    "DSN: option ca_file: {path} is not a valid PEM file"
+                )))
+            }
+        }
+    }
+    if certs.is_empty() {
+        return Err(Error::invalid_argument(format!(
+            "DSN: option ca_file: {path} holds no PEM certificate"
+        )));
+    }
+    let mut all: Vec<ureq::tls::Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|c| ureq::tls::Certificate::from_der(c.as_ref()))
+        .collect();
+    all.extend(certs);
+    Ok(ureq::tls::RootCerts::Specific(std::sync::Arc::new(all)))
+}
+
+/// What a TLS failure was, when it was one: `Some((message, nothing_sent))`. A handshake
+/// failure (the certificate above all) happens before any byte of the request left.
+fn tls_failure(e: &ureq::Error, host: &str) -> Option<(String, bool)> {
+    let rustls_error = match e {
+        ureq::Error::Rustls(r) => Some(r),
+        ureq::Error::Io(io) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
+    match (e, rustls_error) {
+        (_, Some(rustls::Error::InvalidCertificate(c))) => {
+            use rustls::CertificateError as C;
+            let why = match c {
+                C::Expired | C::ExpiredContext { .. } => "it has expired".to_string(),
+                C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet".to_string(),
+                C::NotValidForName | C::NotValidForNameContext { .. } => {
+                    "it is not valid for this host name".to_string()
+                }
+                C::UnknownIssuer => "it was issued by an unknown authority (self-signed, or a \
+                     private CA: trust it with ca_file=PATH)"
+                    .to_string(),
+                C::Revoked => "it was revoked".to_string(),
+                C::BadSignature => "its signature is not valid".to_string(),
+                other => format!("{other:?}"),
+            };
+            Some((
+                format!("TLS: the certificate of {host} failed verification: {why}; nothing was sent"),
+                true,
+            ))
+        }
+        (_, Some(
+            r @ (rustls::Error::NoCertificatesPresented
+            | rustls::Error::InappropriateHandshakeMessage { .. }
+            | rustls::Error::InappropriateMessage { .. }
+            | rustls::Error::PeerIncompatible(_)
+            | rustls::Error::UnsupportedNameType),
+        )) => Some((
+            format!("TLS: the handshake with {host} failed ({r}); no certificate was accepted and nothing was sent"),
+            true,
+        )),
+        (ureq::Error::Tls(m), _) => Some((
+            format!("TLS with {host} failed before the request ({m}); nothing was sent"),
+            true,
+        )),
+        (ureq::Error::Pem(_), _) => Some((
+            format!("TLS with {host}: a certificate could not be read; nothing was sent"),
+            true,
+        )),
+        (_, Some(r)) => Some((format!("TLS with {host} failed ({r})"), false)),
+        _ => None,
     }
 }
 
@@ -422,9 +544,23 @@ pub fn unknown(e: Error) -> Error {
 /// Sorts a ureq error into the library's kinds. `in_body`: the failure came while reading
 /// the reply body (the request surely arrived). A placing request whose bytes may have
 /// left becomes `OutcomeUnknown`; `tests/faults.rs` holds every fault to this.
-fn classify(e: ureq::Error, effect: Effect, in_body: bool) -> Error {
+fn classify(e: ureq::Error, effect: Effect, in_body: bool, url: &str) -> Error {
     use ureq::Timeout as T;
+    let host = url
+        .parse::<ureq::http::Uri>()
+        .ok()
+        .and_then(|u| u.host().map(str::to_string))
+        .unwrap_or_else(|| "the carrier".to_string());
+    let tls = if in_body {
+        None
+    } else {
+        tls_failure(&e, &host)
+    };
     let (kind, message, nothing_sent) = match &e {
+        _ if tls.is_some() => {
+            let (message, nothing_sent) = tls.unwrap_or_default();
+            (ErrorKind::Network, message, nothing_sent)
+        }
         ureq::Error::HostNotFound => (
             ErrorKind::Network,
             "the carrier's host name was not found".to_string(),
@@ -453,11 +589,6 @@ fn classify(e: ureq::Error, effect: Effect, in_body: bool) -> Error {
             ErrorKind::Timeout,
             "the carrier did not answer within timeout_ms".to_string(),
             false,
-        ),
-        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => (
-            ErrorKind::Network,
-            "TLS failed with the carrier (certificate or handshake)".to_string(),
-            true,
         ),
         ureq::Error::BodyExceedsLimit(_) => (
             ErrorKind::Protocol,

@@ -70,7 +70,7 @@ impl Call42 {
         let password = dsn.require_secret("42call password")?;
         let account = AccountConfig::from_dsn(&mut dsn)?;
         dsn.finish()?;
-        let mut transport = Transport::new(dsn.timeout);
+        let mut transport = Transport::for_dsn(&dsn)?;
         let key = md5_hex(password.expose());
         transport.add_secret(password.expose());
         transport.add_secret(&key);

@@ -50,7 +50,7 @@ pub struct PokeTalk {
 impl PokeTalk {
     pub fn from_dsn(mut dsn: Dsn) -> Result<Box<dyn Provider>> {
         let api_key = dsn.require_user("PokeTALK API key")?;
-        let mut transport = Transport::new(dsn.timeout);
+        let mut transport = Transport::for_dsn(&dsn)?;
         transport.add_secret(&api_key);
         if dsn.secret.is_some() {
             return Err(Error::invalid_argument(

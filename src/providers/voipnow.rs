@@ -193,7 +193,7 @@ impl VoipNow {
         let token = dsn.take_option("token");
         let redirect_uri = dsn.take_option("redirect_uri");
         let token_cache = dsn.take_option("token_cache").map(PathBuf::from);
-        let mut transport = Transport::new(dsn.timeout);
+        let mut transport = Transport::for_dsn(&dsn)?;
         let auth = match token {
             Some(t) => {
                 if dsn.user.is_some() || dsn.secret.is_some() {
