@@ -17,6 +17,8 @@ pub mod log;
 pub mod money;
 pub mod number;
 pub mod providers;
+#[doc(hidden)]
+pub mod reference;
 pub mod transport;
 
 pub use call::{CallState, CallStatus, FailReason, Leg, Observation};
