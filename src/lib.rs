@@ -16,6 +16,7 @@ pub mod fuzzing;
 pub mod log;
 pub mod money;
 pub mod number;
+pub(crate) mod private_file;
 pub mod providers;
 #[doc(hidden)]
 pub mod reference;

@@ -193,6 +193,10 @@ impl VoipNow {
         let token = dsn.take_option("token");
         let redirect_uri = dsn.take_option("redirect_uri");
         let token_cache = dsn.take_option("token_cache").map(PathBuf::from);
+        if let Some(path) = &token_cache {
+            crate::private_file::check_dir(path)
+                .map_err(|e| bad(format!("option token_cache: {e}")))?;
+        }
         let mut transport = Transport::for_dsn(&dsn)?;
         let auth = match token {
             Some(t) => {
@@ -403,7 +407,9 @@ impl VoipNow {
     fn read_token_cache(&self) -> Option<Token> {
         let path = self.token_cache.as_ref()?;
         let owner = self.cache_owner()?;
-        let text = std::fs::read_to_string(path).ok()?;
+        // Only a 0600 file of this user, not a link: a token planted by someone else is
+        // never used.
+        let text = crate::private_file::read(path)?;
         let v: Value = serde_json::from_str(&text).ok()?;
         if v.get("owner")?.as_str()? != owner {
             return None;
@@ -424,8 +430,9 @@ impl VoipNow {
         })
     }
 
-    /// Writes the token for other processes (mode 0600, replaced atomically). A failure
-    /// to write costs only a token fetch later, so it is not an error.
+    /// Writes the token for other processes (`crate::private_file`: exclusive, no link
+    /// followed, random name, 0600, renamed). A failure to write costs only a token fetch
+    /// later, so it is not an error; it is logged.
     fn write_token_cache(&self, t: &Token) {
         let (Some(path), Some(owner)) = (self.token_cache.as_ref(), self.cache_owner()) else {
             return;
@@ -438,23 +445,12 @@ impl VoipNow {
             "life": life,
         })
         .to_string();
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        let written = (|| -> std::io::Result<()> {
-            use std::io::Write;
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            let mut f = options.open(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        if let Err(e) = crate::private_file::write(path, text.as_bytes()) {
+            crate::log::log_at!(
+                crate::log::Level::Warn,
+                "VoipNow: the token cache {} was not written ({e})",
+                path.display()
+            );
         }
     }
 
