@@ -44,6 +44,10 @@ pub enum Body {
     Json(String),
 }
 
+/// Finds a secret in a reply body (a session key a login returns), registered before the
+/// reply is logged: see [`Request::learns_secret`].
+pub type SecretInReply = fn(&str) -> Option<String>;
+
 #[derive(Debug, Clone)]
 pub struct Request {
     pub method: &'static str,
@@ -51,6 +55,9 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     pub body: Body,
     pub effect: Effect,
+    /// A secret the reply brings, and the slot it is kept in (see
+    /// [`Transport::remember_recent`]).
+    pub learn: Option<(&'static str, SecretInReply)>,
 }
 
 impl Request {
@@ -61,7 +68,14 @@ impl Request {
             headers: Vec::new(),
             body: Body::None,
             effect,
+            learn: None,
         }
+    }
+    /// The reply holds a secret (`find` reads it): it is registered the moment the reply
+    /// arrives, before any line shows the reply.
+    pub fn learns_secret(mut self, slot: &'static str, find: SecretInReply) -> Self {
+        self.learn = Some((slot, find));
+        self
     }
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.to_string(), value.into()));
@@ -102,7 +116,14 @@ pub struct Transport {
     /// Secrets learnt after the client was built (e.g. an OAuth token), by slot: a new
     /// value replaces the slot's old one, so renewals do not pile up.
     rotating: Mutex<BTreeMap<&'static str, Vec<String>>>,
+    /// Short-lived secrets (session GUIDs, request signatures, event tokens) by slot, the
+    /// latest [`RECENT_PER_SLOT`] of each (their forms).
+    recent: Mutex<BTreeMap<&'static str, std::collections::VecDeque<Vec<String>>>>,
 }
+
+/// How many short-lived secrets of one slot are kept for redaction: those of the calls and
+/// requests still about; older ones no longer appear in what a carrier sends back.
+pub const RECENT_PER_SLOT: usize = 256;
 
 /// The most secrets one transport keeps (credentials plus those learnt from replies).
 /// Past it, new ones are no longer remembered (`remember_secret` says so); the bound
@@ -183,6 +204,27 @@ impl Transport {
             timeout,
             secrets: RwLock::new(Vec::new()),
             rotating: Mutex::new(BTreeMap::new()),
+            recent: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Registers a short-lived secret the moment it exists (a session GUID, a signed
+    /// header's value, a call's event token), through a shared reference. The latest
+    /// [`RECENT_PER_SLOT`] of a slot are kept, so that memory stays flat.
+    pub fn remember_recent(&self, slot: &'static str, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        let forms = secret_forms(secret);
+        if let Ok(mut r) = self.recent.lock() {
+            let list = r.entry(slot).or_default();
+            if list.iter().any(|f| f == &forms) {
+                return;
+            }
+            if list.len() >= RECENT_PER_SLOT {
+                list.pop_front();
+            }
+            list.push_back(forms);
         }
     }
 
@@ -222,6 +264,9 @@ impl Transport {
             .clone();
         if let Ok(r) = self.rotating.lock() {
             all.extend(r.values().flatten().cloned());
+        }
+        if let Ok(r) = self.recent.lock() {
+            all.extend(r.values().flatten().flatten().cloned());
         }
         redact(text, &all)
     }
@@ -345,6 +390,11 @@ impl Transport {
                 e
             }
         })?;
+        if let Some((slot, find)) = req.learn {
+            if let Some(secret) = find(&body) {
+                self.remember_recent(slot, &secret);
+            }
+        }
         Ok(Response {
             status,
             date,

@@ -244,6 +244,12 @@ impl Provider for PokeTalk {
                         u.len()
                     )));
                 }
+                // The call's event token proves its events: a secret from now on.
+                let param = format!("{}=", events::TOKEN_PARAM);
+                if let Some(at) = u.find(&param) {
+                    let token = u[at + param.len()..].split('&').next().unwrap_or("");
+                    self.transport.remember_recent("event-token", token);
+                }
                 ev.prepare_call(&id)?;
                 Some(u)
             }
