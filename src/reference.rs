@@ -18,15 +18,15 @@
 //!   from "altered" in the error message.
 //! - `sealed` holds the carrier's own data for the call (Connect Call's session GUID,
 //!   which is itself a credential; VoipNow's extension and B number) encrypted with
-//!   ChaCha20-Poly1305 under a key derived the same way, with a random nonce.
+//!   ChaCha20-Poly1305 under a key derived the same way, with a synthetic nonce (a MAC
+//!   of the sealed data under a third key).
 //! - Readable by whoever holds a reference: the carrier, the carrier's call id, when the
 //!   call started, its local expiry, and the host's correlation string.
 //!
-//! The crypto is ring's (HKDF, HMAC, AEAD, the system's random source), already in the
-//! build as rustls' provider.
+//! The crypto is ring's (HKDF, HMAC, AEAD), already in the build as rustls' provider.
 
 use base64::Engine;
-use ring::{aead, hkdf, hmac, rand::SecureRandom};
+use ring::{aead, hkdf, hmac};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -76,6 +76,7 @@ struct Wire {
 /// One account's reference keys, derived once per client.
 pub(crate) struct Keys {
     mac: hmac::Key,
+    nonce: hmac::Key,
     seal: aead::LessSafeKey,
     kid: String,
 }
@@ -111,10 +112,15 @@ impl Keys {
             ]
         };
         let mac_info = info(b"mac");
+        let nonce_info = info(b"nonce");
         let seal_info = info(b"seal");
         let kid_info = info(b"kid");
         let mac: hmac::Key = prk
             .expand(&mac_info, hmac::HMAC_SHA256)
+            .expect("HKDF output of one hash length")
+            .into();
+        let nonce: hmac::Key = prk
+            .expand(&nonce_info, hmac::HMAC_SHA256)
             .expect("HKDF output of one hash length")
             .into();
         let seal: aead::UnboundKey = prk
@@ -127,29 +133,35 @@ impl Keys {
             .expect("HKDF output of 8 bytes");
         Keys {
             mac,
+            nonce,
             seal: aead::LessSafeKey::new(seal),
             kid: B64.encode(kid),
         }
     }
 
     /// The reference of a call.
-    pub fn encode(&self, p: &Payload) -> Result<String> {
+    pub fn encode(&self, p: &Payload) -> String {
         let sealed = if p.extra.is_null() {
             None
         } else {
+            let mut buf =
+                serde_json::to_vec(&p.extra).expect("a call's carrier data always serialises");
+            let aad = aad(&p.carrier, &p.id);
+            // A synthetic nonce (as in SIV): a MAC of what is sealed, under a key of its
+            // own. Distinct data never share a nonce; no random source is needed, and
+            // the same data sealed twice only shows that it is the same.
+            let mut mac = hmac::Context::with_key(&self.nonce);
+            mac.update(aad.as_bytes());
+            mac.update(&buf);
             let mut nonce = [0u8; NONCE_LEN];
-            ring::rand::SystemRandom::new()
-                .fill(&mut nonce)
-                .map_err(|_| Error::internal("the system's random source failed"))?;
-            let mut buf = serde_json::to_vec(&p.extra)
-                .map_err(|_| Error::internal("could not write a call's carrier data"))?;
+            nonce.copy_from_slice(&mac.sign().as_ref()[..NONCE_LEN]);
             self.seal
                 .seal_in_place_append_tag(
                     aead::Nonce::assume_unique_for_key(nonce),
-                    aead::Aad::from(aad(&p.carrier, &p.id).as_bytes()),
+                    aead::Aad::from(aad.as_bytes()),
                     &mut buf,
                 )
-                .map_err(|_| Error::internal("could not seal a call's carrier data"))?;
+                .expect("ChaCha20-Poly1305 seals any buffer this size");
             let mut out = nonce.to_vec();
             out.extend_from_slice(&buf);
             Some(B64.encode(out))
@@ -164,11 +176,10 @@ impl Keys {
             correlation: p.correlation.clone(),
             sealed,
         };
-        let json = serde_json::to_vec(&wire)
-            .map_err(|_| Error::internal("could not write a call reference"))?;
+        let json = serde_json::to_vec(&wire).expect("a call reference always serialises");
         let body = format!("{PREFIX}{}", B64.encode(json));
         let tag = hmac::sign(&self.mac, body.as_bytes());
-        Ok(format!("{body}.{}", B64.encode(tag.as_ref())))
+        format!("{body}.{}", B64.encode(tag.as_ref()))
     }
 
     /// Reads a reference made by a client of this account, refusing any other.
@@ -299,14 +310,14 @@ pub fn sign_for_tests(
     extra: serde_json::Value,
 ) -> Result<String> {
     let dsn = crate::dsn::Dsn::parse(dsn)?;
-    keys_for(&dsn).encode(&Payload {
+    Ok(keys_for(&dsn).encode(&Payload {
         carrier: dsn.scheme.clone(),
         id: id.to_string(),
         started_ms,
         limit_s,
         correlation: None,
         extra,
-    })
+    }))
 }
 
 fn aad(carrier: &str, id: &str) -> String {
@@ -382,22 +393,28 @@ mod tests {
 
     #[test]
     fn round_trip_and_the_guid_is_sealed() {
-        let r = keys().encode(&payload()).unwrap();
+        let r = keys().encode(&payload());
         assert!(r.starts_with("cc2."));
         assert_eq!(keys().decode(&r, NOW).unwrap(), payload());
         let body = B64.decode(r[4..].split('.').next().unwrap()).unwrap();
         let text = String::from_utf8(body).unwrap();
         assert!(!text.contains("4AF46744"), "{text}");
         assert!(text.contains("booth-7"));
-        // Random nonce: two references of one call differ, both attach.
-        let again = keys().encode(&payload()).unwrap();
-        assert_ne!(r, again);
-        assert!(keys().decode(&again, NOW).is_ok());
+        // The nonce is synthetic: the same call gives the same reference; another
+        // correlation gives another sealed part too (no nonce is reused for other data).
+        assert_eq!(keys().encode(&payload()), r);
+        let mut other = payload();
+        other.extra = serde_json::json!({"guid": "5AF46744-C346-44FF-80E3-33D89FBE963B", "seq": 2});
+        let sealed = |r: &str| {
+            let body = B64.decode(r[4..].split('.').next().unwrap()).unwrap();
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap()["sealed"].clone()
+        };
+        assert_ne!(sealed(&keys().encode(&other)), sealed(&r));
     }
 
     #[test]
     fn altered_truncated_foreign_unsigned_and_garbage_are_refused() {
-        let r = keys().encode(&payload()).unwrap();
+        let r = keys().encode(&payload());
         // Every single-character change anywhere in the reference.
         for i in 4..r.len() {
             let mut b = r.clone().into_bytes();
@@ -411,13 +428,11 @@ mod tests {
             refused(&r[..cut], "refused");
         }
         refused(&r[..r.len() - 5], "truncated");
-        let foreign = Keys::derive("connectcall", "api.example", "mallory", "s3cret")
-            .encode(&payload())
-            .unwrap();
+        let foreign =
+            Keys::derive("connectcall", "api.example", "mallory", "s3cret").encode(&payload());
         refused(&foreign, "another account");
-        let other_secret = Keys::derive("connectcall", "api.example", "alice", "other")
-            .encode(&payload())
-            .unwrap();
+        let other_secret =
+            Keys::derive("connectcall", "api.example", "alice", "other").encode(&payload());
         refused(&other_secret, "another account");
         refused("cc1.eyJ2IjoxfQ", "unsigned");
         refused("", "not a call reference");
@@ -440,13 +455,13 @@ mod tests {
         let k = keys();
         let mut p = payload();
         p.started_ms = NOW + 2 * 24 * 3600 * 1000;
-        refused(&k.encode(&p).unwrap(), "start time");
+        refused(&k.encode(&p), "start time");
         let mut p = payload();
         p.limit_s = MAX_LIMIT_S + 1;
-        refused(&k.encode(&p).unwrap(), "limits");
+        refused(&k.encode(&p), "limits");
         let mut p = payload();
         p.id = "4AF46744-C346-44FF-80E3-33D89FBE963B".into();
-        refused(&k.encode(&p).unwrap(), "shape");
+        refused(&k.encode(&p), "shape");
     }
 
     #[test]

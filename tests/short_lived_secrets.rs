@@ -113,7 +113,7 @@ fn short_lived_secrets_never_show() {
     sim.arm_reply("connectcall.aspx", 3, echo.clone());
     let e1 = call.poll().unwrap_err();
     let other = Client::new(&cc_dsn).unwrap();
-    let attached = other.attach(&call.reference().unwrap()).unwrap();
+    let attached = other.attach(&call.reference()).unwrap();
     sim.arm_reply("connectcall.aspx", 3, echo);
     let e2 = attached.poll().unwrap_err();
     sim.clear_faults();
@@ -184,10 +184,7 @@ fn short_lived_secrets_never_show() {
     let pcall = pt
         .start_call("0171 1234567", "030 1234567", &CallOptions::default())
         .unwrap();
-    let eventurl = get(
-        &sim,
-        &format!("/_sim/poketalk/call?custom={}", pcall.id().unwrap()),
-    )["eventurl"]
+    let eventurl = get(&sim, &format!("/_sim/poketalk/call?custom={}", pcall.id()))["eventurl"]
         .as_str()
         .unwrap()
         .to_string();

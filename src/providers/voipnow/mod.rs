@@ -38,33 +38,30 @@
 //! - a DELETE answered 204 or 404 found nothing to hang up: the call had ended, and its
 //!   end is settled as a status poll would.
 
-use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 
-use crate::call::{CallState, FailReason, Leg, Observation};
-use crate::client::CallOptions;
 use crate::dsn::{Dsn, Secret};
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::{CallContext, CallOptions, Capabilities, StartContext, Started};
+use crate::model::{CallState, FailReason, Leg, Observation};
 use crate::money::Money;
 use crate::number::{self, Number};
-use crate::providers::{caps, CallContext, Provider, Started};
+use crate::providers::Provider;
 use crate::transport::{Effect, Request, Response, Transport};
+
+mod token;
+
+use token::Token;
 
 /// Attempts of one call start (the first one included), all with the same nonce.
 pub const START_ATTEMPTS: u32 = 3;
-/// A token reply without `expires_in` is kept this long.
-const DEFAULT_TOKEN_LIFE: Duration = Duration::from_secs(3600);
-/// A token is renewed this long before it runs out (at most a tenth of its life).
-const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 /// How many call records one status query reads.
 const CDR_PAGE: u32 = 50;
-const TOKEN_SLOT: &str = "voipnow-access-token";
 
 /// Characters left as they are in a path segment; everything else is percent-encoded
 /// (so that `/`, `?`, `#` in an id or extension can never change the URL's shape).
@@ -137,13 +134,6 @@ enum Auth {
     Fixed(Secret),
 }
 
-struct Token {
-    value: Secret,
-    renew_at: Instant,
-    /// When it runs out, in Unix seconds (for the token cache file).
-    expires_unix: u64,
-}
-
 pub struct VoipNow {
     /// `https://HOST[:PORT][/PATH]`, without a trailing slash.
     base: String,
@@ -194,7 +184,7 @@ impl VoipNow {
         let redirect_uri = dsn.take_option("redirect_uri");
         let token_cache = dsn.take_option("token_cache").map(PathBuf::from);
         if let Some(path) = &token_cache {
-            crate::private_file::check_dir(path)
+            crate::util::check_shared_dir(path)
                 .map_err(|e| bad(format!("option token_cache: {e}")))?;
         }
         let mut transport = Transport::for_dsn(&dsn)?;
@@ -273,206 +263,6 @@ impl VoipNow {
             id.segment()
         )
     }
-
-    // ---- Tokens ----
-
-    /// The access token to send, fetching (or renewing) it when needed.
-    fn access_token(&self, deadline: Instant) -> Result<Secret> {
-        if let Auth::Fixed(t) = &self.auth {
-            return Ok(t.clone());
-        }
-        let mut slot = self
-            .token
-            .lock()
-            .map_err(|_| Error::internal("the token lock was poisoned by an earlier panic"))?;
-        if let Some(t) = slot.as_ref() {
-            if Instant::now() < t.renew_at {
-                return Ok(t.value.clone());
-            }
-        }
-        if slot.is_none() {
-            if let Some(t) = self.read_token_cache() {
-                self.transport
-                    .set_rotating_secret(TOKEN_SLOT, t.value.expose());
-                let value = t.value.clone();
-                *slot = Some(t);
-                return Ok(value);
-            }
-        }
-        let t = self.fetch_token(deadline)?;
-        self.transport
-            .set_rotating_secret(TOKEN_SLOT, t.value.expose());
-        self.write_token_cache(&t);
-        let value = t.value.clone();
-        *slot = Some(t);
-        Ok(value)
-    }
-
-    /// Forgets `used` after the carrier refused it (unless another thread has already
-    /// put a newer token in its place). Returns whether a new token can be fetched.
-    fn forget_token(&self, used: &Secret) -> bool {
-        if !matches!(self.auth, Auth::Client { .. }) {
-            return false;
-        }
-        if let Ok(mut slot) = self.token.lock() {
-            if slot.as_ref().is_some_and(|t| &t.value == used) {
-                *slot = None;
-                self.remove_token_cache(used);
-            }
-        }
-        true
-    }
-
-    fn fetch_token(&self, deadline: Instant) -> Result<Token> {
-        let Auth::Client {
-            id,
-            secret,
-            redirect_uri,
-        } = &self.auth
-        else {
-            return Err(Error::internal("a fixed token is never fetched"));
-        };
-        let mut form = vec![
-            ("grant_type", "client_credentials"),
-            ("client_id", id.as_str()),
-            ("client_secret", secret.expose()),
-            ("type", "unifiedapi"),
-        ];
-        if let Some(r) = redirect_uri {
-            form.push(("redirect_uri", r.as_str()));
-        }
-        let sent = Instant::now();
-        let sent_unix = unix_now();
-        // Asking for a token twice does no harm: a fault is retried like a read.
-        let req = Request::new(
-            "POST",
-            format!("{}/oauth/token.php", self.base),
-            Effect::Read,
-        )
-        .header("accept", "application/json")
-        .form(&form);
-        let resp = self
-            .transport
-            .send_until(&req, deadline)
-            .map_err(|e| e.context("VoipNow token"))?;
-        let body: Option<Value> = serde_json::from_str(&resp.body).ok();
-        if resp.status != 200 {
-            let (code, text) = body
-                .as_ref()
-                .and_then(oauth_error)
-                .unwrap_or_else(|| (String::new(), format!("HTTP {}", resp.status)));
-            let kind = match resp.status {
-                400 | 401 | 403 => ErrorKind::Auth,
-                _ => ErrorKind::Provider,
-            };
-            let message = self.transport.redact(&format!(
-                "VoipNow refused the client credentials: {text} (HTTP {})",
-                resp.status
-            ));
-            return Err(if code.is_empty() {
-                Error::new(kind, message)
-            } else {
-                Error::carrier(kind, code, message)
-            });
-        }
-        let body = body.ok_or_else(|| Error::protocol("VoipNow's token reply is not JSON"))?;
-        let value = body
-            .get("access_token")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| Error::protocol("VoipNow's token reply has no access_token"))?;
-        let life = body
-            .get("expires_in")
-            .and_then(as_u64)
-            .filter(|s| *s > 0)
-            .map(Duration::from_secs)
-            .unwrap_or(DEFAULT_TOKEN_LIFE);
-        Ok(Token {
-            value: Secret::new(value),
-            renew_at: sent + life - renew_margin(life),
-            expires_unix: sent_unix + life.as_secs(),
-        })
-    }
-
-    // ---- The token cache file (token_cache=PATH) ----
-
-    /// Who a cached token belongs to: the carrier's address and the client id.
-    fn cache_owner(&self) -> Option<String> {
-        match &self.auth {
-            Auth::Client { id, .. } => Some(format!("{} {id}", self.base)),
-            Auth::Fixed(_) => None,
-        }
-    }
-
-    fn read_token_cache(&self) -> Option<Token> {
-        let path = self.token_cache.as_ref()?;
-        let owner = self.cache_owner()?;
-        // Only a 0600 file of this user, not a link: a token planted by someone else is
-        // never used.
-        let text = crate::private_file::read(path)?;
-        let v: Value = serde_json::from_str(&text).ok()?;
-        if v.get("owner")?.as_str()? != owner {
-            return None;
-        }
-        let value = v.get("access_token")?.as_str()?.to_string();
-        let expires_unix = v.get("expires")?.as_u64()?;
-        let now = unix_now();
-        let left = Duration::from_secs(expires_unix.checked_sub(now)?);
-        let life = Duration::from_secs(v.get("life")?.as_u64()?.max(1));
-        let margin = renew_margin(life);
-        if value.is_empty() || left <= margin {
-            return None;
-        }
-        Some(Token {
-            value: Secret::new(value),
-            renew_at: Instant::now() + (left - margin),
-            expires_unix,
-        })
-    }
-
-    /// Writes the token for other processes (`crate::private_file`: exclusive, no link
-    /// followed, random name, 0600, renamed). A failure to write costs only a token fetch
-    /// later, so it is not an error; it is logged.
-    fn write_token_cache(&self, t: &Token) {
-        let (Some(path), Some(owner)) = (self.token_cache.as_ref(), self.cache_owner()) else {
-            return;
-        };
-        let life = t.expires_unix.saturating_sub(unix_now());
-        let text = json!({
-            "owner": owner,
-            "access_token": t.value.expose(),
-            "expires": t.expires_unix,
-            "life": life,
-        })
-        .to_string();
-        if let Err(e) = crate::private_file::write(path, text.as_bytes()) {
-            crate::log::log_at!(
-                crate::log::Level::Warn,
-                "VoipNow: the token cache {} was not written ({e})",
-                path.display()
-            );
-        }
-    }
-
-    fn remove_token_cache(&self, refused: &Secret) {
-        let Some(path) = self.token_cache.as_ref() else {
-            return;
-        };
-        let holds_it = std::fs::read_to_string(path)
-            .ok()
-            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-            .and_then(|v| {
-                v.get("access_token")
-                    .and_then(Value::as_str)
-                    .map(|s| s == refused.expose())
-            })
-            .unwrap_or(false);
-        if holds_it {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-
-    // ---- Exchanges ----
 
     /// One authorised request; on a 401 the token is renewed once and the request sent
     /// again (the carrier refused it before acting on it, so this is safe for a start).
@@ -670,19 +460,25 @@ impl Provider for VoipNow {
         "voipnow"
     }
 
-    fn capabilities(&self) -> u32 {
-        caps::CALLBACK
-            | caps::LIVE_STATUS
-            | caps::HANGUP
-            | caps::RING_GROUP
-            | caps::CALLER_ID
-            | caps::WAIT_FOR_PICKUP
-            | caps::MAX_DURATION
-            | caps::CALL_FLAGS
-            | caps::IDEMPOTENT_START
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::CALLBACK
+            | Capabilities::LIVE_STATUS
+            | Capabilities::HANGUP
+            | Capabilities::RING_GROUP
+            | Capabilities::CALLER_ID
+            | Capabilities::WAIT_FOR_PICKUP
+            | Capabilities::MAX_DURATION
+            | Capabilities::CALL_FLAGS
+            | Capabilities::IDEMPOTENT_START
     }
 
-    fn start_call(&self, a: &str, b: &str, options: &CallOptions) -> Result<Started> {
+    fn start_call(
+        &self,
+        a: &str,
+        b: &str,
+        options: &CallOptions,
+        _start: &StartContext<'_>,
+    ) -> Result<Started> {
         let sources = self.ring_group(a).map_err(|e| e.context("A number"))?;
         let destination = self.wire_number(b).map_err(|e| e.context("B number"))?;
         let mut view = json!({
@@ -695,7 +491,7 @@ impl Provider for VoipNow {
         if let Some(c) = &options.caller_id_b {
             view["callerIdDestination"] = Value::String(caller_id(c, "caller_id_b")?);
         }
-        let nonce = new_nonce();
+        let nonce = crate::util::new_nonce();
         view["nonce"] = Value::String(nonce);
         let body = json!({"extension": self.extension, "phoneCallView": [view]}).to_string();
         let mut query: Vec<(&str, String)> = Vec::new();
@@ -1019,30 +815,6 @@ fn is_user_id(s: &str) -> bool {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
 
-/// A fresh nonce: 32 hex characters from the standard library's randomly keyed hasher,
-/// the time, the process and a counter.
-fn new_nonce() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let half = |salt: u64| {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(salt);
-        h.write_u64(n);
-        h.write_u128(nanos);
-        h.write_u32(std::process::id());
-        h.finish()
-    };
-    format!("{:016x}{:016x}", half(0x5eed), half(!0x5eed))
-}
-
-fn renew_margin(life: Duration) -> Duration {
-    TOKEN_MARGIN.min(life / 10)
-}
-
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -1077,6 +849,7 @@ fn truthy(v: &Value) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::token::{renew_margin, TOKEN_SLOT};
     use super::*;
 
     fn provider(dsn: &str) -> Box<dyn Provider> {
@@ -1136,8 +909,8 @@ mod tests {
     fn dsn_forms() {
         let p = provider("voipnow://app:s3cret@h?extension=210");
         assert_eq!(p.scheme(), "voipnow");
-        assert!(p.capabilities() & caps::IDEMPOTENT_START != 0);
-        assert!(p.capabilities() & caps::RING_GROUP != 0);
+        assert!(p.capabilities().contains(Capabilities::IDEMPOTENT_START));
+        assert!(p.capabilities().contains(Capabilities::RING_GROUP));
         provider("voipnow://h?extension=0003*210&token=abc&user=12");
         for (dsn, part) in [
             ("voipnow://app:s3cret@h", "extension"),
@@ -1267,8 +1040,8 @@ mod tests {
 
     #[test]
     fn nonces_are_fresh() {
-        let a = new_nonce();
-        let b = new_nonce();
+        let a = crate::util::new_nonce();
+        let b = crate::util::new_nonce();
         assert_eq!(a.len(), 32);
         assert_ne!(a, b);
     }
