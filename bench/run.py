@@ -105,6 +105,23 @@ def poll_event_fed(lib_exe, tmp, run_json):
         sim.wait(timeout=10)
 
 
+def attach_cost(dsn, tmp, run_json):
+    """`cc_call_attach` + `cc_call_free` of one signed reference (bench_attach.c): wall ns
+    (median of 3 runs of 200 000) and, under callgrind, instructions inside
+    `cc_call_attach` alone (repeatable whatever else the machine does)."""
+    exe = os.path.join(tmp, "bench_attach")
+    sh(["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-I" + os.path.join(ROOT, "include"),
+        os.path.join(ROOT, "bench", "bench_attach.c"), "-o", exe, "-L" + RELEASE, "-lcallconnect",
+        "-Wl,-rpath," + RELEASE])
+    runs = sorted((run_json([exe, dsn, "200000"]) for _ in range(3)), key=lambda r: r["ns_per_attach"])
+    insn = None
+    if shutil_which("valgrind"):
+        n_cg = 2000
+        insn = callgrind([exe, dsn, str(n_cg)], ["cc_call_attach"], tmp) / n_cg
+    return {"ns": runs[1]["ns_per_attach"], "runs": [r["ns_per_attach"] for r in runs],
+            "ref_len": runs[0]["ref_len"], "insn": insn}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
@@ -173,6 +190,7 @@ def main():
         poll = [run_json([lib_exe, "poll", dsn, ref, "2000000"]) for _ in range(3)]
         pollev = poll_event_fed(lib_exe, tmp, run_json)
         handles = run_json([lib_exe, "handles", dsn, ref, "10000"])
+        attach = attach_cost(dsn, tmp, run_json)
         stripped = os.path.join(tmp, "libcallconnect.so")
         sh(["strip", "--strip-all", "-o", stripped, os.path.join(RELEASE, "libcallconnect.so")])
         so_size = os.path.getsize(stripped)
@@ -231,13 +249,17 @@ def main():
     out.append(f"- resident memory per live call handle at {handles['n']} handles: "
                f"**{handles['bytes_per_handle']:.0f} bytes** (RSS {handles['rss_before_kib']} KiB → "
                f"{handles['rss_after_kib']} KiB)")
+    out.append(f"- `cc_call_attach` + `cc_call_free` of a signed 42call reference ({attach['ref_len']} bytes): "
+               f"**{attach['ns']:.0f} ns** (median of 3 runs of 200 000: "
+               f"{', '.join(f'{x:.0f}' for x in attach['runs'])})"
+               + (f"; {attach['insn']:,.0f} instructions inside `cc_call_attach` (callgrind)" if attach["insn"] else ""))
     out.append(f"- stripped `libcallconnect.so` (release): **{so_size / 1024:.0f} KiB** ({so_size} bytes)")
     report = "\n".join(out)
     print(report)
     with open(os.path.join(ROOT, "target", "bench-report.md"), "w") as f:
         f.write(report + "\n")
     with open(os.path.join(ROOT, "target", "bench-raw.json"), "w") as f:
-        json.dump({"rounds": rounds, "instructions": insn, "threads": threads, "poll": poll, "pollev": pollev, "handles": handles, "so_size": so_size,
+        json.dump({"rounds": rounds, "instructions": insn, "threads": threads, "poll": poll, "pollev": pollev, "handles": handles, "attach": attach, "so_size": so_size,
                    "machine": m}, f, indent=1)
 
 
