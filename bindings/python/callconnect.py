@@ -17,9 +17,12 @@ Handles are freed by `close()`, by `with`, or when the object is garbage-collect
 Objects may be shared between threads (the library serialises requests on one call).
 
 The library is found, in this order: `load_library(path)` called before first use, the
-environment variable CALLCONNECT_LIB, the path `make install` wrote into this file, the
-build tree this file sits in (target/debug, then target/release), and the system's
-loader (`ctypes.util.find_library`, then `libcallconnect.so.MAJOR`).
+environment variable CALLCONNECT_LIB (then nothing else), the copy a wheel carries beside
+this file, the path `make install` wrote into this file, the build tree this file sits in
+(target/release, then target/debug), the libdir of callconnect.pc on pkg-config's search
+path (PKG_CONFIG_PATH, then the default directories or PKG_CONFIG_LIBDIR), and the
+system's loader (`ctypes.util.find_library`, then `libcallconnect.so.MAJOR`). The
+`callconnect` logger says at DEBUG which one was loaded; `library_path()` returns it.
 
 Log lines go to the `logging` module with `enable_logging()`; see `docs/host-python.md`.
 """
@@ -382,6 +385,7 @@ _FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "cc_last_error_carrier_code": (c_char_p, []),
     "cc_string_free": (None, [c_void_p]),
     "cc_version": (c_char_p, []),
+    "cc_warm_up": (_R, [ctypes.c_uint16]),
     "cc_state_name": (c_char_p, [c_uint32]),
     "cc_reason_name": (c_char_p, [c_uint32]),
     "cc_result_name": (c_char_p, [c_uint32]),
@@ -414,16 +418,56 @@ _loaded: Optional[ctypes.CDLL] = None
 _loaded_path: Optional[str] = None
 
 
+#: pkg-config's default search path on Debian (x86_64), /usr/local first.
+_PKG_CONFIG_DEFAULT = [
+    "/usr/local/lib/x86_64-linux-gnu/pkgconfig", "/usr/local/lib/pkgconfig", "/usr/local/share/pkgconfig",
+    "/usr/lib/x86_64-linux-gnu/pkgconfig", "/usr/lib/pkgconfig", "/usr/share/pkgconfig",
+]
+
+
+def _pkg_config_libdirs() -> List[str]:
+    """The libdir of every callconnect.pc on pkg-config's search path (PKG_CONFIG_PATH,
+    then its default directories), read from the files: no pkg-config binary needed."""
+    dirs = [d for d in os.environ.get("PKG_CONFIG_PATH", "").split(":") if d]
+    libdir = os.environ.get("PKG_CONFIG_LIBDIR")  # as for pkg-config: replaces the default directories
+    dirs += libdir.split(":") if libdir is not None else _PKG_CONFIG_DEFAULT
+    found: List[str] = []
+    for d in dict.fromkeys(dirs):
+        try:
+            with open(os.path.join(d, "callconnect.pc"), encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        variables: Dict[str, str] = {}
+        for line in lines:
+            name, sep, value = line.partition("=")
+            if sep and name.strip() and ":" not in name and " " not in name.strip():
+                for k, v in variables.items():
+                    value = value.replace("${%s}" % k, v)
+                variables[name.strip()] = value.strip()
+        if "libdir" in variables:
+            found.append(variables["libdir"])
+    return found
+
+
 def _candidates() -> List[str]:
     found: List[str] = []
     env = os.environ.get("CALLCONNECT_LIB")
     if env:
         return [env]  # an explicit choice is the only one tried
+    here = os.path.dirname(os.path.abspath(__file__))
+    bundled = os.path.join(here, f"libcallconnect.so.{ABI_MAJOR}")  # the wheel's own copy
+    if os.path.exists(bundled):
+        found.append(bundled)
     if _INSTALLED_LIB:
         found.append(_INSTALLED_LIB)
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    for profile in ("debug", "release"):
+    repo = os.path.dirname(os.path.dirname(here))
+    for profile in ("release", "debug"):
         path = os.path.join(repo, "target", profile, "libcallconnect.so")
+        if os.path.exists(path):
+            found.append(path)
+    for libdir in _pkg_config_libdirs():
+        path = os.path.join(libdir, f"libcallconnect.so.{ABI_MAJOR}")
         if os.path.exists(path):
             found.append(path)
     system = ctypes.util.find_library("callconnect")
@@ -459,6 +503,7 @@ def load_library(path: Optional[str] = None) -> str:
             if major != str(ABI_MAJOR):
                 raise LibraryLoadError(Result.INTERNAL, f"{candidate} is {running}; this module speaks ABI {ABI_MAJOR}")
             _loaded, _loaded_path = lib, candidate
+            logging.getLogger("callconnect").debug("library loaded from %s (%s)", candidate, running)
             return candidate
         raise LibraryLoadError(Result.INTERNAL,
                                "libcallconnect not found (set CALLCONNECT_LIB to its path): " + "; ".join(errors))
@@ -479,6 +524,16 @@ def library_path() -> str:
 def version() -> str:
     """The running library's version and TLS stack, e.g. "callconnect 0.1.0 (ureq 3, rustls 0.23)"."""
     return _lib().cc_version().decode()
+
+
+def warm_up(country_code: int = 0) -> None:
+    """Loads the phone number metadata now and, for country_code (e.g. 49; 0 for none),
+    compiles the patterns its numbers are read with, instead of at the first number. Call
+    it before forking workers (a pre-forking server) so that they share the loaded data.
+    Raises InvalidArgument for a code that is no country calling code."""
+    if not 0 <= country_code <= 0xFFFF:
+        raise ValueError("country_code must be 0..65535")
+    _check(_lib().cc_warm_up(country_code))
 
 
 def _error(result: int, http_status: Optional[int] = None) -> CallConnectError:
