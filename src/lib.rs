@@ -30,7 +30,7 @@ mod money;
 mod number;
 mod providers;
 // Signed call references; public only for tests that sign odd references with an
-// account's keys (`reference::sign_for_tests`): not part of the API.
+// account's keys (`reference::sign_with_dsn`): not part of the API.
 #[doc(hidden)]
 pub mod reference;
 mod secrets;

@@ -299,10 +299,11 @@ pub(crate) fn keys_for(dsn: &crate::dsn::Dsn) -> Keys {
 }
 
 /// A reference signed with the keys of the account `dsn` names, holding whatever it is
-/// given: for tests of what a carrier does with odd ids. It takes the account's secret,
+/// given: for tools that must name a call they did not place (the command's field
+/// check) and tests of what a carrier does with odd ids. It takes the account's secret,
 /// as every reference does.
 #[doc(hidden)]
-pub fn sign_for_tests(
+pub fn sign_with_dsn(
     dsn: &str,
     id: &str,
     started_ms: i64,

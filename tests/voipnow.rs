@@ -78,7 +78,7 @@ fn follow(call: &Call) -> (Vec<CallState>, CallStatus) {
 /// A reference of this account naming `id`, signed as the library signs its own (the
 /// account's secret is in the DSN): what the carrier's code does with odd ids.
 fn reference(sim: &Simulator, app: &str, id: &str) -> String {
-    callconnect::reference::sign_for_tests(
+    callconnect::reference::sign_with_dsn(
         &dsn(sim, app, ""),
         id,
         std::time::SystemTime::now()
