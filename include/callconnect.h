@@ -527,7 +527,10 @@ void cc_call_free(struct cc_call *call);
 
 // A text that names the call (it holds no secret) for the host to store, e.g. in a PHP
 // session or a database, and turn back into a call with `cc_call_attach`, in this
-// process or another. Sends nothing.
+// process or another, by a client of the same account. It is signed with a key derived
+// from the account's secret and its carrier data is encrypted: it shows the carrier,
+// the call's id, its start and limits and the correlation (docs/DESIGN.md). Sends
+// nothing.
 //
 // Ownership: `*out_ref` is owned by the caller (free with `cc_string_free`).
 // Thread safety: any thread.
@@ -535,15 +538,16 @@ void cc_call_free(struct cc_call *call);
 // Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INTERNAL.
 cc_result cc_call_ref(struct cc_call *call, char **out_ref);
 
-// Turns a reference from `cc_call_ref` back into a call of `client` (which must speak
-// the same carrier). Sends nothing: the next `cc_poll_status` asks the carrier.
+// Turns a reference from `cc_call_ref` back into a call of `client` (which must be of the
+// account that made it). Sends nothing: the next `cc_poll_status` asks the carrier.
 //
 // Ownership: `reference` is borrowed for the call. `*out_call` is a new call owned by the
 // caller (free with `cc_call_free`); attaching one reference twice gives two handles to
 // the same carrier call.
 // Thread safety: any thread.
 //
-// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT (not a reference, or of
+// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT (altered, truncated,
+// unsigned, made by another account, implausible, not a reference, or of
 // another carrier), CC_ERR_INTERNAL.
 cc_result cc_call_attach(struct cc_client *client,
                          const char *reference,

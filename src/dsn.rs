@@ -69,6 +69,9 @@ pub struct Dsn {
     pub secrets: Arc<Secrets>,
     /// `default_country`: the country calling code used to read national numbers (`49`).
     pub default_country: Option<u16>,
+    /// `ca_file=PATH`: a PEM file of one or more CA certificates trusted for this client's
+    /// HTTPS besides the usual public roots (endpoints with a private CA keep TLS).
+    pub ca_file: Option<String>,
     options: BTreeMap<String, String>,
 }
 
@@ -136,6 +139,7 @@ impl Dsn {
             timeout: Duration::from_millis(DEFAULT_TIMEOUT_MS),
             secrets: Arc::new(Secrets::default()),
             default_country: None,
+            ca_file: None,
             options,
         };
         if let Some(v) = dsn.take_option("tls") {
@@ -156,6 +160,12 @@ impl Dsn {
                     ))
                 })?;
             dsn.timeout = Duration::from_millis(ms);
+        }
+        if let Some(v) = dsn.take_option("ca_file") {
+            if v.is_empty() {
+                return Err(bad("option ca_file must name a PEM file"));
+            }
+            dsn.ca_file = Some(v);
         }
         if let Some(v) = dsn.take_option("default_country") {
             let v = v.trim_start_matches('+');
@@ -199,6 +209,18 @@ impl Dsn {
             Some(p) => format!("{scheme}://{host}:{p}"),
             None => format!("{scheme}://{host}"),
         }
+    }
+
+    /// Whether the host is this machine (`localhost`, `127.0.0.0/8`, `::1`): where
+    /// `tls=0` exposes nothing on a network.
+    pub fn host_is_loopback(&self) -> bool {
+        if self.host.eq_ignore_ascii_case("localhost") {
+            return true;
+        }
+        self.host
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
     }
 
     /// The user name, or an error naming what is missing.
@@ -273,6 +295,26 @@ mod tests {
             assert!(e.message().contains(part), "{dsn}: {}", e.message());
             assert!(!e.to_string().contains("hunter2"), "{}", e);
         }
+    }
+
+    #[test]
+    fn ca_file_and_loopback() {
+        let d = Dsn::parse("42call://demo:pw@127.0.0.2?ca_file=/etc/ca.pem&tls=0").unwrap();
+        assert_eq!(d.ca_file.as_deref(), Some("/etc/ca.pem"));
+        assert!(d.host_is_loopback());
+        assert!(Dsn::parse("42call://demo:pw@[::1]")
+            .unwrap()
+            .host_is_loopback());
+        assert!(Dsn::parse("42call://demo:pw@LocalHost")
+            .unwrap()
+            .host_is_loopback());
+        assert!(!Dsn::parse("42call://demo:pw@api.42call.com")
+            .unwrap()
+            .host_is_loopback());
+        assert!(!Dsn::parse("42call://demo:pw@10.0.0.1")
+            .unwrap()
+            .host_is_loopback());
+        assert!(Dsn::parse("42call://demo:pw@h?ca_file=").is_err());
     }
 
     #[test]

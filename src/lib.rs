@@ -29,6 +29,10 @@ mod model;
 mod money;
 mod number;
 mod providers;
+// Signed call references; public only for tests that sign odd references with an
+// account's keys (`reference::sign_with_dsn`): not part of the API.
+#[doc(hidden)]
+pub mod reference;
 mod secrets;
 // The HTTP layer, public only for the fault tests (`tests/faults.rs`): not part of the
 // API.

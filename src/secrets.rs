@@ -128,7 +128,14 @@ pub struct Secrets {
     /// Secrets learnt after the client was built (e.g. an OAuth token), by slot: a new
     /// value replaces the slot's old one, so renewals do not pile up.
     rotating: Mutex<BTreeMap<&'static str, Vec<String>>>,
+    /// Short-lived secrets (session GUIDs, request signatures, event tokens) by slot, the
+    /// latest [`RECENT_PER_SLOT`] of each (their forms).
+    recent: Mutex<BTreeMap<&'static str, std::collections::VecDeque<Vec<String>>>>,
 }
+
+/// How many short-lived secrets of one slot are kept: those of the calls and requests
+/// still about; older ones no longer appear in what a carrier sends back.
+pub const RECENT_PER_SLOT: usize = 256;
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -169,11 +176,37 @@ impl Secrets {
         lock_or_recover(&self.rotating).insert(slot, forms);
     }
 
+    /// Registers a short-lived secret the moment it exists (a session GUID, a signed
+    /// header's value, a call's event token). The latest [`RECENT_PER_SLOT`] of a slot
+    /// are kept, so that memory stays flat.
+    pub fn remember_recent(&self, slot: &'static str, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        let forms = secret_forms(secret);
+        let mut recent = lock_or_recover(&self.recent);
+        let list = recent.entry(slot).or_default();
+        if list.iter().any(|f| f == &forms) {
+            return;
+        }
+        if list.len() >= RECENT_PER_SLOT {
+            list.pop_front();
+        }
+        list.push_back(forms);
+    }
+
     /// `text` with every registered secret, and each of `also` (a PIN in flight), replaced
     /// by `***`.
     pub fn redact_with(&self, text: &str, also: &[&str]) -> String {
         let mut all: Vec<String> = read_or_recover(&self.fixed).clone();
         all.extend(lock_or_recover(&self.rotating).values().flatten().cloned());
+        all.extend(
+            lock_or_recover(&self.recent)
+                .values()
+                .flatten()
+                .flatten()
+                .cloned(),
+        );
         for s in also {
             all.extend(secret_forms(s));
         }

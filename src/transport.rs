@@ -46,6 +46,10 @@ pub enum Body {
     Json(String),
 }
 
+/// Finds a secret in a reply body (a session key a login returns), registered before the
+/// reply is logged: see [`Request::learns_secret`].
+pub type SecretInReply = fn(&str) -> Option<String>;
+
 #[derive(Debug, Clone)]
 pub struct Request {
     pub method: &'static str,
@@ -53,6 +57,9 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     pub body: Body,
     pub effect: Effect,
+    /// A secret the reply brings, and the slot it is kept in (see
+    /// [`Transport::remember_recent`]).
+    pub learn: Option<(&'static str, SecretInReply)>,
 }
 
 impl Request {
@@ -63,7 +70,14 @@ impl Request {
             headers: Vec::new(),
             body: Body::None,
             effect,
+            learn: None,
         }
+    }
+    /// The reply holds a secret (`find` reads it): it is registered the moment the reply
+    /// arrives, before any line shows the reply.
+    pub fn learns_secret(mut self, slot: &'static str, find: SecretInReply) -> Self {
+        self.learn = Some((slot, find));
+        self
     }
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.to_string(), value.into()));
@@ -103,16 +117,53 @@ pub struct Transport {
 }
 
 impl Transport {
-    /// A transport with a registry of its own (tests, fuzzing).
+    /// A transport with a registry of its own (tests, fuzzing), trusting the public roots.
     pub fn new(timeout: Duration) -> Transport {
         Transport::with_secrets(timeout, Arc::new(Secrets::default()))
     }
 
-    /// A transport that registers and blanks secrets in `secrets`, the client's registry
-    /// (carriers pass `dsn.secrets`).
+    /// A transport that registers and blanks secrets in `secrets`, the client's registry,
+    /// trusting the public roots.
     pub fn with_secrets(timeout: Duration, secrets: Arc<Secrets>) -> Transport {
+        Transport::build(timeout, secrets, None)
+    }
+
+    /// The transport of one client, as its DSN says: `timeout_ms`, `tls` and `ca_file`,
+    /// sharing the client's registry (`dsn.secrets`). `tls=0` toward a host that is not
+    /// this machine logs a WARN here, once per client.
+    pub fn for_dsn(dsn: &crate::dsn::Dsn) -> Result<Transport> {
+        let roots = match &dsn.ca_file {
+            Some(_) if !dsn.tls => {
+                return Err(Error::invalid_argument(
+                    "DSN: option ca_file needs TLS (it cannot be combined with tls=0)",
+                ))
+            }
+            Some(path) => Some(load_roots(path)?),
+            None => None,
+        };
+        if !dsn.tls && !dsn.host_is_loopback() {
+            crate::log::log_at!(
+                crate::log::Level::Warn,
+                "tls=0 toward {}: credentials and calls cross the network unencrypted \
+                 (for a private CA, give its certificate with ca_file=PATH instead)",
+                dsn.host
+            );
+        }
+        Ok(Transport::build(dsn.timeout, dsn.secrets.clone(), roots))
+    }
+
+    fn build(
+        timeout: Duration,
+        secrets: Arc<Secrets>,
+        roots: Option<ureq::tls::RootCerts>,
+    ) -> Transport {
+        let tls = match roots {
+            Some(roots) => ureq::tls::TlsConfig::builder().root_certs(roots).build(),
+            None => ureq::tls::TlsConfig::default(),
+        };
         let base = || {
             ureq::Agent::config_builder()
+                .tls_config(tls.clone())
                 .http_status_as_error(false)
                 .max_redirects(0)
                 .user_agent(concat!("callconnect/", env!("CARGO_PKG_VERSION")))
@@ -144,6 +195,13 @@ impl Transport {
             timeout,
             secrets,
         }
+    }
+
+    /// Registers a short-lived secret the moment it exists (a session GUID, a signed
+    /// header's value, a call's event token), through a shared reference: see
+    /// `Secrets::remember_recent`.
+    pub fn remember_recent(&self, slot: &'static str, secret: &str) {
+        self.secrets.remember_recent(slot, secret);
     }
 
     /// Registers a value that must never be shown (and its percent-encoded form).
@@ -250,7 +308,7 @@ impl Transport {
             .build();
         let mut resp = agent
             .run(configured)
-            .map_err(|e| classify(e, req.effect, false))?;
+            .map_err(|e| classify(e, req.effect, false, &req.url))?;
         let status = resp.status().as_u16();
         let header = |name: &str| {
             resp.headers()
@@ -265,7 +323,7 @@ impl Transport {
             .with_config()
             .limit(MAX_REPLY_BYTES)
             .read_to_vec()
-            .map_err(|e| classify(e, req.effect, true))?;
+            .map_err(|e| classify(e, req.effect, true, &req.url))?;
         let body = String::from_utf8(bytes).map_err(|_| {
             let e = Error::protocol("the carrier's reply is not valid UTF-8");
             if req.effect == Effect::Place {
@@ -274,12 +332,105 @@ impl Transport {
                 e
             }
         })?;
+        if let Some((slot, find)) = req.learn {
+            if let Some(secret) = find(&body) {
+                self.remember_recent(slot, &secret);
+            }
+        }
         Ok(Response {
             status,
             date,
             content_type,
             body,
         })
+    }
+}
+
+/// The roots a client with `ca_file=PATH` trusts: the public roots ureq trusts by
+/// default (Mozilla's list, as certificates) plus every certificate in the PEM file.
+fn load_roots(path: &str) -> Result<ureq::tls::RootCerts> {
+    let pem = std::fs::read(path).map_err(|e| {
+        Error::invalid_argument(format!(
+            "DSN: option ca_file: cannot read {path} ({})",
+            e.kind()
+        ))
+    })?;
+    let mut certs: Vec<ureq::tls::Certificate<'static>> = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(_) => {
+                return Err(Error::invalid_argument(format!(
+                    "DSN: option ca_file: {path} is not a valid PEM file"
+                )))
+            }
+        }
+    }
+    if certs.is_empty() {
+        return Err(Error::invalid_argument(format!(
+            "DSN: option ca_file: {path} holds no PEM certificate"
+        )));
+    }
+    let mut all: Vec<ureq::tls::Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|c| ureq::tls::Certificate::from_der(c.as_ref()))
+        .collect();
+    all.extend(certs);
+    Ok(ureq::tls::RootCerts::Specific(std::sync::Arc::new(all)))
+}
+
+/// What a TLS failure was, when it was one: `Some((message, nothing_sent))`. A handshake
+/// failure (the certificate above all) happens before any byte of the request left.
+fn tls_failure(e: &ureq::Error, host: &str) -> Option<(String, bool)> {
+    let rustls_error = match e {
+        ureq::Error::Rustls(r) => Some(r),
+        ureq::Error::Io(io) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
+    match (e, rustls_error) {
+        (_, Some(rustls::Error::InvalidCertificate(c))) => {
+            use rustls::CertificateError as C;
+            let why = match c {
+                C::Expired | C::ExpiredContext { .. } => "it has expired".to_string(),
+                C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet".to_string(),
+                C::NotValidForName | C::NotValidForNameContext { .. } => {
+                    "it is not valid for this host name".to_string()
+                }
+                C::UnknownIssuer => "it was issued by an unknown authority (self-signed, or a \
+                     private CA: trust it with ca_file=PATH)"
+                    .to_string(),
+                C::Revoked => "it was revoked".to_string(),
+                C::BadSignature => "its signature is not valid".to_string(),
+                other => format!("{other:?}"),
+            };
+            Some((
+                format!("TLS: the certificate of {host} failed verification: {why}; nothing was sent"),
+                true,
+            ))
+        }
+        (_, Some(
+            r @ (rustls::Error::NoCertificatesPresented
+            | rustls::Error::InappropriateHandshakeMessage { .. }
+            | rustls::Error::InappropriateMessage { .. }
+            | rustls::Error::PeerIncompatible(_)
+            | rustls::Error::UnsupportedNameType),
+        )) => Some((
+            format!("TLS: the handshake with {host} failed ({r}); no certificate was accepted and nothing was sent"),
+            true,
+        )),
+        (ureq::Error::Tls(m), _) => Some((
+            format!("TLS with {host} failed before the request ({m}); nothing was sent"),
+            true,
+        )),
+        (ureq::Error::Pem(_), _) => Some((
+            format!("TLS with {host}: a certificate could not be read; nothing was sent"),
+            true,
+        )),
+        (_, Some(r)) => Some((format!("TLS with {host} failed ({r})"), false)),
+        _ => None,
     }
 }
 
@@ -355,9 +506,23 @@ pub fn unknown(e: Error) -> Error {
 /// Sorts a ureq error into the library's kinds. `in_body`: the failure came while reading
 /// the reply body (the request surely arrived). A placing request whose bytes may have
 /// left becomes `OutcomeUnknown`; `tests/faults.rs` holds every fault to this.
-fn classify(e: ureq::Error, effect: Effect, in_body: bool) -> Error {
+fn classify(e: ureq::Error, effect: Effect, in_body: bool, url: &str) -> Error {
     use ureq::Timeout as T;
+    let host = url
+        .parse::<ureq::http::Uri>()
+        .ok()
+        .and_then(|u| u.host().map(str::to_string))
+        .unwrap_or_else(|| "the carrier".to_string());
+    let tls = if in_body {
+        None
+    } else {
+        tls_failure(&e, &host)
+    };
     let (kind, message, nothing_sent) = match &e {
+        _ if tls.is_some() => {
+            let (message, nothing_sent) = tls.unwrap_or_default();
+            (ErrorKind::Network, message, nothing_sent)
+        }
         ureq::Error::HostNotFound => (
             ErrorKind::Network,
             "the carrier's host name was not found".to_string(),
@@ -386,11 +551,6 @@ fn classify(e: ureq::Error, effect: Effect, in_body: bool) -> Error {
             ErrorKind::Timeout,
             "the carrier did not answer within timeout_ms".to_string(),
             false,
-        ),
-        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => (
-            ErrorKind::Network,
-            "TLS failed with the carrier (certificate or handshake)".to_string(),
-            true,
         ),
         ureq::Error::BodyExceedsLimit(_) => (
             ErrorKind::Protocol,

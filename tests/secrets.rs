@@ -185,7 +185,13 @@ fn drive(carrier: &Carrier) -> Seen {
     seen.add("call id", format!("{:?}", call.id()));
     let reference = call.reference();
     let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(reference.trim_start_matches("cc1."))
+        .decode(
+            reference
+                .trim_start_matches("cc2.")
+                .split('.')
+                .next()
+                .unwrap(),
+        )
         .unwrap();
     seen.add("reference JSON", String::from_utf8(json).unwrap());
     seen.add("reference", reference.clone());

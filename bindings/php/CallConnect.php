@@ -12,7 +12,10 @@
  *
  * Every failure throws a subclass of CallConnect\Exception (one per cc_result:
  * AuthException, OutcomeUnknownException, InvalidNumberException, ...) with getResult()
- * and getCarrierCode(). Handles are freed by destructors.
+ * and getCarrierCode(); so do arguments the library cannot take (a NUL byte, an option
+ * that is not a whole number: InvalidArgumentException), a library that cannot be loaded
+ * (LibraryException) and data this class cannot read (InternalException). Handles are
+ * freed by destructors.
  *
  * The library is loaded (once per process) by, in this order: a library path given to
  * the Client constructor (FFI::cdef); FFI::scope("CALLCONNECT") when the header was
@@ -79,8 +82,8 @@ final class Library
             }
             return $ffi;
         }
-        throw new \RuntimeException('libcallconnect could not be loaded (set CALLCONNECT_LIB to its path): '
-            . implode('; ', $errors));
+        throw new LibraryException('libcallconnect could not be loaded (set CALLCONNECT_LIB to its path): '
+            . implode('; ', $errors), Result::INTERNAL);
     }
 
     /**
@@ -209,7 +212,7 @@ final class Library
         $header = self::header();
         $text = @file_get_contents($header);
         if ($text === false) {
-            throw new \RuntimeException("cannot read the PHP header $header (set CALLCONNECT_HEADER to its path)");
+            throw new LibraryException("cannot read the PHP header $header (set CALLCONNECT_HEADER to its path)", Result::INTERNAL);
         }
         return preg_replace('/^#.*$/m', '', $text);
     }
@@ -218,7 +221,7 @@ final class Library
     {
         $running = (string) $ffi->cc_version();
         if (!preg_match('/^callconnect (\d+)\./', $running, $m) || (int) $m[1] !== self::ABI_MAJOR) {
-            throw new \RuntimeException("$from gives '$running'; this file speaks ABI " . self::ABI_MAJOR);
+            throw new LibraryException("$from gives '$running'; this file speaks ABI " . self::ABI_MAJOR, Result::INTERNAL);
         }
     }
 
@@ -380,8 +383,11 @@ class ProviderException extends Exception {}
 /** A call start, SMS or top-up may or may not have reached the carrier. It was NOT
  *  repeated: ask a person or the carrier before trying again. */
 class OutcomeUnknownException extends Exception {}
-/** A bug inside the library (caught; the process is safe). */
+/** A bug inside the library (caught; the process is safe), or data from it this class
+ *  cannot read. */
 class InternalException extends Exception {}
+/** libcallconnect or its PHP header could not be loaded, or it speaks another ABI. */
+class LibraryException extends InternalException {}
 /** The thing asked about does not exist at the carrier. */
 class NotFoundException extends Exception {}
 /** The request is valid but cannot be served now. */
@@ -560,7 +566,17 @@ abstract class Handle
     /** `cc_result f(handle, ...)`: throws on failure. */
     protected function call(string $function, mixed ...$args): void
     {
-        $r = $this->ffi->$function($this->h(), ...$args);
+        foreach ($args as $arg) {
+            if (is_string($arg) && str_contains($arg, "\0")) {
+                // C would read it only up to the NUL: refused rather than cut.
+                throw new InvalidArgumentException('an argument contains a NUL byte', Result::INVALID_ARGUMENT);
+            }
+        }
+        try {
+            $r = $this->ffi->$function($this->h(), ...$args);
+        } catch (\FFI\Exception $e) {
+            throw new InvalidArgumentException("$function: " . $e->getMessage(), Result::INVALID_ARGUMENT);
+        }
         if ($r !== Result::OK) {
             Library::fail($r);
         }
@@ -578,7 +594,11 @@ abstract class Handle
     protected function callJson(string $function, mixed ...$args): mixed
     {
         $text = $this->callString($function, ...$args);
-        return $text === null ? null : json_decode($text, true, 512, JSON_THROW_ON_ERROR);
+        try {
+            return $text === null ? null : json_decode($text, true, 512, JSON_THROW_ON_ERROR);
+        } catch (\JsonException $e) {
+            throw new InternalException("$function returned JSON this class cannot read: " . $e->getMessage(), Result::INTERNAL);
+        }
     }
 }
 
@@ -656,6 +676,9 @@ final class Client extends Handle
     public function __construct(string $dsn, ?string $library = null)
     {
         $ffi = Library::ffi($library);
+        if (str_contains($dsn, "\0")) {
+            throw new InvalidArgumentException('the DSN contains a NUL byte', Result::INVALID_ARGUMENT);
+        }
         $h = $ffi->new('cc_client*');
         $r = $ffi->cc_client_new($dsn, FFI::addr($h));
         if ($r !== Result::OK) {
@@ -707,16 +730,30 @@ final class Client extends Handle
                 $o->$key = $this->ffi->cast('const char*', $keep[$key]);
             }
         }
-        $o->max_duration_s = (int) ($options['max_duration'] ?? 0);
-        $o->wait_for_pickup_s = (int) ($options['wait_for_pickup'] ?? 0);
-        $o->connect_type = (int) ($options['connect_type'] ?? 0);
+        $o->max_duration_s = self::count($options, 'max_duration');
+        $o->wait_for_pickup_s = self::count($options, 'wait_for_pickup');
+        $o->connect_type = self::count($options, 'connect_type');
         $o->flags = (!empty($options['allow_public_transfer']) ? 1 : 0) | (!empty($options['video']) ? 2 : 0);
         $call = $this->ffi->new('cc_call*');
         $this->call('cc_start_call', $a, $b, FFI::addr($o), FFI::addr($call));
         return new Call($call, $this->ffi, $this);
     }
 
-    /** Turns a reference from Call::ref() (this request or an earlier one) back into a call. */
+    /** A whole-number option for a C uint32 (absent: 0, the carrier's default). */
+    private static function count(array $options, string $key): int
+    {
+        $v = $options[$key] ?? 0;
+        if (!is_int($v)) {
+            throw new InvalidArgumentException("option $key must be an int, not " . get_debug_type($v), Result::INVALID_ARGUMENT);
+        }
+        if ($v < 0 || $v > 0xFFFFFFFF) {
+            throw new InvalidArgumentException("option $key must be from 0 to 4294967295", Result::INVALID_ARGUMENT);
+        }
+        return $v;
+    }
+
+    /** Turns a reference from Call::ref() (this request or an earlier one) back into a call.
+     *  One altered, cut, unsigned or of another account throws InvalidArgumentException. */
     public function attach(string $ref): Call
     {
         $call = $this->ffi->new('cc_call*');

@@ -9,7 +9,10 @@ carriers' HTTP APIs, through the library's C ABI (standard library only: ctypes)
         call.hangup()
 
 Every failure raises a subclass of `CallConnectError` (one per `cc_result`: `AuthError`,
-`OutcomeUnknownError`, `InvalidNumberError`, ...) carrying `.result` and `.carrier_code`.
+`OutcomeUnknownError`, `InvalidNumberError`, ...) carrying `.result` and `.carrier_code`:
+an argument of the wrong type too (`ArgumentTypeError`, also a `TypeError`), a library
+that cannot be loaded (`LibraryLoadError`, also an `OSError`), and data from the library
+this module cannot read (`InternalError`).
 Handles are freed by `close()`, by `with`, or when the object is garbage-collected.
 Objects may be shared between threads (the library serialises requests on one call).
 
@@ -37,7 +40,7 @@ import os
 import threading
 from ctypes import POINTER, Structure, byref, c_char, c_char_p, c_int64, c_size_t, c_uint32, c_uint64, c_void_p
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Tuple, Type, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Type, Union
 
 __all__ = [
     "ABI_MAJOR", "Client", "Call", "CallStatus", "Balance", "Money", "Result", "State", "Reason", "Leg",
@@ -237,6 +240,14 @@ class CallConnectError(Exception):
 
 class InvalidArgumentError(CallConnectError, ValueError):
     """An argument is empty, malformed, too long, or the DSN is not valid."""
+
+
+class ArgumentTypeError(InvalidArgumentError, TypeError):
+    """An argument of the wrong Python type (a `CallConnectError` and a `TypeError`)."""
+
+
+class LibraryLoadError(CallConnectError, OSError):
+    """libcallconnect could not be loaded, or it speaks another ABI."""
 
 
 class InvalidHandleError(CallConnectError):
@@ -473,7 +484,8 @@ def load_library(path: Optional[str] = None) -> str:
     with _load_lock:
         if _loaded is not None:
             if path is not None and os.path.realpath(path) != os.path.realpath(_loaded_path or ""):
-                raise RuntimeError(f"callconnect is already loaded from {_loaded_path}")
+                raise LibraryLoadError(Result.INVALID_ARGUMENT,
+                                       f"callconnect is already loaded from {_loaded_path}")
             return _loaded_path or ""
         errors: List[str] = []
         for candidate in [path] if path else _candidates():
@@ -489,11 +501,12 @@ def load_library(path: Optional[str] = None) -> str:
             running = lib.cc_version().decode()
             major = running.split()[1].split(".")[0] if len(running.split()) > 1 else "?"
             if major != str(ABI_MAJOR):
-                raise RuntimeError(f"{candidate} is {running}; this module speaks ABI {ABI_MAJOR}")
+                raise LibraryLoadError(Result.INTERNAL, f"{candidate} is {running}; this module speaks ABI {ABI_MAJOR}")
             _loaded, _loaded_path = lib, candidate
             logging.getLogger("callconnect").debug("library loaded from %s (%s)", candidate, running)
             return candidate
-        raise OSError("libcallconnect not found (set CALLCONNECT_LIB to its path): " + "; ".join(errors))
+        raise LibraryLoadError(Result.INTERNAL,
+                               "libcallconnect not found (set CALLCONNECT_LIB to its path): " + "; ".join(errors))
 
 
 def _lib() -> ctypes.CDLL:
@@ -549,8 +562,34 @@ def _take_string(ptr: c_void_p) -> Optional[str]:
 
 def _text(value: str, name: str) -> bytes:
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
-    return value.encode("utf-8")
+        raise ArgumentTypeError(Result.INVALID_ARGUMENT, f"{name} must be a str, not {type(value).__name__}")
+    if "\0" in value:
+        # C would read it only up to the NUL: refused rather than cut.
+        raise InvalidArgumentError(Result.INVALID_ARGUMENT, f"{name} contains a NUL character")
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgumentError(Result.INVALID_ARGUMENT, f"{name} is not valid Unicode text") from None
+
+
+def _count(value: Optional[int], name: str) -> int:
+    """A whole number for a C uint32 (None: 0, the carrier's default)."""
+    if value is None:
+        return 0
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ArgumentTypeError(Result.INVALID_ARGUMENT, f"{name} must be an int, not {type(value).__name__}")
+    if not 0 <= value <= 0xFFFF_FFFF:
+        raise InvalidArgumentError(Result.INVALID_ARGUMENT, f"{name} must be from 0 to 4294967295")
+    return value
+
+
+def _from_library(what: str, read: Callable[[], Any]) -> Any:
+    """Reads data the library returned; what this module cannot represent (a date out of
+    range, an amount that is not a decimal) is an `InternalError`, never a bare Python error."""
+    try:
+        return read()
+    except (ValueError, OverflowError, OSError, ArithmeticError, TypeError) as e:
+        raise InternalError(Result.INTERNAL, f"the library returned {what} this module cannot read ({e})") from None
 
 
 def _opt_text(value: Optional[str], name: str) -> Optional[bytes]:
@@ -561,7 +600,12 @@ def _numbers(value: Union[str, Iterable[str]], name: str) -> bytes:
     """One number, or several joined with "|"."""
     if isinstance(value, str):
         return _text(value, name)
-    return "|".join(_text(n, name).decode() for n in value).encode()
+    try:
+        numbers = list(value)
+    except TypeError:
+        raise ArgumentTypeError(Result.INVALID_ARGUMENT,
+                                f"{name} must be a str or a list of str, not {type(value).__name__}") from None
+    return "|".join(_text(n, name).decode() for n in numbers).encode()
 
 
 def _amount(value: Union[str, decimal.Decimal, "Money"], name: str) -> bytes:
@@ -626,7 +670,7 @@ class _Handle:
     def _call_json(self, name: str, *args: Any) -> Any:
         """For functions that return JSON through `char **out`: the parsed value."""
         text = self._call_string(name, *args)
-        return None if text is None else json.loads(text)
+        return None if text is None else _from_library("JSON", lambda: json.loads(text))
 
 
 class Call(_Handle):
@@ -648,6 +692,10 @@ class Call(_Handle):
         """Asks the carrier where the call is (where it can tell)."""
         st = _CallStatus()
         self._call("cc_poll_status", byref(st))
+        return _from_library("a call status", lambda: self._read_status(st))
+
+    @staticmethod
+    def _read_status(st: "_CallStatus") -> CallStatus:
         cost = st.cost.decode()
         return CallStatus(
             state=State(st.state),
@@ -717,10 +765,10 @@ class Client(_Handle):
             caller_id=_opt_text(caller_id, "caller_id"),
             caller_id_b=_opt_text(caller_id_b, "caller_id_b"),
             correlation=_opt_text(correlation, "correlation"),
-            max_duration_s=max_duration or 0,
-            wait_for_pickup_s=wait_for_pickup or 0,
+            max_duration_s=_count(max_duration, "max_duration"),
+            wait_for_pickup_s=_count(wait_for_pickup, "wait_for_pickup"),
             max_cost=None if max_cost is None else _text(str(max_cost), "max_cost"),
-            connect_type=connect_type or 0,
+            connect_type=_count(connect_type, "connect_type"),
             flags=(_OPT_ALLOW_PUBLIC_TRANSFER if allow_public_transfer else 0) | (_OPT_VIDEO if video else 0),
         )
         handle = c_void_p()
@@ -736,14 +784,12 @@ class Client(_Handle):
 
     def send_sms(self, recipients: Union[str, Iterable[str]], text: str) -> str:
         """Sends `text` to one number or several; returns the carrier's message id."""
-        if not isinstance(recipients, str):
-            recipients = "|".join(recipients)
-        return self._call_string("cc_send_sms", _text(recipients, "recipients"), _text(text, "text")) or ""
+        return self._call_string("cc_send_sms", _numbers(recipients, "recipients"), _text(text, "text")) or ""
 
     def topup(self, pin: str) -> Optional[Money]:
         """Tops the account up with a PIN; returns the new balance when the carrier says it."""
         balance = self._call_string("cc_topup", _text(pin, "pin"))
-        return None if balance is None else Money.parse(balance)
+        return None if balance is None else _from_library("a balance", lambda: Money.parse(balance))
 
     def known_balance(self) -> Optional[Money]:
         """The balance the carrier reported last, without asking it; None before any."""
@@ -751,7 +797,7 @@ class Client(_Handle):
             balance = self._call_string("cc_known_balance")
         except NotFoundError:
             return None
-        return None if balance is None else Money.parse(balance)
+        return None if balance is None else _from_library("a balance", lambda: Money.parse(balance))
 
     # Account services (42call; `Capability.ACCOUNT`). JSON results come back decoded, in
     # the shapes of include/schemas/*.schema.json: amounts as {"amount": "0.10",
@@ -761,8 +807,9 @@ class Client(_Handle):
         """Asks the carrier for the balance now (unlike `known_balance()`)."""
         b = _Balance()
         self._call("cc_account_balance", byref(b))
-        return Balance(Money(decimal.Decimal(b.amount.decode()), b.currency.decode()),
-                       b.customer_number.decode(), b.account_number.decode())
+        return _from_library("a balance", lambda: Balance(
+            Money(decimal.Decimal(b.amount.decode()), b.currency.decode()),
+            b.customer_number.decode(), b.account_number.decode()))
 
     def account_info(self) -> Dict[str, Any]:
         """Customer name and number, account number, balance, and every account listed."""

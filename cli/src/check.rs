@@ -229,7 +229,7 @@ pub fn run(dsn: &str, args: &Args, out: &Out) -> Result<i32, Failure> {
         capabilities = codes::capability_names(client.capabilities());
         match client.carrier() {
             "42call" => check_42call(&mut check, client, args),
-            "voipnow" => check_voipnow(&mut check, client, args),
+            "voipnow" => check_voipnow(&mut check, client, args, dsn),
             "connectcall" => check_connectcall(&mut check, client, args),
             "poketalk" => check_poketalk(&mut check, client, args),
             other => check.find(
@@ -651,23 +651,25 @@ fn envelope_finding(check: &mut Check, xs: &[Exchange]) {
 
 // ---- VoipNow ----
 
-fn check_voipnow(check: &mut Check, client: &Client, args: &Args) {
+fn check_voipnow(check: &mut Check, client: &Client, args: &Args, dsn: &str) {
     // A harmless read that needs a token: the status of a PhoneCall id that cannot
     // exist. The Rust API reads a call's status only through a call, so the check makes
-    // the reference `Client::attach` takes (the library's `cc1.` + base64url JSON record;
-    // no public constructor exists for a call that was not placed). An unknown id is
-    // answered 404, and the library then looks the call up in the call records (a read).
+    // the reference `Client::attach` takes, signed with this account's keys as the
+    // library signs its own (no public constructor exists for a call that was not
+    // placed). An unknown id is answered 404, and the library then looks the call up in
+    // the call records (a read).
     let destination: String = args.number.chars().filter(|c| !c.is_whitespace()).collect();
     let probe_id = format!("callconnect-check-{:x}", unix_ms());
-    let record = json!({
-        "v": 1, "carrier": "voipnow", "id": probe_id,
-        "started_ms": unix_ms() as i64, "limit_s": 600,
-        "extra": {"b": destination},
-    });
-    let reference = format!(
-        "cc1.{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(record.to_string())
-    );
+    let reference = match callconnect::reference::sign_with_dsn(
+        dsn,
+        &probe_id,
+        unix_ms() as i64,
+        600,
+        json!({"b": destination}),
+    ) {
+        Ok(r) => r,
+        Err(_) => return,
+    };
     let (probe, xs) = check.step(
         "fetch a token and read the status of a call id that does not exist (reads only)",
         || client.attach(&reference)?.poll(),

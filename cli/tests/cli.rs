@@ -98,7 +98,7 @@ fn call_follow_reaches_the_end_on_every_live_carrier() {
         assert_eq!(exit, 0, "{carrier}: {lines:?}");
         assert_eq!(lines[0]["event"], "started", "{carrier}");
         assert_eq!(lines[0]["carrier"], carrier);
-        assert!(lines[0]["reference"].as_str().unwrap().starts_with("cc1."));
+        assert!(lines[0]["reference"].as_str().unwrap().starts_with("cc2."));
         let states: Vec<&str> = lines[1..]
             .iter()
             .map(|l| l["state"].as_str().unwrap())

@@ -8,13 +8,18 @@
 //!
 //! Control endpoints for tests live under `/_sim/`: `/_sim/stats` (JSON counters of every
 //! module), `/_sim/fault?kind=...` (fault injection, see [`faults`]) and
-//! `/_sim/<module>/<action>` (each module's own).
+//! `/_sim/<module>/<action>` (each module's own). `_requests` in the stats counts every
+//! request that reached a carrier module (the request log tests assert on).
+//!
+//! HTTPS: [`tls::TlsFront`] serves the same simulator over TLS with certificates from a
+//! test CA made at start ([`tls::TestPki`]).
 
 pub mod call42;
 pub mod connectcall;
 pub mod faults;
 pub mod poketalk;
 pub mod timeline;
+pub mod tls;
 pub mod voipnow;
 
 use std::collections::HashMap;
@@ -138,6 +143,8 @@ struct Shared {
     faults: faults::Faults,
     /// The listening address (to find a connection that a fault closes).
     addr: SocketAddr,
+    /// Requests that reached a carrier module (not `/_sim/` ones).
+    requests: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -150,6 +157,10 @@ impl Shared {
                     .map(|m| (m.name().to_string(), m.stats()))
                     .collect();
                 map.insert("_faults".into(), self.faults.stats());
+                map.insert(
+                    "_requests".into(),
+                    serde_json::json!({"total": self.requests.load(Ordering::SeqCst)}),
+                );
                 return SimResponse::json(200, &serde_json::Value::Object(map));
             }
             if rest == "health" {
@@ -167,6 +178,7 @@ impl Shared {
             }
             return SimResponse::text(404, "unknown simulator control");
         }
+        self.requests.fetch_add(1, Ordering::SeqCst);
         match self.modules.iter().find(|m| m.matches(&req.path)) {
             Some(m) => m.handle(req),
             None => SimResponse::text(404, "no carrier here"),
@@ -203,6 +215,7 @@ impl Simulator {
             stop: AtomicBool::new(false),
             faults: faults::Faults::default(),
             addr,
+            requests: std::sync::atomic::AtomicU64::new(0),
         });
         let workers = (0..WORKERS)
             .map(|_| {
@@ -247,6 +260,12 @@ impl Simulator {
     /// Disarms every fault.
     pub fn clear_faults(&self) {
         self.shared.faults.clear();
+    }
+
+    /// How many requests reached a carrier module since the start (every carrier, every
+    /// path but `/_sim/`).
+    pub fn requests(&self) -> u64 {
+        self.shared.requests.load(Ordering::SeqCst)
     }
 
     /// The counters of every module, as `/_sim/stats` shows them.

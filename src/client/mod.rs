@@ -9,9 +9,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime};
 
-use base64::Engine;
-use serde::{Deserialize, Serialize};
-
 use crate::dsn::Dsn;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::listener::{Bound, Listener};
@@ -50,6 +47,8 @@ struct ClientShared {
     calls: Mutex<HashMap<String, Vec<Weak<Mutex<CallStatus>>>>>,
     /// The built-in event listener, when the DSN asked for one (`event_listen`).
     listener: Mutex<Option<Listener>>,
+    /// The account's keys for call references (see `crate::reference`).
+    ref_keys: crate::reference::Keys,
 }
 
 /// A connection to one carrier account. Cheap to clone; all clones are one client.
@@ -96,6 +95,7 @@ impl Client {
                 events = Some((Events::new(options, protocol, addr)?, bound));
             }
         }
+        let ref_keys = crate::reference::keys_for(&dsn);
         let provider = (carrier.build)(dsn)?;
         let (events, bound) = match events {
             Some((e, b)) => (Some(e), b),
@@ -109,6 +109,7 @@ impl Client {
                 secrets,
                 calls: Mutex::new(HashMap::new()),
                 listener: Mutex::new(None),
+                ref_keys,
             }),
         };
         if let Some(bound) = bound {
@@ -164,6 +165,10 @@ impl Client {
             Some(ev) => Some(ev.prepare_call(&call_id, options)?),
             None => None,
         };
+        if let Some(token) = event_url.as_deref().and_then(crate::events::url_token) {
+            // The call's event token proves its events: a secret from now on.
+            self.shared.secrets.remember_recent("event-token", token);
+        }
         let start = StartContext {
             call_id: &call_id,
             event_url: event_url.as_deref(),
@@ -183,22 +188,29 @@ impl Client {
         let mut status = CallStatus::new(started.live);
         status.apply(&started.observation);
         let record = CallReference {
-            v: 1,
             carrier: provider.scheme().to_string(),
             id: started.call_id,
             started_ms: unix_ms(SystemTime::now()),
-            limit_s: wait.saturating_add(max).saturating_add(EXPIRY_MARGIN_S),
+            limit_s: wait
+                .saturating_add(max)
+                .saturating_add(EXPIRY_MARGIN_S)
+                .min(crate::reference::MAX_LIMIT_S),
             correlation: options.correlation.clone(),
             extra: started.extra,
         };
         Ok(Call::new(self.clone(), record, status))
     }
 
-    /// Turns a reference from [`Call::reference`] (possibly made by another process) back
-    /// into a call. Sends nothing; the next poll asks the carrier.
+    /// Turns a reference from [`Call::reference`] (possibly made by another process of
+    /// the same account) back into a call. Sends nothing; the next poll asks the carrier.
+    /// A reference that was altered, cut, made by another account or in the old unsigned
+    /// format is refused (`InvalidArgument`, the message says which).
     pub fn attach(&self, reference: &str) -> Result<Call> {
         let provider = self.live()?;
-        let record = CallReference::decode(reference)?;
+        let record = self
+            .shared
+            .ref_keys
+            .decode(reference, unix_ms(SystemTime::now()))?;
         if record.carrier != provider.scheme() {
             return Err(Error::invalid_argument(format!(
                 "the reference is of a {} call, this client speaks {}",
@@ -357,49 +369,10 @@ impl Client {
     }
 }
 
-/// What a call's reference holds (`Call::reference`). Nothing secret: it is stored by hosts in plain text.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-struct CallReference {
-    v: u32,
-    carrier: String,
-    id: String,
-    started_ms: i64,
-    /// Seconds after the start past which a call with no final word is closed.
-    limit_s: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    correlation: Option<String>,
-    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
-    extra: serde_json::Value,
-}
-
-const REF_PREFIX: &str = "cc1.";
-const MAX_REF_LEN: usize = 8192;
+/// What a call's reference holds (see `crate::reference` for its signed form).
+type CallReference = crate::reference::Payload;
 
 impl CallReference {
-    fn encode(&self) -> String {
-        let json = serde_json::to_vec(self).expect("a call record always serialises");
-        format!(
-            "{REF_PREFIX}{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
-        )
-    }
-
-    fn decode(reference: &str) -> Result<CallReference> {
-        let bad = || Error::invalid_argument("not a call reference made by this library");
-        if reference.len() > MAX_REF_LEN {
-            return Err(bad());
-        }
-        let body = reference.trim().strip_prefix(REF_PREFIX).ok_or_else(bad)?;
-        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(body)
-            .map_err(|_| bad())?;
-        let record: CallReference = serde_json::from_slice(&json).map_err(|_| bad())?;
-        if record.v != 1 || record.id.is_empty() {
-            return Err(bad());
-        }
-        Ok(record)
-    }
-
     fn deadline(&self) -> SystemTime {
         from_unix_ms(self.started_ms) + Duration::from_secs(u64::from(self.limit_s))
     }
@@ -513,10 +486,11 @@ impl Call {
         Ok(status.clone())
     }
 
-    /// A text that names this call and can be stored (it holds no secret) and turned
-    /// back into a call with [`Client::attach`], in this process or another.
+    /// A text that names this call and can be stored (it holds no secret: the carrier's
+    /// data in it is sealed, the whole is signed) and turned back into a call with
+    /// [`Client::attach`] by a client of the same account, in this process or another.
     pub fn reference(&self) -> String {
-        self.record.encode()
+        self.client.shared.ref_keys.encode(&self.record)
     }
 }
 
@@ -529,35 +503,6 @@ impl Drop for Call {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reference_round_trip_and_garbage() {
-        let r = CallReference {
-            v: 1,
-            carrier: "42call".into(),
-            id: "ABC".into(),
-            started_ms: 1_700_000_000_000,
-            limit_s: 600,
-            correlation: Some("booth-7".into()),
-            extra: serde_json::json!({"guid": "x"}),
-        };
-        let s = r.encode();
-        assert!(s.starts_with("cc1."));
-        assert_eq!(CallReference::decode(&s).unwrap(), r);
-        for bad in [
-            "",
-            "cc1.",
-            "cc1.!!!",
-            "cc2.e30",
-            "cc1.e30",
-            &"x".repeat(10_000),
-        ] {
-            assert_eq!(
-                CallReference::decode(bad).unwrap_err().kind(),
-                ErrorKind::InvalidArgument
-            );
-        }
-    }
 
     #[test]
     fn options_are_checked() {

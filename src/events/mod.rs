@@ -58,6 +58,13 @@ use token::{valid_id, Limits, Signer};
 pub(crate) const ID_PARAM: &str = "cc_id";
 pub(crate) const LIMITS_PARAM: &str = "cc_lim";
 pub(crate) const TOKEN_PARAM: &str = "cc_tok";
+
+/// The call's token in an event URL this library made (to register it as a secret).
+pub(crate) fn url_token(url: &str) -> Option<&str> {
+    let param = format!("{TOKEN_PARAM}=");
+    let at = url.find(&param)?;
+    url[at + param.len()..].split('&').next()
+}
 /// The longest query string taken from an event.
 pub const MAX_QUERY: usize = 4096;
 /// The shortest `event_secret` accepted.

@@ -242,6 +242,9 @@ fn call_id(guid: &str, seq: u32) -> String {
     format!("cc-{hex}-{seq}")
 }
 
+/// Where the transport keeps the session GUIDs it must never show.
+const GUID_SLOT: &str = "connectcall-guid";
+
 fn plausible_guid(g: &str) -> bool {
     !g.is_empty() && g.len() <= MAX_GUID && g.chars().all(|c| c.is_ascii_graphic())
 }
@@ -357,7 +360,7 @@ impl ConnectCall {
             })?,
         };
         dsn.finish()?;
-        let mut transport = Transport::with_secrets(dsn.timeout, dsn.secrets.clone());
+        let mut transport = Transport::for_dsn(&dsn)?;
         transport.add_secret(password.expose());
         Ok(ConnectCall {
             login,
@@ -439,7 +442,17 @@ impl ConnectCall {
         let query = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(params.iter())
             .finish();
-        let req = Request::new("GET", format!("{}?{query}", self.endpoint), effect);
+        let mut req = Request::new("GET", format!("{}?{query}", self.endpoint), effect);
+        if params.iter().any(|(k, _)| *k == "password") {
+            // A login's reply is the session GUID, a key to the account: registered as a
+            // secret before the reply is logged.
+            req = req.learns_secret(GUID_SLOT, |body| {
+                parse_reply(body)
+                    .ok()
+                    .filter(|r| r.code == response::LOGIN_SUCCESS)
+                    .map(|r| r.message.trim().to_string())
+            });
+        }
         let resp = self.transport.send(&req).map_err(|e| self.scrub(e))?;
         self.read(&resp, effect).map_err(|e| self.scrub(e))
     }
@@ -753,6 +766,8 @@ impl Provider for ConnectCall {
 
     fn poll(&self, call: &CallContext<'_>) -> Result<Option<Observation>> {
         let link = Link::read(call.extra)?;
+        // A GUID from a reference (an attached call) is as secret as one from a login.
+        self.transport.remember_recent(GUID_SLOT, &link.guid);
         if let Some(obs) = self.state()?.known_end(call.call_id, &link) {
             return Ok(Some(obs));
         }
@@ -780,6 +795,8 @@ impl Provider for ConnectCall {
 
     fn hangup(&self, call: &CallContext<'_>) -> Result<Observation> {
         let link = Link::read(call.extra)?;
+        // A GUID from a reference (an attached call) is as secret as one from a login.
+        self.transport.remember_recent(GUID_SLOT, &link.guid);
         if let Some(obs) = self.state()?.known_end(call.call_id, &link) {
             // Never `hangUp` on the GUID: it would end the session's newer call.
             return Ok(obs);

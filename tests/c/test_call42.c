@@ -44,7 +44,7 @@ int main(void) {
     CHECK(cc_start_call(client, "0171 1234567", "+49 30 1234567", NULL, &call) == CC_OK, "start_call");
     CHECK(cc_poll_status(call, &st) == CC_OK, "poll_status");
     CHECK(st.state == CC_STATE_INITIATING && !(st.flags & CC_STATUS_LIVE), "42call status is only what is known");
-    CHECK(cc_call_ref(call, &ref) == CC_OK && strncmp(ref, "cc1.", 4) == 0, "call_ref");
+    CHECK(cc_call_ref(call, &ref) == CC_OK && strncmp(ref, "cc2.", 4) == 0, "call_ref");
     CHECK(strstr(ref, "secret") == NULL, "reference holds no secret");
     CHECK(cc_call_attach(client, ref, &again) == CC_OK, "call_attach");
     CHECK(cc_hangup(again) == CC_OK, "hangup through the attached call");

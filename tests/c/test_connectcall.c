@@ -210,7 +210,7 @@ int main(void) {
     CHECK(account(login, "logins") == 2 && account(login, "calls_placed") == 5, "one fresh login placed one call");
 
     /* A reference attached in another client polls and hangs up; it holds no secret. */
-    CHECK(cc_call_ref(call, &ref) == CC_OK && strncmp(ref, "cc1.", 4) == 0, "call_ref");
+    CHECK(cc_call_ref(call, &ref) == CC_OK && strncmp(ref, "cc2.", 4) == 0, "call_ref");
     keep(ref);
     CHECK(cc_client_new(dsn, &other) == CC_OK, "second client");
     CHECK(cc_call_attach(other, ref, &again) == CC_OK, "attach");

@@ -52,7 +52,7 @@ class Call42(unittest.TestCase):
         ref = c_void_p()
         self.assertEqual(lib.cc_call_ref(call, byref(ref)), OK)
         ref = take_string(ref)
-        self.assertTrue(ref.startswith("cc1."))
+        self.assertTrue(ref.startswith("cc2."))
         other = new_client(sim_dsn("42call", "test-py:secret-test-py"))
         again = c_void_p()
         self.assertEqual(lib.cc_call_attach(other, ref.encode(), byref(again)), OK)

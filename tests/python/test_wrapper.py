@@ -89,7 +89,7 @@ class Wrapper(unittest.TestCase):
         with self.client.start_call("0171 1234567", "030 1234567", correlation="booth-2") as call:
             ref = call.ref()
             first_id = call.id
-        self.assertTrue(ref.startswith("cc1."))
+        self.assertTrue(ref.startswith("cc2."))
         with cc.Client(dsn("test-wrap")) as other:
             again = other.attach(ref)
             self.assertEqual(again.id, first_id)

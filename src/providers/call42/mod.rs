@@ -74,7 +74,7 @@ impl Call42 {
         let password = dsn.require_secret("42call password")?;
         let account = AccountConfig::from_dsn(&mut dsn)?;
         dsn.finish()?;
-        let mut transport = Transport::with_secrets(dsn.timeout, dsn.secrets.clone());
+        let mut transport = Transport::for_dsn(&dsn)?;
         let key = md5_hex(password.expose());
         transport.add_secret(password.expose());
         transport.add_secret(&key);
@@ -128,12 +128,18 @@ impl Call42 {
             let now = SystemTime::now();
             let skew = self.skew_ms.load(Ordering::Relaxed);
             let x_date = x_date(shift(now, skew));
+            let authorization = sign(&self.user, self.key.expose(), &x_date);
+            // It authorises any request within the carrier's clock window: a secret from
+            // the moment it exists (a carrier that echoes the request shows it).
+            if let Some((_, signature)) = authorization.split_once(':') {
+                self.transport
+                    .remember_recent("42call-x-authorization", signature);
+            }
+            self.transport
+                .remember_recent("42call-x-authorization", &authorization);
             let mut req = Request::new(method, url, effect)
                 .header("x-date", x_date.clone())
-                .header(
-                    "x-authorization",
-                    sign(&self.user, self.key.expose(), &x_date),
-                );
+                .header("x-authorization", authorization);
             if let Some(f) = form {
                 req = req.form(f);
             }

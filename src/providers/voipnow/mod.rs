@@ -218,7 +218,11 @@ impl VoipNow {
         let token = dsn.take_option("token");
         let redirect_uri = dsn.take_option("redirect_uri");
         let token_cache = dsn.take_option("token_cache").map(PathBuf::from);
-        let mut transport = Transport::with_secrets(dsn.timeout, dsn.secrets.clone());
+        if let Some(path) = &token_cache {
+            crate::util::check_shared_dir(path)
+                .map_err(|e| bad(format!("option token_cache: {e}")))?;
+        }
+        let mut transport = Transport::for_dsn(&dsn)?;
         let auth = match token {
             Some(t) => {
                 if dsn.user.is_some() || dsn.secret.is_some() {

@@ -161,7 +161,9 @@ impl VoipNow {
     pub(super) fn read_token_cache(&self) -> Option<Token> {
         let path = self.token_cache.as_ref()?;
         let owner = self.cache_owner()?;
-        let text = std::fs::read_to_string(path).ok()?;
+        // Only a 0600 regular file of this user, not a link: a token planted by someone
+        // else is never used.
+        let text = crate::util::read_private(path)?;
         let v: Value = serde_json::from_str(&text).ok()?;
         if v.get("owner")?.as_str()? != owner {
             return None;
@@ -196,8 +198,15 @@ impl VoipNow {
             "life": life,
         })
         .to_string();
-        // A failure to write costs only a token fetch later.
-        let _ = crate::util::write_atomically(path, text.as_bytes(), true);
+        // Exclusive, no link followed, random name, 0600, renamed (util::write_atomically).
+        // A failure to write costs only a token fetch later: logged, not an error.
+        if let Err(e) = crate::util::write_atomically(path, text.as_bytes(), true) {
+            crate::log::log_at!(
+                crate::log::Level::Warn,
+                "VoipNow: the token cache {} was not written ({e})",
+                path.display()
+            );
+        }
     }
 
     pub(super) fn remove_token_cache(&self, refused: &Secret) {
