@@ -17,6 +17,7 @@ pub mod log;
 pub mod money;
 pub mod number;
 pub mod providers;
+pub mod store;
 pub mod transport;
 
 pub use call::{CallState, CallStatus, FailReason, Leg, Observation};
