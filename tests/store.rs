@@ -7,7 +7,6 @@ mod redis_server;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use callconnect::dsn::Dsn;
 use callconnect::store::{self, CallStore, Record, Update};
@@ -42,7 +41,10 @@ fn obs(state: Option<CallState>, d: Option<u32>, cost: Option<&str>, raw: &str) 
 }
 
 /// Sequences of updates that exercise every rule, with the flags each merge must report.
-fn sequences() -> Vec<Vec<(Update, (bool, bool, bool))>> {
+/// An update and the flags its merge must report: changed, alive after final, implausible.
+type Step = (Update, (bool, bool, bool));
+
+fn sequences() -> Vec<Vec<Step>> {
     let at = |s: i64, o: Observation| Update::observation(o, T0 + s * 1000);
     let start = Update {
         started_ms: Some(T0),
@@ -59,14 +61,38 @@ fn sequences() -> Vec<Vec<(Update, (bool, bool, bool))>> {
         // A whole call, then a forged final, a replayed final and a live event after it.
         vec![
             (start.clone(), (false, false, false)),
-            (at(1, obs(Some(RingingA), None, None, "1")), (true, false, false)),
-            (at(9, obs(Some(Connected), Some(2), Some("0.004"), "7")), (true, false, false)),
-            (at(10, obs(Some(RingingA), Some(5), Some("9"), "1")), (false, false, false)),
-            (at(70, obs(Some(Connected), Some(61), Some("0.122"), "7")), (false, false, false)),
-            (at(71, obs(None, None, Some("0.05"), "")), (false, false, false)),
-            (at(72, obs(Some(Ended), Some(1), Some("0.001"), "8")), (true, false, false)),
-            (at(80, obs(Some(Ended), Some(9999), Some("0.000"), "8")), (false, false, true)),
-            (at(81, obs(Some(Connected), Some(75), Some("0.150"), "7")), (false, true, false)),
+            (
+                at(1, obs(Some(RingingA), None, None, "1")),
+                (true, false, false),
+            ),
+            (
+                at(9, obs(Some(Connected), Some(2), Some("0.004"), "7")),
+                (true, false, false),
+            ),
+            (
+                at(10, obs(Some(RingingA), Some(5), Some("9"), "1")),
+                (false, false, false),
+            ),
+            (
+                at(70, obs(Some(Connected), Some(61), Some("0.122"), "7")),
+                (false, false, false),
+            ),
+            (
+                at(71, obs(None, None, Some("0.05"), "")),
+                (false, false, false),
+            ),
+            (
+                at(72, obs(Some(Ended), Some(1), Some("0.001"), "8")),
+                (true, false, false),
+            ),
+            (
+                at(80, obs(Some(Ended), Some(9999), Some("0.000"), "8")),
+                (false, false, true),
+            ),
+            (
+                at(81, obs(Some(Connected), Some(75), Some("0.150"), "7")),
+                (false, true, false),
+            ),
             (hangup(82), (false, false, false)),
             (
                 at(83, Observation::failed(FailReason::Busy, Leg::B)),
@@ -76,7 +102,10 @@ fn sequences() -> Vec<Vec<(Update, (bool, bool, bool))>> {
         // Hang-up asked before the end: any final reads ENDED/CANCELLED.
         vec![
             (start.clone(), (false, false, false)),
-            (at(2, obs(Some(RingingB), None, None, "5")), (true, false, false)),
+            (
+                at(2, obs(Some(RingingB), None, None, "5")),
+                (true, false, false),
+            ),
             (hangup(3), (false, false, false)),
             (hangup(4), (false, false, false)),
             (
@@ -105,7 +134,10 @@ fn sequences() -> Vec<Vec<(Update, (bool, bool, bool))>> {
                 (false, false, false),
             ),
             (
-                at(4, Observation::failed(FailReason::NoAnswer, Leg::B).raw("11")),
+                at(
+                    4,
+                    Observation::failed(FailReason::NoAnswer, Leg::B).raw("11"),
+                ),
                 (true, false, false),
             ),
         ],
@@ -119,7 +151,11 @@ fn run_sequences(s: &dyn CallStore) -> Vec<Record> {
         for (i, (u, (changed, alive, implausible))) in seq.iter().enumerate() {
             let m = s.merge(&id, u).unwrap().unwrap();
             assert_eq!(
-                (m.merge.changed, m.merge.alive_after_final, m.merge.implausible),
+                (
+                    m.merge.changed,
+                    m.merge.alive_after_final,
+                    m.merge.implausible
+                ),
                 (*changed, *alive, *implausible),
                 "{} sequence {n} step {i}",
                 s.describe()
@@ -133,9 +169,14 @@ fn run_sequences(s: &dyn CallStore) -> Vec<Record> {
 
 #[test]
 fn both_backends_merge_alike() {
-    let Some(redis) = RedisServer::start() else { return };
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
     let dir = tempdir("parity");
-    let d = open(&format!("poketalk://k@h?store={}", enc(&format!("dir:{}", dir.display()))));
+    let d = open(&format!(
+        "poketalk://k@h?store={}",
+        enc(&format!("dir:{}", dir.display()))
+    ));
     let r = open(&format!("poketalk://k@h?store={}", enc(&redis.url())));
     let from_dir = run_sequences(d.as_ref());
     let from_redis = run_sequences(r.as_ref());
@@ -143,7 +184,12 @@ fn both_backends_merge_alike() {
     // What the rules left, spelled out once.
     let whole = &from_dir[0];
     assert_eq!(
-        (whole.state, whole.duration_s, whole.cost.as_deref(), whole.raw_code.as_deref()),
+        (
+            whole.state,
+            whole.duration_s,
+            whole.cost.as_deref(),
+            whole.raw_code.as_deref()
+        ),
         (CallState::Ended, 61, Some("0.122"), Some("8"))
     );
     assert!(whole.hangup_requested());
@@ -155,7 +201,12 @@ fn both_backends_merge_alike() {
     assert_eq!(cancelled.hangup_ms, T0 + 3000);
     let failed = &from_dir[2];
     assert_eq!(
-        (failed.state, failed.reason, failed.failed_leg, failed.duration_s),
+        (
+            failed.state,
+            failed.reason,
+            failed.failed_leg,
+            failed.duration_s
+        ),
         (CallState::Failed, FailReason::NoAnswer, Leg::B, 0)
     );
     assert_eq!((failed.seq, failed.data["guid"].as_str()), (4, "x1"));
@@ -172,7 +223,9 @@ fn both_backends_merge_alike() {
 
 #[test]
 fn accounts_sharing_a_store_stay_apart() {
-    let Some(redis) = RedisServer::start() else { return };
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
     let dir = tempdir("accounts");
     for spec in [format!("dir:{}", dir.display()), redis.url()] {
         let a = open(&format!("poketalk://key-a@h?store={}", enc(&spec)));
@@ -184,14 +237,19 @@ fn accounts_sharing_a_store_stay_apart() {
         };
         a.merge("same-id", &u).unwrap();
         assert!(b.load("same-id").unwrap().is_none(), "{spec}");
-        assert_eq!(a.load("same-id").unwrap().unwrap().state, CallState::Connected);
+        assert_eq!(
+            a.load("same-id").unwrap().unwrap().state,
+            CallState::Connected
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn concurrent_writers_lose_nothing() {
-    let Some(redis) = RedisServer::start() else { return };
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
     let dir = tempdir("concurrent");
     for spec in [format!("dir:{}", dir.display()), redis.url()] {
         let dsn = format!("poketalk://k@h?store={}", enc(&spec));
@@ -233,8 +291,13 @@ fn concurrent_writers_lose_nothing() {
 
 #[test]
 fn redis_stopped_and_restarted_mid_call() {
-    let Some(mut redis) = RedisServer::start() else { return };
-    let s = open(&format!("poketalk://k@h?store={}&timeout_ms=2000", enc(&redis.url())));
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let s = open(&format!(
+        "poketalk://k@h?store={}&timeout_ms=2000",
+        enc(&redis.url())
+    ));
     let u = Update {
         create: true,
         started_ms: Some(T0),
@@ -269,13 +332,19 @@ fn directory_faults() {
     // SAFETY: umask has no preconditions; this test file's other tests do not depend on it.
     let old = unsafe { libc::umask(0o022) };
     let dir = tempdir("umask");
-    let s = open(&format!("poketalk://k@h?store={}", enc(&format!("dir:{}", dir.display()))));
+    let s = open(&format!(
+        "poketalk://k@h?store={}",
+        enc(&format!("dir:{}", dir.display()))
+    ));
     store::request_hangup(s.as_ref(), "u1", T0).unwrap();
     // SAFETY: as above.
     unsafe { libc::umask(old) };
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&dir), 0o700);
-    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(files.len(), 1);
     assert_eq!(mode(&files[0]), 0o600);
     // A forged id never names anything outside the directory.
@@ -291,4 +360,3 @@ fn directory_faults() {
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }
-

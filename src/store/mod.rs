@@ -335,7 +335,12 @@ pub fn account_prefix(dsn: &Dsn) -> String {
     h.update(b"\n");
     h.update(dsn.host.to_ascii_lowercase().as_bytes());
     h.update(b"\n");
-    h.update(dsn.port.map(|p| p.to_string()).unwrap_or_default().as_bytes());
+    h.update(
+        dsn.port
+            .map(|p| p.to_string())
+            .unwrap_or_default()
+            .as_bytes(),
+    );
     h.update(b"\n");
     h.update(dsn.user.as_deref().unwrap_or("").as_bytes());
     h.finalize()
@@ -385,7 +390,9 @@ pub fn from_dsn(dsn: &mut Dsn) -> Result<Option<Box<dyn CallStore>>> {
             return Err(dsn_error("store_group is for store=dir: only"));
         }
         return Ok(Some(Box::new(redis::RedisStore::open(
-            &spec, &prefix, dsn.timeout,
+            &spec,
+            &prefix,
+            dsn.timeout,
         )?)));
     }
     Err(dsn_error(
@@ -421,7 +428,12 @@ mod tests {
 
     #[test]
     fn ids() {
-        for good in ["a", "0189abcdef0123456", "cc-0123456789abcdef-2", &"x".repeat(64)] {
+        for good in [
+            "a",
+            "0189abcdef0123456",
+            "cc-0123456789abcdef-2",
+            &"x".repeat(64),
+        ] {
             assert!(valid_id(good), "{good}");
         }
         for bad in [
@@ -445,7 +457,10 @@ mod tests {
     fn state_only_moves_forward() {
         let mut r = started();
         assert!(merge(&mut r, &at(1, obs(Some(CallState::Connected), None, None))).changed);
-        let m = merge(&mut r, &at(2, obs(Some(CallState::RingingA), Some(5), Some("9"))));
+        let m = merge(
+            &mut r,
+            &at(2, obs(Some(CallState::RingingA), Some(5), Some("9"))),
+        );
         assert!(!m.changed);
         assert_eq!(r.state, CallState::Connected);
         // A late lower state does not write figures either.
@@ -455,15 +470,24 @@ mod tests {
     #[test]
     fn first_final_figures_stand() {
         let mut r = started();
-        merge(&mut r, &at(30, obs(Some(CallState::Connected), Some(10), Some("0.020"))));
+        merge(
+            &mut r,
+            &at(30, obs(Some(CallState::Connected), Some(10), Some("0.020"))),
+        );
         // A forged final with a genuine token: accepted, then frozen.
-        merge(&mut r, &at(31, obs(Some(CallState::Ended), Some(1), Some("0.001"))));
+        merge(
+            &mut r,
+            &at(31, obs(Some(CallState::Ended), Some(1), Some("0.001"))),
+        );
         // Before the final a cost never went down: 0.020 stands, the duration too.
         assert_eq!((r.state, r.duration_s), (CallState::Ended, 10));
         assert_eq!(r.cost.as_deref(), Some("0.020"));
         // A replayed final with other figures changes nothing.
         let before = r.clone();
-        let m = merge(&mut r, &at(40, obs(Some(CallState::Ended), Some(39), Some("0.000"))));
+        let m = merge(
+            &mut r,
+            &at(40, obs(Some(CallState::Ended), Some(39), Some("0.000"))),
+        );
         assert_eq!(r, before);
         assert!(!m.changed && !m.alive_after_final);
         // Nor does a FAILED, which ranks higher.
@@ -472,7 +496,10 @@ mod tests {
         merge(&mut r, &at(41, f));
         assert_eq!(r, before);
         // A live state after the end is flagged.
-        let m = merge(&mut r, &at(42, obs(Some(CallState::Connected), Some(41), None)));
+        let m = merge(
+            &mut r,
+            &at(42, obs(Some(CallState::Connected), Some(41), None)),
+        );
         assert!(m.alive_after_final);
         assert_eq!(r, before);
         // So is a figure-only event? No: it shows nothing about the call being alive.
@@ -484,8 +511,14 @@ mod tests {
     #[test]
     fn costs_never_go_down() {
         let mut r = started();
-        merge(&mut r, &at(60, obs(Some(CallState::Connected), Some(60), Some("0.120"))));
-        merge(&mut r, &at(61, obs(Some(CallState::Connected), Some(61), Some("0.05"))));
+        merge(
+            &mut r,
+            &at(60, obs(Some(CallState::Connected), Some(60), Some("0.120"))),
+        );
+        merge(
+            &mut r,
+            &at(61, obs(Some(CallState::Connected), Some(61), Some("0.05"))),
+        );
         assert_eq!(r.cost.as_deref(), Some("0.120"));
         assert_eq!(r.duration_s, 61);
         merge(&mut r, &at(62, obs(None, None, Some("0.13"))));
@@ -495,7 +528,10 @@ mod tests {
     #[test]
     fn implausible_durations_are_refused() {
         let mut r = started();
-        let m = merge(&mut r, &at(10, obs(Some(CallState::Ended), Some(9999), Some("0.000"))));
+        let m = merge(
+            &mut r,
+            &at(10, obs(Some(CallState::Ended), Some(9999), Some("0.000"))),
+        );
         assert!(m.implausible && m.changed);
         assert_eq!((r.state, r.duration_s), (CallState::Ended, 0));
         let mut r = started();
@@ -522,7 +558,10 @@ mod tests {
         merge(&mut r, &u);
         assert_eq!(r.hangup_ms, T0 + 6000);
         // Any final after it reads ENDED/CANCELLED.
-        merge(&mut r, &at(10, Observation::failed(FailReason::Unknown, Leg::A)));
+        merge(
+            &mut r,
+            &at(10, Observation::failed(FailReason::Unknown, Leg::A)),
+        );
         assert_eq!(
             (r.state, r.reason, r.failed_leg),
             (CallState::Ended, FailReason::Cancelled, Leg::None)
@@ -531,7 +570,10 @@ mod tests {
         // Asked after the end: still kept (the next event of a call the carrier runs
         // gets the hang-up answer).
         let mut r = started();
-        merge(&mut r, &at(1, obs(Some(CallState::Ended), Some(1), Some("0.001"))));
+        merge(
+            &mut r,
+            &at(1, obs(Some(CallState::Ended), Some(1), Some("0.001"))),
+        );
         let mut u = Update::new(T0 + 2000);
         u.hangup = true;
         merge(&mut r, &u);

@@ -162,7 +162,12 @@ fn record_of(fields: &HashMap<String, String>) -> Option<Record> {
     if fields.is_empty() {
         return None;
     }
-    let n = |f: &str| fields.get(f).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+    let n = |f: &str| {
+        fields
+            .get(f)
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
     let text = |f: &str| fields.get(f).cloned();
     Some(Record {
         state: state_of(n("st") as u32),
@@ -186,8 +191,8 @@ fn record_of(fields: &HashMap<String, String>) -> Option<Record> {
 impl RedisStore {
     /// Reads `spec` (`redis://[USER][:PASSWORD@]HOST[:PORT]/DB`). Connects on first use.
     pub fn open(spec: &str, prefix: &str, timeout: Duration) -> Result<RedisStore> {
-        let url = url::Url::parse(spec)
-            .map_err(|e| dsn_error(format!("not a redis:// URL ({e})")))?;
+        let url =
+            url::Url::parse(spec).map_err(|e| dsn_error(format!("not a redis:// URL ({e})")))?;
         let host = match url.host() {
             Some(url::Host::Domain(d)) => d.to_string(),
             Some(url::Host::Ipv4(a)) => a.to_string(),
@@ -273,10 +278,7 @@ impl RedisStore {
 
     /// Runs `f` on the connection (opened if needed); once more on a fresh connection if
     /// the first one broke.
-    fn run<T>(
-        &self,
-        f: impl Fn(&mut redis::Connection) -> redis::RedisResult<T>,
-    ) -> Result<T> {
+    fn run<T>(&self, f: impl Fn(&mut redis::Connection) -> redis::RedisResult<T>) -> Result<T> {
         let mut guard = self.conn();
         let mut tries = 0;
         loop {

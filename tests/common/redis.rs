@@ -38,11 +38,8 @@ impl RedisServer {
     /// Starts a server; `None` (after saying why) when redis-server is not installed and
     /// `CC_STRICT` is not 1.
     pub fn start() -> Option<RedisServer> {
-        let dir = std::env::temp_dir().join(format!(
-            "cc-redis-{}-{}",
-            std::process::id(),
-            free_port()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("cc-redis-{}-{}", std::process::id(), free_port()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut r = RedisServer {
             child: None,
@@ -56,7 +53,9 @@ impl RedisServer {
                 if std::env::var("CC_STRICT").as_deref() == Ok("1") {
                     panic!("redis-server is not installed (apt-get install -y redis-server)");
                 }
-                eprintln!("SKIPPED: redis-server is not installed (apt-get install -y redis-server)");
+                eprintln!(
+                    "SKIPPED: redis-server is not installed (apt-get install -y redis-server)"
+                );
                 None
             }
             Err(e) => panic!("cannot start redis-server: {e}"),
@@ -75,7 +74,10 @@ impl RedisServer {
             .spawn()?;
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while command(self.port, "PING").map(|r| r != "+PONG").unwrap_or(true) {
+        while command(self.port, "PING")
+            .map(|r| r != "+PONG")
+            .unwrap_or(true)
+        {
             assert!(Instant::now() < deadline, "redis-server did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
