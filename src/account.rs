@@ -1,5 +1,7 @@
-//! Account services in the Rust API: the account and its balance, rates, call records,
-//! a number check, dial-in numbers, VoIP lines and calling cards.
+//! Account services: the account and its balance, rates, call records, a number check,
+//! dial-in numbers, VoIP lines and calling cards. The data shapes and the
+//! [`AccountServices`] trait a carrier implements live here together; the client's
+//! methods that check what a person typed and call the trait are in `client/account.rs`.
 //!
 //! The types here are the library's own shapes, whatever the carrier's: amounts are
 //! [`Money`] (a decimal string with `.` and the currency apart), dates ISO-8601,
@@ -13,15 +15,13 @@ use std::collections::BTreeMap;
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
-use crate::client::{Client, MAX_SMS_TEXT};
 use crate::dsn::Secret;
 use crate::error::{Error, Result};
 use crate::money::Money;
-use crate::providers::account::{AccountServices, CardOp};
 
 /// The most call records one request may ask for.
 pub const MAX_RECORD_COUNT: u32 = 10_000;
-const MAX_NAME: usize = 255;
+pub(crate) const MAX_NAME: usize = 255;
 
 /// The account as the carrier reports it. The top-level fields are those of the first
 /// (usually the only) account of the customer.
@@ -307,183 +307,46 @@ fn days_in_month(year: u16, month: u8) -> u8 {
     }
 }
 
-impl Client {
-    fn services(&self) -> Result<&dyn AccountServices> {
-        let provider = self.live()?;
-        provider.account_services().ok_or_else(|| {
-            Error::unsupported(format!("{} has no account services", provider.scheme()))
-        })
-    }
+/// One operation of the calling-card module, on the card of `number`.
+#[derive(Debug, Clone, Copy)]
+pub enum CardOp<'a> {
+    /// Creates a card (may send the customer an SMS).
+    Create(&'a NewCard),
+    /// Shows the card.
+    Show(&'a str),
+    /// Blocks the card (it can be unblocked).
+    Block(&'a str),
+    /// Unblocks a blocked card.
+    Unblock(&'a str),
+    /// Disables the card's number.
+    Disable(&'a str),
+    /// Moves the card to another number.
+    ChangeNumber {
+        number: &'a str,
+        new_number: &'a str,
+    },
+    /// Activates the card with its PIN.
+    Activate { number: &'a str, pin: &'a str },
+}
 
-    /// The customer, the account numbers and the balance, asked afresh from the carrier.
-    pub fn account(&self) -> Result<Account> {
-        self.services()?.account()
-    }
-
-    /// The balance, asked afresh from the carrier (see [`Client::known_balance`] for the
-    /// last one heard without asking).
-    pub fn balance(&self) -> Result<Money> {
-        Ok(self.account()?.balance)
-    }
-
-    /// The carrier's price for each of the `|`-separated numbers (as typed), in order.
-    pub fn rates(&self, numbers: &str) -> Result<Vec<Rate>> {
-        let services = self.services()?;
-        if numbers.trim().is_empty() {
-            return Err(Error::invalid_argument("no number to price"));
-        }
-        services.rates(numbers)
-    }
-
-    /// Call records of the days `from` to `to` (`YYYY-MM-DD`, both included; `to`
-    /// `None` or empty: the same day as `from`), at most `count` (`None` or 0: the
-    /// carrier's default), oldest first. No record is an empty list.
-    pub fn call_records(
-        &self,
-        source: RecordSource,
-        from: &str,
-        to: Option<&str>,
-        count: Option<u32>,
-    ) -> Result<Vec<CallRecord>> {
-        let services = self.services()?;
-        let from = Date::parse(from).map_err(|e| e.context("from"))?;
-        let to = match to.map(str::trim).filter(|t| !t.is_empty()) {
-            Some(t) => Date::parse(t).map_err(|e| e.context("to"))?,
-            None => from,
-        };
-        if to < from {
-            return Err(Error::invalid_argument(format!(
-                "the date range ends ({}) before it starts ({})",
-                to.iso(),
-                from.iso()
-            )));
-        }
-        let count = count.filter(|c| *c != 0);
-        if count.is_some_and(|c| c > MAX_RECORD_COUNT) {
-            return Err(Error::invalid_argument(format!(
-                "count must be at most {MAX_RECORD_COUNT}"
-            )));
-        }
-        services.call_records(&RecordQuery {
-            source,
-            from,
-            to,
-            count,
-        })
-    }
-
+/// A carrier's account services. Implementations are shared between threads.
+pub trait AccountServices: Send + Sync {
+    /// The customer, the account numbers and the balance, asked afresh.
+    fn account(&self) -> Result<Account>;
+    /// The price of each of the `|`-separated numbers, in their order.
+    fn rates(&self, numbers: &str) -> Result<Vec<Rate>>;
+    /// Call records, oldest first; an empty list when there are none.
+    fn call_records(&self, query: &RecordQuery) -> Result<Vec<CallRecord>>;
     /// What the carrier knows of a number (its destination and prefix).
-    pub fn number_check(&self, number: &str) -> Result<NumberCheck> {
-        self.services()?.number_check(number)
-    }
-
-    /// The account's dial-in and callback numbers.
-    pub fn dialin_numbers(&self) -> Result<DialIn> {
-        self.services()?.dialin_numbers()
-    }
-
-    /// Stores the callthrough target: when `a` calls the dial-in number, the carrier
-    /// connects it to `b`. Returns the dial-in numbers as the carrier shows them after.
-    pub fn store_callthrough(&self, a: &str, b: &str) -> Result<DialIn> {
-        self.services()?.store_callthrough(a, b)
-    }
-
-    /// The account's VoIP lines. Passwords are secrets: ask for them only when needed.
-    pub fn voip_lines(&self, include_passwords: bool) -> Result<Vec<VoipLine>> {
-        self.services()?.voip_lines(include_passwords)
-    }
-
-    /// Creates a calling card with `amount` of credit (a decimal such as `5.00`),
-    /// optionally sending the customer an SMS (which costs money). Never repeated on a
-    /// fault: an unknown outcome is `ErrorKind::OutcomeUnknown`.
-    pub fn card_create(&self, card: &NewCard) -> Result<Card> {
-        let services = self.services()?;
-        let amount = crate::money::normalise_decimal(&card.amount)
-            .filter(|a| !a.starts_with('-'))
-            .filter(|a| a.split('.').nth(1).is_none_or(|f| f.len() <= 4))
-            .filter(|a| a.split('.').next().is_some_and(|i| i.len() <= 9))
-            .ok_or_else(|| {
-                Error::invalid_argument(
-                    "amount must be a decimal such as 5.00 (not negative, at most 4 decimals)",
-                )
-            })?;
-        let customer = card
-            .customer
-            .as_deref()
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(str::to_string);
-        if customer.as_ref().is_some_and(|c| c.len() > MAX_NAME) {
-            return Err(Error::invalid_argument(format!(
-                "the customer name is longer than {MAX_NAME} bytes"
-            )));
-        }
-        let sms_text = card
-            .sms_text
-            .as_deref()
-            .filter(|t| !t.is_empty())
-            .map(str::to_string);
-        if let Some(t) = &sms_text {
-            if !card.send_sms {
-                return Err(Error::invalid_argument(
-                    "an SMS text was given but no SMS is to be sent",
-                ));
-            }
-            if t.chars().count() > MAX_SMS_TEXT {
-                return Err(Error::invalid_argument(format!(
-                    "the SMS text is longer than {MAX_SMS_TEXT} characters"
-                )));
-            }
-        }
-        let checked = NewCard {
-            number: card.number.clone(),
-            customer,
-            amount,
-            send_sms: card.send_sms,
-            sms_text,
-        };
-        services.card(CardOp::Create(&checked))
-    }
-
-    /// The card of `number`, as the carrier shows it. `ErrorKind::NotFound` if there is
-    /// none.
-    pub fn card_show(&self, number: &str) -> Result<Card> {
-        self.services()?.card(CardOp::Show(number))
-    }
-
-    /// Blocks the card of `number`; returns it as the carrier shows it after.
-    pub fn card_block(&self, number: &str) -> Result<Card> {
-        self.services()?.card(CardOp::Block(number))
-    }
-
-    /// Unblocks the card of `number`.
-    pub fn card_unblock(&self, number: &str) -> Result<Card> {
-        self.services()?.card(CardOp::Unblock(number))
-    }
-
-    /// Disables the card of `number`.
-    pub fn card_disable(&self, number: &str) -> Result<Card> {
-        self.services()?.card(CardOp::Disable(number))
-    }
-
-    /// Moves the card of `number` to `new_number`.
-    pub fn card_change_number(&self, number: &str, new_number: &str) -> Result<Card> {
-        self.services()?
-            .card(CardOp::ChangeNumber { number, new_number })
-    }
-
-    /// Activates the card of `number` with its PIN (1 to 64 letters or digits; never
-    /// logged or put in a message). Never repeated on a fault.
-    pub fn card_activate(&self, number: &str, pin: &str) -> Result<Card> {
-        let services = self.services()?;
-        let pin = pin.trim();
-        if pin.is_empty() || pin.len() > 64 || !pin.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(Error::invalid_argument(
-                "the PIN must be 1 to 64 letters or digits",
-            ));
-        }
-        services.card(CardOp::Activate { number, pin })
-    }
+    fn number_check(&self, number: &str) -> Result<NumberCheck>;
+    /// The dial-in and callback numbers of the account.
+    fn dialin_numbers(&self) -> Result<DialIn>;
+    /// Stores the callthrough target (`a` calls the dial-in number and reaches `b`).
+    fn store_callthrough(&self, a: &str, b: &str) -> Result<DialIn>;
+    /// The account's VoIP lines; passwords only when `include_passwords`.
+    fn voip_lines(&self, include_passwords: bool) -> Result<Vec<VoipLine>>;
+    /// One calling-card operation; returns the card as the carrier shows it afterwards.
+    fn card(&self, op: CardOp<'_>) -> Result<Card>;
 }
 
 struct MoneyJson<'a>(&'a Money);

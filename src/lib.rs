@@ -5,23 +5,24 @@
 //! `include/callconnect.h` for the C view and `docs/DESIGN.md` for the architecture.
 
 pub mod account;
-pub mod call;
 pub mod client;
 pub mod dsn;
 pub mod error;
-pub mod events;
+pub(crate) mod events;
 pub mod ffi;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod log;
+pub mod model;
 pub mod money;
 pub mod number;
-pub mod providers;
+pub(crate) mod providers;
 pub mod store;
 pub mod transport;
+pub(crate) mod util;
 
-pub use call::{CallState, CallStatus, FailReason, Leg, Observation};
-pub use client::{Call, CallOptions, Client};
+pub use client::{Call, Client};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{EventRefused, EventReply};
+pub use model::{CallOptions, CallState, CallStatus, Capabilities, FailReason, Leg, Observation};
 pub use money::Money;

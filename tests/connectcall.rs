@@ -639,10 +639,10 @@ fn options_path_and_type() {
     .unwrap();
     assert_eq!(
         c.capabilities(),
-        callconnect::providers::caps::CALLBACK
-            | callconnect::providers::caps::LIVE_STATUS
-            | callconnect::providers::caps::HANGUP
-            | callconnect::providers::caps::CONNECT_TYPE
+        callconnect::Capabilities::CALLBACK
+            | callconnect::Capabilities::LIVE_STATUS
+            | callconnect::Capabilities::HANGUP
+            | callconnect::Capabilities::CONNECT_TYPE
     );
     let call = c
         .start_call("0171 1234567", "030 1234567", &CallOptions::default())

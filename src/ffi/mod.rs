@@ -10,9 +10,9 @@ pub mod util;
 
 use std::ffi::c_char;
 
-use crate::call::{CallState, CallStatus, FailReason, Leg};
-use crate::client::CallOptions;
 use crate::error::{Error, Result};
+use crate::model::CallOptions;
+use crate::model::{CallState, CallStatus, FailReason, Leg};
 use handles::{CALLS, CLIENTS};
 use util::{copy_to_array, guard, guard_value, opt_str_arg, out_string, str_arg};
 
@@ -604,7 +604,7 @@ pub unsafe extern "C" fn cc_call_id(call: *mut cc_call, out_id: *mut *mut c_char
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn cc_capabilities(client: *const cc_client) -> u32 {
-    guard_value(0, || Ok(client_of(client)?.capabilities()))
+    guard_value(0, || Ok(client_of(client)?.capabilities().bits()))
 }
 
 /// The message of this thread's last failed call into the library ("" after a success).
@@ -763,6 +763,8 @@ const _: () = {
     assert!(CallState::Connected as u32 == cc_call_state::CC_STATE_CONNECTED as u32);
     assert!(FailReason::Unknown as u32 == cc_fail_reason::CC_REASON_UNKNOWN as u32);
     assert!(Leg::B as u32 == cc_leg::CC_LEG_B as u32);
-    assert!(crate::providers::caps::CALL_FLAGS == cc_capability::CC_CAP_CALL_FLAGS as u32);
-    assert!(crate::providers::caps::CALLBACK == cc_capability::CC_CAP_CALLBACK as u32);
+    assert!(
+        crate::model::Capabilities::CALL_FLAGS.bits() == cc_capability::CC_CAP_CALL_FLAGS as u32
+    );
+    assert!(crate::model::Capabilities::CALLBACK.bits() == cc_capability::CC_CAP_CALLBACK as u32);
 };

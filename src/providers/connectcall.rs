@@ -45,12 +45,12 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::call::{unix_ms, CallState, FailReason, Leg, Observation};
-use crate::client::CallOptions;
 use crate::dsn::{Dsn, Secret};
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::{unix_ms, CallState, FailReason, Leg, Observation};
+use crate::model::{CallContext, CallOptions, Capabilities, StartContext, Started};
 use crate::number::{self, Number};
-use crate::providers::{caps, CallContext, Provider, Started};
+use crate::providers::Provider;
 use crate::transport::{self, Effect, Request, Response, Transport};
 
 /// The carrier's default API path (customers with a custom API are given another).
@@ -716,11 +716,20 @@ impl Provider for ConnectCall {
         "connectcall"
     }
 
-    fn capabilities(&self) -> u32 {
-        caps::CALLBACK | caps::LIVE_STATUS | caps::HANGUP | caps::CONNECT_TYPE
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::CALLBACK
+            | Capabilities::LIVE_STATUS
+            | Capabilities::HANGUP
+            | Capabilities::CONNECT_TYPE
     }
 
-    fn start_call(&self, a: &str, b: &str, options: &CallOptions) -> Result<Started> {
+    fn start_call(
+        &self,
+        a: &str,
+        b: &str,
+        options: &CallOptions,
+        _start: &StartContext<'_>,
+    ) -> Result<Started> {
         let a = self.number(a).map_err(|e| e.context("A number"))?;
         let b = self.number(b).map_err(|e| e.context("B number"))?;
         let connect_type = options.connect_type.unwrap_or(self.default_type);

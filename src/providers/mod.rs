@@ -1,94 +1,103 @@
 //! The carriers. One file per carrier implements [`Provider`]; [`CARRIERS`] names them.
-//! Adding a carrier touches its own file, its simulator module, and one line below.
+//! Adding a carrier touches its own file, its simulator module, and one entry below
+//! (a carrier that reports by events also implements [`EventProtocol`]).
 
-use crate::call::Observation;
-use crate::client::CallOptions;
+use crate::account::AccountServices;
 use crate::dsn::Dsn;
 use crate::error::{Error, Result};
+use crate::model::{CallContext, CallOptions, Capabilities, Observation, StartContext, Started};
 use crate::money::Money;
 
-pub mod account;
 pub mod call42;
-pub mod call42_account;
 pub mod connectcall;
 pub mod poketalk;
 pub mod voipnow;
 
 /// A constructor for a carrier, from its parsed DSN.
-pub type Constructor = fn(Dsn) -> Result<Box<dyn Provider>>;
+pub(crate) type Constructor = fn(Dsn) -> Result<Box<dyn Provider>>;
+
+/// One entry of the registry: a DSN scheme, its constructor, and its event protocol when
+/// the carrier reports a call's progress by events sent to the host.
+pub(crate) struct Carrier {
+    pub scheme: &'static str,
+    pub build: Constructor,
+    pub events: Option<&'static dyn EventProtocol>,
+}
 
 /// Every carrier the library speaks, by DSN scheme.
-pub const CARRIERS: &[(&str, Constructor)] = &[
-    ("42call", call42::Call42::from_dsn),
-    ("voipnow", voipnow::VoipNow::from_dsn),
-    ("connectcall", connectcall::ConnectCall::from_dsn),
-    ("poketalk", poketalk::PokeTalk::from_dsn),
+pub(crate) const CARRIERS: &[Carrier] = &[
+    Carrier {
+        scheme: "42call",
+        build: call42::Call42::from_dsn,
+        events: None,
+    },
+    Carrier {
+        scheme: "voipnow",
+        build: voipnow::VoipNow::from_dsn,
+        events: None,
+    },
+    Carrier {
+        scheme: "connectcall",
+        build: connectcall::ConnectCall::from_dsn,
+        events: None,
+    },
+    Carrier {
+        scheme: "poketalk",
+        build: poketalk::PokeTalk::from_dsn,
+        events: Some(&poketalk::EVENTS),
+    },
 ];
 
-/// Builds the carrier a DSN names.
-pub fn build(dsn: Dsn) -> Result<Box<dyn Provider>> {
-    match CARRIERS.iter().find(|(scheme, _)| *scheme == dsn.scheme) {
-        Some((_, make)) => make(dsn),
-        None => Err(Error::invalid_argument(format!(
+/// The carrier a DSN scheme names.
+pub(crate) fn find(scheme: &str) -> Result<&'static Carrier> {
+    CARRIERS.iter().find(|c| c.scheme == scheme).ok_or_else(|| {
+        Error::invalid_argument(format!(
             "DSN: unknown carrier '{}' (known: {})",
-            dsn.scheme,
+            scheme,
             CARRIERS
                 .iter()
-                .map(|(s, _)| *s)
+                .map(|c| c.scheme)
                 .collect::<Vec<_>>()
                 .join(", ")
-        ))),
-    }
+        ))
+    })
 }
 
-/// Capability bits (the same values as `cc_capability` in the C header).
-pub mod caps {
-    pub const CALLBACK: u32 = 1 << 0;
-    pub const LIVE_STATUS: u32 = 1 << 1;
-    pub const HANGUP: u32 = 1 << 2;
-    pub const SMS: u32 = 1 << 3;
-    pub const TOPUP: u32 = 1 << 4;
-    pub const EVENTS: u32 = 1 << 5;
-    pub const RING_GROUP: u32 = 1 << 6;
-    pub const CALLER_ID: u32 = 1 << 7;
-    pub const ACCOUNT: u32 = 1 << 8;
-    pub const IDEMPOTENT_START: u32 = 1 << 9;
-    pub const MAX_DURATION: u32 = 1 << 10;
-    pub const WAIT_FOR_PICKUP: u32 = 1 << 11;
-    pub const MAX_COST: u32 = 1 << 12;
-    pub const CONNECT_TYPE: u32 = 1 << 13;
-    pub const CALL_FLAGS: u32 = 1 << 14;
-}
-
-/// What a carrier returned when a call was placed.
-#[derive(Debug, Clone)]
-pub struct Started {
-    /// The carrier's id of the call (never empty).
-    pub call_id: String,
-    /// Carrier data a call needs later, stored in its reference: never a secret.
-    pub extra: serde_json::Value,
-    /// What is known right after the start.
-    pub observation: Observation,
-    /// Whether the carrier reports the call's progress afterwards.
-    pub live: bool,
-}
-
-/// A call as a carrier needs to see it again: its id and the data it stored.
-#[derive(Debug, Clone)]
-pub struct CallContext<'a> {
-    pub call_id: &'a str,
-    pub extra: &'a serde_json::Value,
+/// How a carrier that reports by events speaks: the narrow hook the client's event
+/// machinery (`events`) needs. The machinery itself (token, limits, spool, listener) is
+/// the client's; the carrier only says how its events read.
+pub(crate) trait EventProtocol: Send + Sync {
+    /// The carrier's name in messages (`PokeTALK`).
+    fn name(&self) -> &'static str;
+    /// What events add to the carrier's capabilities when the DSN configures them.
+    fn capabilities(&self) -> Capabilities;
+    /// The HTTP status that, in answer to an event, asks the carrier to end the call.
+    fn hangup_status(&self) -> u16;
+    /// The carrier's run-time variables, appended to every event URL as it wants them.
+    fn url_vars(&self) -> &'static str;
+    /// The longest event URL the carrier takes.
+    fn max_url_len(&self) -> usize;
+    /// Reads what one event says about its call, from the event's own query parameters
+    /// (the library's `cc_*` ones taken out). A value the carrier's table does not know
+    /// leaves the state alone and is kept raw; it is not an error.
+    fn observe(&self, params: &[(String, String)]) -> Result<Observation>;
 }
 
 /// One carrier's protocol. Implementations are shared between threads.
-pub trait Provider: Send + Sync {
+pub(crate) trait Provider: Send + Sync {
     /// The DSN scheme (`42call`).
     fn scheme(&self) -> &'static str;
-    /// The `caps::*` bits this carrier honours; an option whose bit is missing is refused.
-    fn capabilities(&self) -> u32;
+    /// What this carrier honours (without events; see [`EventProtocol::capabilities`]); an option whose bit is missing is refused.
+    fn capabilities(&self) -> Capabilities;
     /// Places a two-leg callback: ring `a` (one number, or `n1|n2` for a ring group where
     /// supported), then bridge to `b`.
-    fn start_call(&self, a: &str, b: &str, options: &CallOptions) -> Result<Started>;
+    fn start_call(
+        &self,
+        a: &str,
+        b: &str,
+        options: &CallOptions,
+        start: &StartContext<'_>,
+    ) -> Result<Started>;
     /// Asks the carrier where a call is. `None`: the carrier has no way to tell.
     fn poll(&self, call: &CallContext<'_>) -> Result<Option<Observation>>;
     /// Ends a call; returns what is known afterwards.
@@ -114,8 +123,8 @@ pub trait Provider: Send + Sync {
     /// Called once when the client is freed (log out, end sessions). Errors are ignored.
     fn close(&self) {}
     /// The carrier's account services (balance, rates, call records, cards, ...), if it
-    /// has any: see `account::AccountServices`.
-    fn account_services(&self) -> Option<&dyn account::AccountServices> {
+    /// has any: see [`AccountServices`].
+    fn account_services(&self) -> Option<&dyn AccountServices> {
         None
     }
 
@@ -124,20 +133,5 @@ pub trait Provider: Send + Sync {
     /// passes through both.
     fn redact(&self, text: &str) -> String {
         text.to_string()
-    }
-
-    /// The carrier's event setup (EventURL, token secret, listener, spool) when its DSN
-    /// asked for events; `None`: this client takes no events.
-    fn event_config(&self) -> Option<&crate::events::EventConfig> {
-        None
-    }
-    /// Reads what one event says about its call, from the event's own query parameters
-    /// (the library's `cc_*` ones taken out). A value the carrier's table does not know
-    /// leaves the state alone and is kept raw; it is not an error.
-    fn event_observation(&self, _params: &[(String, String)]) -> Result<Observation> {
-        Err(Error::unsupported(format!(
-            "{} sends no events",
-            self.scheme()
-        )))
     }
 }

@@ -6,7 +6,8 @@
 //!
 //! Choices where the carrier's document is silent (change them here):
 //! - `from` is leg A (rung first), `to` is leg B;
-//! - the library names the call: `custom` is a fresh id (`events::new_call_id`), and the
+//! - the library names the call: `custom` is the fresh id the client gives
+//!   (`StartContext::call_id`), and the
 //!   event URL carries the same id in `cc_id` with the call's token; PokeTALK's
 //!   `webcallid` is read but not relied on;
 //! - the reply's format is not documented: the result code is read as text (`00`,
@@ -20,14 +21,15 @@
 //! - result code 90 ("can't calculate timeout") is left PROVIDER: it may mean no credit
 //!   or no rate for the destination, the document does not say.
 
-use crate::call::{CallState, FailReason, Leg, Observation};
-use crate::client::CallOptions;
 use crate::dsn::{Dsn, Secret};
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::{self, EventConfig, Limits};
+use crate::model::{
+    CallContext, CallOptions, CallState, Capabilities, FailReason, Leg, Observation, StartContext,
+    Started,
+};
 use crate::money::Money;
 use crate::number::{self, Number};
-use crate::providers::{caps, CallContext, Provider, Started};
+use crate::providers::{EventProtocol, Provider};
 use crate::transport::{self, Effect, Request, Response, Transport};
 
 /// The path of the Click-2-Call API when the DSN gives none.
@@ -44,11 +46,10 @@ pub struct PokeTalk {
     endpoint: String,
     default_country: Option<u16>,
     transport: Transport,
-    events: Option<EventConfig>,
 }
 
 impl PokeTalk {
-    pub fn from_dsn(mut dsn: Dsn) -> Result<Box<dyn Provider>> {
+    pub fn from_dsn(dsn: Dsn) -> Result<Box<dyn Provider>> {
         let api_key = dsn.require_user("PokeTALK API key")?;
         let mut transport = Transport::new(dsn.timeout);
         transport.add_secret(&api_key);
@@ -57,24 +58,7 @@ impl PokeTalk {
                 "DSN: PokeTALK takes an API key only (poketalk://API_KEY@HOST), no password",
             ));
         }
-        let events = EventConfig::from_dsn(&mut dsn, &mut transport, HANGUP_STATUS)?;
         dsn.finish()?;
-        if let Some(ev) = &events {
-            // The longest URL a call can need: a full id and the longest limits.
-            let longest = Limits {
-                max_duration_s: Some(u32::MAX),
-                max_cost: Some("9".repeat(16)),
-            };
-            let n = ev
-                .event_url(&events::new_call_id(), &longest, EVENT_VARS)
-                .len();
-            if n > MAX_EVENT_URL {
-                return Err(Error::invalid_argument(format!(
-                    "DSN: event_url is too long: with the library's query and PokeTALK's \
-                     variables it comes to {n} characters, PokeTALK takes {MAX_EVENT_URL}"
-                )));
-            }
-        }
         let path = if dsn.path == "/" {
             DEFAULT_PATH
         } else {
@@ -85,7 +69,6 @@ impl PokeTalk {
             endpoint: format!("{}{path}", dsn.origin()),
             default_country: dsn.default_country,
             transport,
-            events,
         }))
     }
 
@@ -216,63 +199,43 @@ impl Provider for PokeTalk {
         "poketalk"
     }
 
-    fn capabilities(&self) -> u32 {
-        if self.events.is_some() {
-            caps::CALLBACK
-                | caps::LIVE_STATUS
-                | caps::HANGUP
-                | caps::EVENTS
-                | caps::MAX_DURATION
-                | caps::MAX_COST
-        } else {
-            caps::CALLBACK
-        }
+    fn capabilities(&self) -> Capabilities {
+        // Without events PokeTALK reports nothing and cannot end a call; with them the
+        // client adds `EVENTS.capabilities()`.
+        Capabilities::CALLBACK
     }
 
-    fn start_call(&self, a: &str, b: &str, options: &CallOptions) -> Result<Started> {
+    fn start_call(
+        &self,
+        a: &str,
+        b: &str,
+        _options: &CallOptions,
+        start: &StartContext<'_>,
+    ) -> Result<Started> {
         let a = self.number(a).map_err(|e| e.context("A number"))?;
         let b = self.number(b).map_err(|e| e.context("B number"))?;
-        let limits = Limits::from_options(options)?;
-        let id = events::new_call_id();
-        let event_url = match &self.events {
-            Some(ev) => {
-                let u = ev.event_url(&id, &limits, EVENT_VARS);
-                if u.len() > MAX_EVENT_URL {
-                    return Err(Error::invalid_argument(format!(
-                        "the event URL would be {} characters, PokeTALK takes {MAX_EVENT_URL}: \
-                         shorten event_url",
-                        u.len()
-                    )));
-                }
-                ev.prepare_call(&id)?;
-                Some(u)
-            }
-            None => None,
-        };
+        let id = start.call_id;
+        let event_url = start.event_url;
         let mut form = vec![
             ("to", b.international_digits()),
             ("from", a.international_digits()),
             ("api_key", self.api_key.expose()),
-            ("custom", id.as_str()),
+            ("custom", id),
         ];
-        if let Some(u) = &event_url {
-            form.push(("eventurl", u.as_str()));
+        if let Some(u) = event_url {
+            form.push(("eventurl", u));
         }
         let req = Request::new("POST", self.endpoint.clone(), Effect::Place).form(&form);
-        let outcome = self.transport.send(&req).and_then(|resp| read_reply(&resp));
-        if let Err(e) = outcome {
-            if e.kind() != ErrorKind::OutcomeUnknown {
-                if let Some(ev) = &self.events {
-                    ev.forget_call(&id);
-                }
-            }
-            return Err(e);
-        }
+        // On a failure the client forgets the call's event room (unless the outcome is
+        // unknown).
+        self.transport
+            .send(&req)
+            .and_then(|resp| read_reply(&resp))?;
         Ok(Started {
-            call_id: id,
+            call_id: id.to_string(),
             extra: serde_json::Value::Null,
             observation: Observation::state(CallState::Initiating),
-            live: self.events.is_some(),
+            live: event_url.is_some(),
         })
     }
 
@@ -281,23 +244,48 @@ impl Provider for PokeTalk {
         Ok(None)
     }
 
-    fn hangup(&self, call: &CallContext<'_>) -> Result<Observation> {
-        let Some(ev) = &self.events else {
-            return Err(Error::unsupported(
-                "PokeTALK ends a call only by answering its next event with 412: the DSN needs \
-                 event_url and event_secret",
-            ));
-        };
-        ev.request_hangup(call.call_id)?;
-        // Nothing is known yet: the call reads HANGUP_PENDING until its final event.
-        Ok(Observation::default())
+    fn hangup(&self, _call: &CallContext<'_>) -> Result<Observation> {
+        // With events the client ends a call itself (the answer to its next event is
+        // 412); this is only reached without them.
+        Err(Error::unsupported(
+            "PokeTALK ends a call only by answering its next event with 412: the DSN needs \
+             event_url and event_secret",
+        ))
+    }
+}
+
+/// PokeTALK's event protocol: the hook the client's event machinery reads.
+pub(crate) struct PokeTalkEvents;
+
+/// The one instance the carrier registry names.
+pub(crate) static EVENTS: PokeTalkEvents = PokeTalkEvents;
+
+impl EventProtocol for PokeTalkEvents {
+    fn name(&self) -> &'static str {
+        "PokeTALK"
     }
 
-    fn event_config(&self) -> Option<&EventConfig> {
-        self.events.as_ref()
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::LIVE_STATUS
+            | Capabilities::HANGUP
+            | Capabilities::EVENTS
+            | Capabilities::MAX_DURATION
+            | Capabilities::MAX_COST
     }
 
-    fn event_observation(&self, params: &[(String, String)]) -> Result<Observation> {
+    fn hangup_status(&self) -> u16 {
+        HANGUP_STATUS
+    }
+
+    fn url_vars(&self) -> &'static str {
+        EVENT_VARS
+    }
+
+    fn max_url_len(&self) -> usize {
+        MAX_EVENT_URL
+    }
+
+    fn observe(&self, params: &[(String, String)]) -> Result<Observation> {
         // A variable PokeTALK did not replace (`$status`) or left empty says nothing.
         let get = |name: &str| {
             params
@@ -378,18 +366,12 @@ mod tests {
 
     #[test]
     fn event_statuses() {
-        let p = PokeTalk {
-            api_key: Secret::new("k"),
-            endpoint: String::new(),
-            default_country: None,
-            transport: Transport::new(std::time::Duration::from_secs(1)),
-            events: None,
-        };
+        let p = &EVENTS;
         let ev = |q: &str| {
             let params: Vec<(String, String)> = url::form_urlencoded::parse(q.as_bytes())
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect();
-            p.event_observation(&params).unwrap()
+            p.observe(&params).unwrap()
         };
         let o = ev("webcallid=x&status=7&duration=300&debit=0.515");
         assert_eq!(o.state, Some(CallState::Connected));

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use super::{check_id, merge, CallStore, Merged, Record, Update, KEEP};
-use crate::call::unix_ms;
+use crate::model::unix_ms;
 use crate::error::{Error, Result};
 
 /// How often, at most, a store in use looks for old records.
@@ -331,7 +331,7 @@ impl CallStore for DirStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::call::{CallState, Observation};
+    use crate::model::{CallState, Observation};
 
     fn tempdir(tag: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!(

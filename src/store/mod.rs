@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::call::{CallState, FailReason, Leg, Observation};
+use crate::model::{CallState, FailReason, Leg, Observation};
 use crate::dsn::Dsn;
 use crate::error::{Error, Result};
 use crate::money::Money;

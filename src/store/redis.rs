@@ -21,7 +21,7 @@ use std::time::Duration;
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo};
 
 use super::{check_id, CallStore, Merge, Merged, Record, Update, KEEP, PLAUSIBLE_MARGIN_S};
-use crate::call::{CallState, FailReason, Leg};
+use crate::model::{CallState, FailReason, Leg};
 use crate::dsn::Secret;
 use crate::error::{Error, ErrorKind, Result};
 

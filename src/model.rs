@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
 use crate::money::Money;
 
 /// Where a two-leg callback is. The order is the order of progress: a call never moves
@@ -205,6 +206,201 @@ impl CallStatus {
     pub fn last_change_unix_ms(&self) -> i64 {
         unix_ms(self.last_change)
     }
+}
+
+/// The longest text option (`correlation`).
+const MAX_TEXT_ARG: usize = 255;
+
+/// Options of one call. `Default` (all empty) asks for the carrier's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallOptions {
+    /// Caller id shown to A (`"Name <+4930123456>"` or a number).
+    pub caller_id: Option<String>,
+    /// Caller id shown to B.
+    pub caller_id_b: Option<String>,
+    /// The host's own id for the call; kept in the call's reference. Up to 255 bytes.
+    pub correlation: Option<String>,
+    /// The longest the bridged call may last, in seconds.
+    pub max_duration_s: Option<u32>,
+    /// How long to ring before giving up, in seconds.
+    pub wait_for_pickup_s: Option<u32>,
+    /// The most the call may cost (decimal string in the account's currency).
+    pub max_cost: Option<String>,
+    /// 1: ring A first, then B; 2: ring both at once (carriers that offer the choice).
+    pub connect_type: Option<u32>,
+    pub allow_public_transfer: bool,
+    pub video: bool,
+}
+
+impl CallOptions {
+    /// Refuses options the carrier cannot honour, and malformed ones.
+    pub(crate) fn check(&self, scheme: &str, capabilities: Capabilities) -> Result<()> {
+        let need = |set: bool, cap: Capabilities, name: &str| -> Result<()> {
+            if set && !capabilities.contains(cap) {
+                return Err(Error::unsupported(format!(
+                    "{scheme} cannot honour the option {name}"
+                )));
+            }
+            Ok(())
+        };
+        need(
+            self.caller_id.is_some() || self.caller_id_b.is_some(),
+            Capabilities::CALLER_ID,
+            "caller_id",
+        )?;
+        need(
+            self.max_duration_s.is_some(),
+            Capabilities::MAX_DURATION,
+            "max_duration_s",
+        )?;
+        need(
+            self.wait_for_pickup_s.is_some(),
+            Capabilities::WAIT_FOR_PICKUP,
+            "wait_for_pickup_s",
+        )?;
+        need(self.max_cost.is_some(), Capabilities::MAX_COST, "max_cost")?;
+        need(
+            self.connect_type.is_some(),
+            Capabilities::CONNECT_TYPE,
+            "connect_type",
+        )?;
+        need(
+            self.allow_public_transfer || self.video,
+            Capabilities::CALL_FLAGS,
+            "allow_public_transfer/video",
+        )?;
+        if let Some(c) = &self.correlation {
+            if c.len() > MAX_TEXT_ARG {
+                return Err(Error::invalid_argument(format!(
+                    "correlation is longer than {MAX_TEXT_ARG} bytes"
+                )));
+            }
+        }
+        if let Some(t) = self.connect_type {
+            if !(1..=2).contains(&t) {
+                return Err(Error::invalid_argument(
+                    "connect_type must be 1 (A first) or 2 (both at once)",
+                ));
+            }
+        }
+        if let Some(m) = &self.max_cost {
+            crate::money::normalise_decimal(m)
+                .filter(|d| !d.starts_with('-'))
+                .ok_or_else(|| {
+                    Error::invalid_argument("max_cost must be a decimal amount such as 1.50")
+                })?;
+        }
+        Ok(())
+    }
+}
+
+/// What a carrier can do, as a set of bits (the same values as `cc_capability` in the C
+/// header, which `cc_capabilities` returns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Capabilities(u32);
+
+impl Capabilities {
+    /// Places two-leg callbacks.
+    pub const CALLBACK: Capabilities = Capabilities(1 << 0);
+    /// Reports a call's progress after the start.
+    pub const LIVE_STATUS: Capabilities = Capabilities(1 << 1);
+    /// Ends a call on request.
+    pub const HANGUP: Capabilities = Capabilities(1 << 2);
+    /// Sends SMS.
+    pub const SMS: Capabilities = Capabilities(1 << 3);
+    /// Tops the account up with a PIN.
+    pub const TOPUP: Capabilities = Capabilities(1 << 4);
+    /// Reports by events sent to the host (event URL).
+    pub const EVENTS: Capabilities = Capabilities(1 << 5);
+    /// Rings several A numbers at once (`n1|n2`).
+    pub const RING_GROUP: Capabilities = Capabilities(1 << 6);
+    /// Honours `caller_id` / `caller_id_b`.
+    pub const CALLER_ID: Capabilities = Capabilities(1 << 7);
+    /// Has account services (balance, rates, call records, cards, ...).
+    pub const ACCOUNT: Capabilities = Capabilities(1 << 8);
+    /// A start repeated after a fault does not place a second call.
+    pub const IDEMPOTENT_START: Capabilities = Capabilities(1 << 9);
+    /// Honours `max_duration_s`.
+    pub const MAX_DURATION: Capabilities = Capabilities(1 << 10);
+    /// Honours `wait_for_pickup_s`.
+    pub const WAIT_FOR_PICKUP: Capabilities = Capabilities(1 << 11);
+    /// Honours `max_cost`.
+    pub const MAX_COST: Capabilities = Capabilities(1 << 12);
+    /// Honours `connect_type`.
+    pub const CONNECT_TYPE: Capabilities = Capabilities(1 << 13);
+    /// Honours `allow_public_transfer` and `video`.
+    pub const CALL_FLAGS: Capabilities = Capabilities(1 << 14);
+
+    /// No capability.
+    pub const fn empty() -> Capabilities {
+        Capabilities(0)
+    }
+
+    /// The bits, as the C ABI carries them.
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// A set from its bits (unknown bits are kept).
+    pub const fn from_bits(bits: u32) -> Capabilities {
+        Capabilities(bits)
+    }
+
+    /// Whether every capability of `other` is in this set.
+    pub const fn contains(self, other: Capabilities) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl std::ops::BitOr for Capabilities {
+    type Output = Capabilities;
+    fn bitor(self, rhs: Capabilities) -> Capabilities {
+        Capabilities(self.0 | rhs.0)
+    }
+}
+
+impl std::ops::BitOrAssign for Capabilities {
+    fn bitor_assign(&mut self, rhs: Capabilities) {
+        self.0 |= rhs.0;
+    }
+}
+
+impl std::ops::BitAnd for Capabilities {
+    type Output = Capabilities;
+    fn bitand(self, rhs: Capabilities) -> Capabilities {
+        Capabilities(self.0 & rhs.0)
+    }
+}
+
+/// What a carrier returned when a call was placed.
+#[derive(Debug, Clone)]
+pub(crate) struct Started {
+    /// The carrier's id of the call (never empty).
+    pub call_id: String,
+    /// Carrier data a call needs later, stored in its reference: never a secret.
+    pub extra: serde_json::Value,
+    /// What is known right after the start.
+    pub observation: Observation,
+    /// Whether the carrier reports the call's progress afterwards.
+    pub live: bool,
+}
+
+/// What the client gives a carrier to place a call with, besides the numbers and the
+/// options: a fresh id, for carriers where the library names the call, and the call's
+/// event URL when the client takes events.
+#[derive(Debug, Clone)]
+pub(crate) struct StartContext<'a> {
+    /// A fresh call id (see `util::new_call_id`); the carrier may use it as the call's id.
+    pub call_id: &'a str,
+    /// The URL at which the carrier reports this call's progress; `None`: no events.
+    pub event_url: Option<&'a str>,
+}
+
+/// A call as a carrier needs to see it again: its id and the data it stored.
+#[derive(Debug, Clone)]
+pub(crate) struct CallContext<'a> {
+    pub call_id: &'a str,
+    pub extra: &'a serde_json::Value,
 }
 
 pub fn unix_ms(t: SystemTime) -> i64 {

@@ -1,5 +1,5 @@
 //! 42call (42com's login.42call.com), REST v2: web callback, SMS, PIN top-up. The
-//! account services (balance, rates, call records, cards, ...) are in `call42_account`.
+//! account services (balance, rates, call records, cards, ...) are in `account` (this folder).
 //!
 //! Every request is signed: `key = md5_hex(password)` (the 32 hex characters are the
 //! key's bytes), `message = key + "\n" + x-date`, `x-authorization = USER ":"
@@ -23,16 +23,18 @@ use hmac::{KeyInit, Mac};
 use md5::Digest;
 use serde::Deserialize;
 
-use crate::call::{CallState, FailReason, Observation};
-use crate::client::CallOptions;
+use crate::account::AccountServices;
 use crate::dsn::{Dsn, Secret};
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::{CallContext, CallOptions, Capabilities, StartContext, Started};
+use crate::model::{CallState, FailReason, Observation};
 use crate::money::Money;
 use crate::number::{self, Number};
-use crate::providers::account::AccountServices;
-use crate::providers::call42_account::{lenient_json, AccountConfig};
-use crate::providers::{caps, CallContext, Provider, Started};
+use crate::providers::call42::account::{lenient_json, AccountConfig};
+use crate::providers::Provider;
 use crate::transport::{self, Effect, Request, Response, Transport};
+
+pub mod account;
 
 type HmacSha1 = hmac::Hmac<sha1::Sha1>;
 
@@ -221,11 +223,21 @@ impl Provider for Call42 {
         "42call"
     }
 
-    fn capabilities(&self) -> u32 {
-        caps::CALLBACK | caps::HANGUP | caps::SMS | caps::TOPUP | caps::ACCOUNT
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::CALLBACK
+            | Capabilities::HANGUP
+            | Capabilities::SMS
+            | Capabilities::TOPUP
+            | Capabilities::ACCOUNT
     }
 
-    fn start_call(&self, a: &str, b: &str, _options: &CallOptions) -> Result<Started> {
+    fn start_call(
+        &self,
+        a: &str,
+        b: &str,
+        _options: &CallOptions,
+        _start: &StartContext<'_>,
+    ) -> Result<Started> {
         let a = self.number(a).map_err(|e| e.context("A number"))?;
         let b = self.number(b).map_err(|e| e.context("B number"))?;
         let form = [

@@ -38,22 +38,20 @@
 //! - a DELETE answered 204 or 404 found nothing to hang up: the call had ended, and its
 //!   end is settled as a status poll would.
 
-use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 
-use crate::call::{CallState, FailReason, Leg, Observation};
-use crate::client::CallOptions;
 use crate::dsn::{Dsn, Secret};
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::{CallContext, CallOptions, Capabilities, StartContext, Started};
+use crate::model::{CallState, FailReason, Leg, Observation};
 use crate::money::Money;
 use crate::number::{self, Number};
-use crate::providers::{caps, CallContext, Provider, Started};
+use crate::providers::Provider;
 use crate::transport::{Effect, Request, Response, Transport};
 
 /// Attempts of one call start (the first one included), all with the same nonce.
@@ -438,24 +436,8 @@ impl VoipNow {
             "life": life,
         })
         .to_string();
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        let written = (|| -> std::io::Result<()> {
-            use std::io::Write;
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            let mut f = options.open(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
+        // A failure to write costs only a token fetch later.
+        let _ = crate::util::write_atomically(path, text.as_bytes(), true);
     }
 
     fn remove_token_cache(&self, refused: &Secret) {
@@ -674,19 +656,25 @@ impl Provider for VoipNow {
         "voipnow"
     }
 
-    fn capabilities(&self) -> u32 {
-        caps::CALLBACK
-            | caps::LIVE_STATUS
-            | caps::HANGUP
-            | caps::RING_GROUP
-            | caps::CALLER_ID
-            | caps::WAIT_FOR_PICKUP
-            | caps::MAX_DURATION
-            | caps::CALL_FLAGS
-            | caps::IDEMPOTENT_START
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::CALLBACK
+            | Capabilities::LIVE_STATUS
+            | Capabilities::HANGUP
+            | Capabilities::RING_GROUP
+            | Capabilities::CALLER_ID
+            | Capabilities::WAIT_FOR_PICKUP
+            | Capabilities::MAX_DURATION
+            | Capabilities::CALL_FLAGS
+            | Capabilities::IDEMPOTENT_START
     }
 
-    fn start_call(&self, a: &str, b: &str, options: &CallOptions) -> Result<Started> {
+    fn start_call(
+        &self,
+        a: &str,
+        b: &str,
+        options: &CallOptions,
+        _start: &StartContext<'_>,
+    ) -> Result<Started> {
         let sources = self.ring_group(a).map_err(|e| e.context("A number"))?;
         let destination = self.wire_number(b).map_err(|e| e.context("B number"))?;
         let mut view = json!({
@@ -699,7 +687,7 @@ impl Provider for VoipNow {
         if let Some(c) = &options.caller_id_b {
             view["callerIdDestination"] = Value::String(caller_id(c, "caller_id_b")?);
         }
-        let nonce = new_nonce();
+        let nonce = crate::util::new_nonce();
         view["nonce"] = Value::String(nonce);
         let body = json!({"extension": self.extension, "phoneCallView": [view]}).to_string();
         let mut query: Vec<(&str, String)> = Vec::new();
@@ -1023,26 +1011,6 @@ fn is_user_id(s: &str) -> bool {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
 
-/// A fresh nonce: 32 hex characters from the standard library's randomly keyed hasher,
-/// the time, the process and a counter.
-fn new_nonce() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let half = |salt: u64| {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(salt);
-        h.write_u64(n);
-        h.write_u128(nanos);
-        h.write_u32(std::process::id());
-        h.finish()
-    };
-    format!("{:016x}{:016x}", half(0x5eed), half(!0x5eed))
-}
-
 fn renew_margin(life: Duration) -> Duration {
     TOKEN_MARGIN.min(life / 10)
 }
@@ -1140,8 +1108,8 @@ mod tests {
     fn dsn_forms() {
         let p = provider("voipnow://app:s3cret@h?extension=210");
         assert_eq!(p.scheme(), "voipnow");
-        assert!(p.capabilities() & caps::IDEMPOTENT_START != 0);
-        assert!(p.capabilities() & caps::RING_GROUP != 0);
+        assert!(p.capabilities().contains(Capabilities::IDEMPOTENT_START));
+        assert!(p.capabilities().contains(Capabilities::RING_GROUP));
         provider("voipnow://h?extension=0003*210&token=abc&user=12");
         for (dsn, part) in [
             ("voipnow://app:s3cret@h", "extension"),
@@ -1271,8 +1239,8 @@ mod tests {
 
     #[test]
     fn nonces_are_fresh() {
-        let a = new_nonce();
-        let b = new_nonce();
+        let a = crate::util::new_nonce();
+        let b = crate::util::new_nonce();
         assert_eq!(a.len(), 32);
         assert_ne!(a, b);
     }

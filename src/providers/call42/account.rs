@@ -26,14 +26,13 @@ use base64::Engine;
 use serde_json::Value;
 
 use crate::account::{
-    Account, AccountEntry, CallRecord, Card, DialIn, NumberCheck, PasswordForm, Rate, RecordQuery,
-    RecordSource, VoipLine,
+    Account, AccountEntry, AccountServices, CallRecord, Card, CardOp, DialIn, NumberCheck,
+    PasswordForm, Rate, RecordQuery, RecordSource, VoipLine,
 };
 use crate::dsn::{Dsn, Secret};
 use crate::error::{Error, ErrorKind, Result};
 use crate::money::Money;
 use crate::number::{self, Number};
-use crate::providers::account::{AccountServices, CardOp};
 use crate::providers::call42::Call42;
 use crate::transport::{self, Effect};
 

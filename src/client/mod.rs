@@ -4,6 +4,7 @@
 //! closed answers every request with `InvalidHandle`.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime};
@@ -11,11 +12,19 @@ use std::time::{Duration, SystemTime};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use crate::call::{from_unix_ms, unix_ms, CallStatus};
 use crate::dsn::Dsn;
 use crate::error::{Error, ErrorKind, Result};
+use crate::events::listener::{Bound, Listener};
+use crate::events::{EventOptions, EventRefused, EventReply, Events, LiveCalls};
+use crate::model::{
+    from_unix_ms, unix_ms, CallContext, CallOptions, CallStatus, Capabilities, Observation,
+    StartContext,
+};
 use crate::money::Money;
-use crate::providers::{self, caps, CallContext, Provider};
+use crate::providers::{self, Provider};
+use crate::util::{lock_or_recover, new_call_id};
+
+mod account;
 
 /// How long a call may ring before the library stops expecting an answer, when the host
 /// gives no `wait_for_pickup` (both legs together).
@@ -24,95 +33,13 @@ pub const DEFAULT_WAIT_FOR_PICKUP_S: u32 = 120;
 pub const DEFAULT_MAX_DURATION_S: u32 = 4 * 3600;
 /// Added to a call's limits before the library gives up on hearing its end.
 pub const EXPIRY_MARGIN_S: u32 = 120;
-const MAX_TEXT_ARG: usize = 255;
 /// The longest SMS text accepted (ten concatenated parts).
 pub const MAX_SMS_TEXT: usize = 1530;
 
-/// Options of one call. `Default` (all empty) asks for the carrier's defaults.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CallOptions {
-    /// Caller id shown to A (`"Name <+4930123456>"` or a number).
-    pub caller_id: Option<String>,
-    /// Caller id shown to B.
-    pub caller_id_b: Option<String>,
-    /// The host's own id for the call; kept in the call's reference. Up to 255 bytes.
-    pub correlation: Option<String>,
-    /// The longest the bridged call may last, in seconds.
-    pub max_duration_s: Option<u32>,
-    /// How long to ring before giving up, in seconds.
-    pub wait_for_pickup_s: Option<u32>,
-    /// The most the call may cost (decimal string in the account's currency).
-    pub max_cost: Option<String>,
-    /// 1: ring A first, then B; 2: ring both at once (carriers that offer the choice).
-    pub connect_type: Option<u32>,
-    pub allow_public_transfer: bool,
-    pub video: bool,
-}
-
-impl CallOptions {
-    /// Refuses options the carrier cannot honour, and malformed ones.
-    fn check(&self, scheme: &str, capabilities: u32) -> Result<()> {
-        let need = |set: bool, cap: u32, name: &str| -> Result<()> {
-            if set && capabilities & cap == 0 {
-                return Err(Error::unsupported(format!(
-                    "{scheme} cannot honour the option {name}"
-                )));
-            }
-            Ok(())
-        };
-        need(
-            self.caller_id.is_some() || self.caller_id_b.is_some(),
-            caps::CALLER_ID,
-            "caller_id",
-        )?;
-        need(
-            self.max_duration_s.is_some(),
-            caps::MAX_DURATION,
-            "max_duration_s",
-        )?;
-        need(
-            self.wait_for_pickup_s.is_some(),
-            caps::WAIT_FOR_PICKUP,
-            "wait_for_pickup_s",
-        )?;
-        need(self.max_cost.is_some(), caps::MAX_COST, "max_cost")?;
-        need(
-            self.connect_type.is_some(),
-            caps::CONNECT_TYPE,
-            "connect_type",
-        )?;
-        need(
-            self.allow_public_transfer || self.video,
-            caps::CALL_FLAGS,
-            "allow_public_transfer/video",
-        )?;
-        if let Some(c) = &self.correlation {
-            if c.len() > MAX_TEXT_ARG {
-                return Err(Error::invalid_argument(format!(
-                    "correlation is longer than {MAX_TEXT_ARG} bytes"
-                )));
-            }
-        }
-        if let Some(t) = self.connect_type {
-            if !(1..=2).contains(&t) {
-                return Err(Error::invalid_argument(
-                    "connect_type must be 1 (A first) or 2 (both at once)",
-                ));
-            }
-        }
-        if let Some(m) = &self.max_cost {
-            crate::money::normalise_decimal(m)
-                .filter(|d| !d.starts_with('-'))
-                .ok_or_else(|| {
-                    Error::invalid_argument("max_cost must be a decimal amount such as 1.50")
-                })?;
-        }
-        Ok(())
-    }
-}
-
 struct ClientShared {
     provider: Box<dyn Provider>,
+    /// Where carrier events are taken, when the DSN configured them (`event_*`).
+    events: Option<Events>,
     closed: AtomicBool,
     /// The DSN's secret in every form it may be shown in (see [`Client::redact`]).
     secrets: Vec<String>,
@@ -120,7 +47,7 @@ struct ClientShared {
     /// them are applied (see `events`).
     calls: Mutex<HashMap<String, Vec<Weak<Mutex<CallInner>>>>>,
     /// The built-in event listener, when the DSN asked for one (`event_listen`).
-    listener: Mutex<Option<crate::events::Listener>>,
+    listener: Mutex<Option<Listener>>,
 }
 
 /// A connection to one carrier account. Cheap to clone; all clones are one client.
@@ -140,7 +67,7 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Builds a client from its DSN. Sends nothing.
     pub fn new(dsn: &str) -> Result<Client> {
-        let dsn = Dsn::parse(dsn)?;
+        let mut dsn = Dsn::parse(dsn)?;
         // The secret, or the user-info's only part when there is no secret (an API key
         // in the user's place, as PokeTALK's DSN has it).
         let secret = match (&dsn.secret, &dsn.user) {
@@ -148,17 +75,44 @@ impl Client {
             (None, Some(u)) => u.clone(),
             (None, None) => String::new(),
         };
-        let provider = providers::build(dsn)?;
+        let mut secrets = crate::transport::secret_forms(&secret);
+        let carrier = providers::find(&dsn.scheme)?;
+        // The event options are the client's: taken before the carrier reads the rest,
+        // and only for a carrier that reports by events (for others they are unknown
+        // options, refused by the carrier's `finish`).
+        let mut events = None;
+        if let Some(protocol) = carrier.events {
+            if let Some(options) = EventOptions::take(&mut dsn)? {
+                secrets.extend(crate::transport::secret_forms(options.secret.expose()));
+                let bound = options.listen.map(Bound::bind).transpose()?;
+                let addr = bound.as_ref().map(Bound::addr);
+                events = Some((Events::new(options, protocol, addr)?, bound));
+            }
+        }
+        let provider = (carrier.build)(dsn)?;
+        let (events, bound) = match events {
+            Some((e, b)) => (Some(e), b),
+            None => (None, None),
+        };
         let client = Client {
             shared: Arc::new(ClientShared {
                 provider,
+                events,
                 closed: AtomicBool::new(false),
-                secrets: crate::transport::secret_forms(&secret),
+                secrets,
                 calls: Mutex::new(HashMap::new()),
                 listener: Mutex::new(None),
             }),
         };
-        if let Some(listener) = crate::events::Listener::start(&client)? {
+        if let Some(bound) = bound {
+            let weak = client.downgrade();
+            let listener = Listener::start(bound, move |query| match weak.upgrade() {
+                Some(c) => match c.ingest_event(query) {
+                    Ok(reply) => reply.http_status,
+                    Err(refused) => refused.http_status,
+                },
+                None => 503,
+            })?;
             *lock_or_recover(&client.shared.listener) = Some(listener);
         }
         Ok(client)
@@ -189,19 +143,37 @@ impl Client {
         self.shared.provider.scheme()
     }
 
-    /// The `caps::*` bits of this client's carrier.
-    pub fn capabilities(&self) -> u32 {
-        self.shared.provider.capabilities()
+    /// What this client's carrier can do (with events, when the DSN configured them).
+    pub fn capabilities(&self) -> Capabilities {
+        let mut caps = self.shared.provider.capabilities();
+        if let Some(events) = &self.shared.events {
+            caps |= events.capabilities();
+        }
+        caps
     }
 
     /// Places a two-leg callback: ring `a`, then bridge to `b`. Never repeated on a
     /// fault: an unknown outcome is `ErrorKind::OutcomeUnknown`.
     pub fn start_call(&self, a: &str, b: &str, options: &CallOptions) -> Result<Call> {
         let provider = self.live()?;
-        options.check(provider.scheme(), provider.capabilities())?;
-        let started = provider
-            .start_call(a, b, options)
-            .map_err(|e| self.redact(e, &[]))?;
+        options.check(provider.scheme(), self.capabilities())?;
+        let call_id = new_call_id();
+        let event_url = match &self.shared.events {
+            Some(ev) => Some(ev.prepare_call(&call_id, options)?),
+            None => None,
+        };
+        let start = StartContext {
+            call_id: &call_id,
+            event_url: event_url.as_deref(),
+        };
+        let started = provider.start_call(a, b, options, &start).map_err(|e| {
+            if e.kind() != ErrorKind::OutcomeUnknown {
+                if let Some(ev) = &self.shared.events {
+                    ev.forget_call(&call_id);
+                }
+            }
+            self.redact(e, &[])
+        })?;
         let wait = options
             .wait_for_pickup_s
             .unwrap_or(DEFAULT_WAIT_FOR_PICKUP_S);
@@ -232,7 +204,7 @@ impl Client {
                 provider.scheme()
             )));
         }
-        let live = provider.capabilities() & caps::LIVE_STATUS != 0;
+        let live = self.capabilities().contains(Capabilities::LIVE_STATUS);
         let mut status = CallStatus::new(live);
         status.last_change = from_unix_ms(record.started_ms);
         Ok(Call::new(self.clone(), record, status))
@@ -285,6 +257,45 @@ impl Client {
     }
 }
 
+/// Events: taken from the host's web server or the built-in listener.
+impl Client {
+    /// Takes one event: the query string of a hit on the call's event URL. On success
+    /// the host answers [`EventReply::http_status`]; on refusal (nothing changed)
+    /// [`EventRefused::http_status`].
+    pub fn ingest_event(&self, query: &str) -> std::result::Result<EventReply, EventRefused> {
+        let refuse = |http_status: u16, error: Error| EventRefused { http_status, error };
+        let provider = self.live().map_err(|e| refuse(503, e))?;
+        let Some(events) = &self.shared.events else {
+            return Err(refuse(
+                404,
+                Error::unsupported(format!(
+                    "this {} client takes no events (its DSN has no event_url and event_secret)",
+                    provider.scheme()
+                )),
+            ));
+        };
+        events.ingest(query, self)
+    }
+
+    /// The address of the built-in event listener (`event_listen`), with the port the
+    /// system chose when the DSN said `:0`.
+    pub fn event_listen_addr(&self) -> Option<SocketAddr> {
+        self.live().ok()?;
+        self.shared.events.as_ref()?.listen_addr()
+    }
+}
+
+impl LiveCalls for Client {
+    fn with_live_calls(
+        &self,
+        id: &str,
+        f: &mut dyn FnMut(&mut CallStatus),
+        none: &mut dyn FnMut(),
+    ) -> usize {
+        Client::with_live_calls(self, id, f, none)
+    }
+}
+
 /// A client that does not keep the client alive (held by its event listener).
 #[derive(Clone)]
 pub(crate) struct WeakClient(Weak<ClientShared>);
@@ -305,11 +316,11 @@ impl Client {
     /// and the same call attached again are two), or `none` when there is none; both
     /// under the index's lock, so that a call registered meanwhile is seen by one of the
     /// two. Returns how many calls `f` ran on.
-    pub(crate) fn with_live_calls(
+    fn with_live_calls(
         &self,
         id: &str,
-        mut f: impl FnMut(&mut CallStatus),
-        none: impl FnOnce(),
+        f: &mut dyn FnMut(&mut CallStatus),
+        none: &mut dyn FnMut(),
     ) -> usize {
         let index = lock_or_recover(&self.shared.calls);
         let mut n = 0;
@@ -342,12 +353,6 @@ impl Client {
             }
         }
     }
-}
-
-/// A lock whose data stays consistent even if a holder panicked (no user code runs
-/// under these locks).
-fn lock_or_recover<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// What a call's reference holds. Nothing secret: it is stored by hosts in plain text.
@@ -461,7 +466,9 @@ impl Call {
         }
         // Events that reached another process (event spool) or came before the call
         // was known here.
-        crate::events::catch_up(provider, &record.id, status)?;
+        if let Some(events) = &self.client.shared.events {
+            events.catch_up(&record.id, status)?;
+        }
         status.expire_if_past(record.deadline());
         Ok(status.clone())
     }
@@ -483,9 +490,18 @@ impl Call {
             call_id: &record.id,
             extra: &record.extra,
         };
-        let obs = provider
-            .hangup(&ctx)
-            .map_err(|e| self.client.redact(e, &[]))?;
+        let obs = match &self.client.shared.events {
+            // A carrier that reports by events ends a call when the answer to its next
+            // event says so: the request is noted (for other processes, in the spool)
+            // and the call reads HANGUP_PENDING until its final event.
+            Some(events) => {
+                events.request_hangup(&record.id)?;
+                Observation::default()
+            }
+            None => provider
+                .hangup(&ctx)
+                .map_err(|e| self.client.redact(e, &[]))?,
+        };
         if !status.apply(&obs) && !status.state.is_final() {
             status.hangup_pending = true;
         }
@@ -546,16 +562,18 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            o.check("42call", caps::CALLBACK).unwrap_err().kind(),
+            o.check("42call", Capabilities::CALLBACK)
+                .unwrap_err()
+                .kind(),
             ErrorKind::Unsupported
         );
-        assert!(o.check("x", caps::CALLER_ID).is_ok());
+        assert!(o.check("x", Capabilities::CALLER_ID).is_ok());
         let o = CallOptions {
             max_cost: Some("-1".into()),
             ..Default::default()
         };
         assert_eq!(
-            o.check("x", caps::MAX_COST).unwrap_err().kind(),
+            o.check("x", Capabilities::MAX_COST).unwrap_err().kind(),
             ErrorKind::InvalidArgument
         );
     }
