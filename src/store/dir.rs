@@ -28,8 +28,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use super::{check_id, merge, CallStore, Merged, Record, Update, KEEP};
-use crate::model::unix_ms;
 use crate::error::{Error, Result};
+use crate::model::unix_ms;
 
 /// How often, at most, a store in use looks for old records.
 const PURGE_EVERY_MS: i64 = 60_000;

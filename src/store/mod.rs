@@ -32,15 +32,16 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{CallState, FailReason, Leg, Observation};
 use crate::dsn::Dsn;
 use crate::error::{Error, Result};
+use crate::model::{from_unix_ms, Applied, CallState, CallStatus, FailReason, Leg, Observation};
 use crate::money::Money;
 
 /// How long a record is kept after its last change.
 pub const KEEP: Duration = Duration::from_secs(48 * 3600);
-/// How far a reported duration may exceed the time since the call's start.
-pub const PLAUSIBLE_MARGIN_S: i64 = 60;
+pub use crate::model::PLAUSIBLE_MARGIN_S;
+/// The longest raw carrier code kept.
+pub const MAX_RAW: usize = 31;
 /// The longest call id a store takes.
 pub const MAX_ID: usize = 64;
 /// The longest carrier data value kept in a record.
@@ -133,6 +134,23 @@ impl Record {
             currency: self.currency.clone(),
         })
     }
+
+    /// The record as a call's status (`live`: whether the carrier reports progress).
+    pub fn status(&self, live: bool) -> CallStatus {
+        let mut s = CallStatus::new(live);
+        s.state = self.state;
+        s.reason = self.reason;
+        s.failed_leg = self.failed_leg;
+        s.duration_s = self.duration_s;
+        s.cost = self.cost_money();
+        s.raw_code = self.raw_code.clone();
+        if self.changed_ms != 0 {
+            s.last_change = from_unix_ms(self.changed_ms);
+        }
+        s.hangup_requested = self.hangup_requested();
+        s.hangup_pending = s.hangup_requested && !s.state.is_final();
+        s
+    }
 }
 
 /// One change to a call's record. Fields left `None`/`false` say nothing.
@@ -172,17 +190,7 @@ impl Update {
 }
 
 /// What a merge did, besides the record it left.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Merge {
-    /// The state moved.
-    pub changed: bool,
-    /// The update showed the call alive (a non-final state) after the record was final:
-    /// the carrier still runs a call the library took as ended.
-    pub alive_after_final: bool,
-    /// The update's duration was longer than the time since the start allows, and was
-    /// not taken.
-    pub implausible: bool,
-}
+pub type Merge = Applied;
 
 /// A record after a merge, and what the merge did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,31 +199,11 @@ pub struct Merged {
     pub merge: Merge,
 }
 
-/// `a >= b` for normalised decimals (digits, an optional `.`, an optional leading `-`).
-pub fn decimal_ge(a: &str, b: &str) -> bool {
-    let (an, bn) = (a.starts_with('-'), b.starts_with('-'));
-    if an != bn {
-        return bn;
-    }
-    if an {
-        return decimal_ge(&b[1..], &a[1..]);
-    }
-    let (ai, af) = a.split_once('.').unwrap_or((a, ""));
-    let (bi, bf) = b.split_once('.').unwrap_or((b, ""));
-    let (ai, bi) = (ai.trim_start_matches('0'), bi.trim_start_matches('0'));
-    if ai.len() != bi.len() {
-        return ai.len() > bi.len();
-    }
-    if ai != bi {
-        return ai > bi;
-    }
-    let n = af.len().max(bf.len());
-    format!("{af:0<n$}") >= format!("{bf:0<n$}")
-}
-
-/// The merge rules (see the module's text). `redis.rs` holds their copy in Lua.
+/// The merge rules: those of [`CallStatus::apply_checked`] for the status and its
+/// figures, plus the record's own (a hang-up request is kept with its first time, the
+/// start is kept once, `seq` only grows, carrier data is written once). `redis.rs`
+/// holds their copy in Lua.
 pub fn merge(rec: &mut Record, u: &Update) -> Merge {
-    let mut m = Merge::default();
     if u.hangup && rec.hangup_ms == 0 {
         rec.hangup_ms = u.now_ms.max(1);
     }
@@ -232,65 +220,19 @@ pub fn merge(rec: &mut Record, u: &Update) -> Merge {
             rec.data.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
-    let mut duration = u.obs.duration_s;
-    if let Some(d) = duration {
-        let allowed = if rec.started_ms > 0 {
-            (u.now_ms - rec.started_ms).max(0) / 1000 + PLAUSIBLE_MARGIN_S
-        } else {
-            i64::MAX
-        };
-        if i64::from(d) > allowed {
-            m.implausible = true;
-            duration = None;
-        }
-    }
-    if rec.state.is_final() {
-        // Frozen. A live state now means the carrier still runs the call.
-        m.alive_after_final = u.obs.state.is_some_and(|s| !s.is_final());
-        return m;
-    }
-    let mut state = u.obs.state;
-    let (mut reason, mut leg) = (u.obs.reason, u.obs.failed_leg);
-    if rec.hangup_ms != 0 && state.is_some_and(CallState::is_final) {
-        state = Some(CallState::Ended);
-        reason = FailReason::Cancelled;
-        leg = Leg::None;
-    }
-    if let Some(new) = state {
-        if new > rec.state {
-            rec.state = new;
-            rec.changed_ms = u.now_ms;
-            m.changed = true;
-            if new == CallState::Failed {
-                rec.reason = reason;
-                rec.failed_leg = leg;
-            } else if new == CallState::Ended && reason != FailReason::None {
-                rec.reason = reason;
-            }
-        }
-    }
-    // Figures fill in from an observation of the record's state (or of none): a late
-    // RINGING_A does not write a connected call's figures.
-    if state.is_none_or(|s| s == rec.state) {
-        if let Some(d) = duration {
-            rec.duration_s = rec.duration_s.max(d);
-        }
-        if let Some(c) = &u.obs.cost {
-            let same_currency = rec.currency.is_none() || c.currency == rec.currency;
-            let higher = match &rec.cost {
-                None => true,
-                Some(old) => same_currency && decimal_ge(&c.amount, old),
-            };
-            if higher {
-                rec.cost = Some(c.amount.clone());
-                if c.currency.is_some() {
-                    rec.currency = c.currency.clone();
-                }
-            }
-        }
-        if let Some(r) = &u.obs.raw_code {
-            rec.raw_code = Some(r.chars().take(31).collect());
-        }
+    let mut status = rec.status(false);
+    let mut obs = u.obs.clone();
+    obs.raw_code = obs.raw_code.map(|r| r.chars().take(MAX_RAW).collect());
+    let m = status.apply_checked(&obs, Some(rec.started_ms), u.now_ms);
+    rec.state = status.state;
+    rec.reason = status.reason;
+    rec.failed_leg = status.failed_leg;
+    rec.duration_s = status.duration_s;
+    rec.cost = status.cost.as_ref().map(|c| c.amount.clone());
+    rec.currency = status.cost.and_then(|c| c.currency);
+    rec.raw_code = status.raw_code;
+    if m.changed {
+        rec.changed_ms = u.now_ms;
     }
     m
 }
@@ -597,6 +539,7 @@ mod tests {
 
     #[test]
     fn decimals() {
+        use crate::money::decimal_ge;
         assert!(decimal_ge("1.50", "1.5"));
         assert!(decimal_ge("2", "1.99"));
         assert!(!decimal_ge("0.9", "1"));

@@ -21,9 +21,9 @@ use std::time::Duration;
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo};
 
 use super::{check_id, CallStore, Merge, Merged, Record, Update, KEEP, PLAUSIBLE_MARGIN_S};
-use crate::model::{CallState, FailReason, Leg};
 use crate::dsn::Secret;
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::{CallState, FailReason, Leg};
 
 /// The longest one Redis operation may take (connect, or one command).
 const MAX_TIMEOUT: Duration = Duration::from_secs(5);
