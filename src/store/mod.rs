@@ -237,6 +237,23 @@ pub fn merge(rec: &mut Record, u: &Update) -> Merge {
     m
 }
 
+/// Brings a call's status to its record, which holds what every process saw (each
+/// change goes to the store before it is shown). A status the library closed itself
+/// (timed out) stays closed.
+pub fn absorb(status: &mut CallStatus, rec: &Record) {
+    if status.state.is_final() && !rec.state.is_final() {
+        return;
+    }
+    let mut s = rec.status(status.live);
+    if rec.changed_ms == 0 || s.state == status.state {
+        s.last_change = status.last_change;
+    }
+    s.timed_out = status.timed_out && s.state == status.state;
+    s.hangup_requested |= status.hangup_requested;
+    s.hangup_pending = (s.hangup_requested || status.hangup_pending) && !s.state.is_final();
+    *status = s;
+}
+
 /// A call-state store. Implementations are shared between threads; each operation is
 /// atomic across processes.
 pub trait CallStore: Send + Sync {
