@@ -10,9 +10,11 @@
 mod redis_server;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use callconnect::log::{self, Level};
 use callconnect::{Call, CallOptions, CallState, CallStatus, Client, ErrorKind, FailReason};
 use callconnect_sim::{Config, Simulator};
 use redis_server::RedisServer;
@@ -205,6 +207,14 @@ fn a_forged_final_then_hang_up_still_ends_the_call_and_a_replay_changes_nothing(
     let sim = sim(50);
     get(&sim, "/_sim/poketalk/settings?event_period_ms=150");
     let (specs, _redis, dir) = stores("forged");
+    // The WARN lines (the only test here that sets the process's logger).
+    let warnings: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = warnings.clone();
+    log::set_logger(
+        Some(Level::Warn),
+        Box::new(move |_, line| sink.lock().unwrap().push(line.to_string())),
+    )
+    .unwrap();
     let mut setups: Vec<Option<&String>> = vec![None];
     setups.extend(specs.iter().map(Some));
     for spec in setups {
@@ -242,6 +252,16 @@ fn a_forged_final_then_hang_up_still_ends_the_call_and_a_replay_changes_nothing(
         let record = sim_call(&sim, &id);
         assert_eq!(record["hung_up_by_412"], true, "{spec:?}: {record}");
         assert!(sent(&sim, &id).iter().any(|e| e == "7:412"), "{spec:?}");
+        // The inconsistency is in the log, at WARN.
+        assert!(
+            warnings
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains(&id) && l.contains("alive after")),
+            "{spec:?}: {:?}",
+            warnings.lock().unwrap()
+        );
         // A replayed final with other figures changes nothing.
         let replay = event_query(&sim, &id, "8", 9999, "0.000");
         assert_eq!(receiver.ingest_event(&replay).unwrap().http_status, 200);
@@ -261,6 +281,13 @@ fn a_forged_final_then_hang_up_still_ends_the_call_and_a_replay_changes_nothing(
             assert_eq!(s.cost.unwrap().amount, "0.001");
         }
     }
+    // The replayed duration was implausible for a call placed seconds ago.
+    assert!(warnings
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("duration is longer")));
+    log::remove_logger().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
