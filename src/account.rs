@@ -1,6 +1,6 @@
 //! Account services: the account and its balance, rates, call records, a number check,
 //! dial-in numbers, VoIP lines and calling cards. The data shapes and the
-//! [`AccountServices`] trait a carrier implements live here together; the client's
+//! `AccountServices` trait a carrier implements live here together; the client's
 //! methods that check what a person typed and call the trait are in `client/account.rs`.
 //!
 //! The types here are the library's own shapes, whatever the carrier's: amounts are
@@ -66,6 +66,7 @@ pub struct Rate {
 
 /// Which of the carrier's call-record resources to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RecordSource {
     /// 42call `cdrs`: every record of the account, as a table.
     Cdrs,
@@ -164,6 +165,7 @@ pub struct DialIn {
 /// How a VoIP line's password is given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum PasswordForm {
     /// Decoded from the carrier's base64: the password itself.
     Plain,
@@ -309,7 +311,7 @@ fn days_in_month(year: u16, month: u8) -> u8 {
 
 /// One operation of the calling-card module, on the card of `number`.
 #[derive(Debug, Clone, Copy)]
-pub enum CardOp<'a> {
+pub(crate) enum CardOp<'a> {
     /// Creates a card (may send the customer an SMS).
     Create(&'a NewCard),
     /// Shows the card.
@@ -330,7 +332,12 @@ pub enum CardOp<'a> {
 }
 
 /// A carrier's account services. Implementations are shared between threads.
-pub trait AccountServices: Send + Sync {
+///
+/// A carrier that has them returns itself from `Provider::account_services`; the client
+/// (`client/account.rs`) checks what a person typed and calls these methods. Arguments
+/// arrive checked (dates are real dates, amounts decimal, PINs alphanumeric); phone
+/// numbers arrive as typed, for the carrier to read with its default country.
+pub(crate) trait AccountServices: Send + Sync {
     /// The customer, the account numbers and the balance, asked afresh.
     fn account(&self) -> Result<Account>;
     /// The price of each of the `|`-separated numbers, in their order.

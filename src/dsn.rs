@@ -9,9 +9,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::secrets::Secrets;
 
 /// A secret string (password, API key, token). Its `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -61,6 +63,10 @@ pub struct Dsn {
     pub tls: bool,
     /// `timeout_ms`: the limit of one library call's network work, retries included.
     pub timeout: Duration,
+    /// The client's registry of secrets, which the carrier's transport shares
+    /// (`Transport::with_secrets`). Empty when parsed; the client registers the
+    /// credentials.
+    pub secrets: Arc<Secrets>,
     /// `default_country`: the country calling code used to read national numbers (`49`).
     pub default_country: Option<u16>,
     options: BTreeMap<String, String>,
@@ -128,6 +134,7 @@ impl Dsn {
             path,
             tls: true,
             timeout: Duration::from_millis(DEFAULT_TIMEOUT_MS),
+            secrets: Arc::new(Secrets::default()),
             default_country: None,
             options,
         };

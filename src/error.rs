@@ -5,9 +5,11 @@
 //! and, where a carrier said something, the carrier's own code and text.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// What went wrong, in the terms a host can act on. Each kind maps to one `cc_result`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// An argument was NULL, empty, malformed, too long or not UTF-8.
     InvalidArgument,
@@ -40,12 +42,27 @@ pub enum ErrorKind {
 }
 
 /// The error returned by every fallible operation of the Rust API.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Error {
     kind: ErrorKind,
     message: String,
     carrier_code: Option<String>,
+    /// The lower-level error this one comes from, when it is known to hold no secret
+    /// (a file system error of the event spool); see [`Error::with_source`].
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
+
+/// Two errors are equal when their kind, message and carrier code are (the source is
+/// detail).
+impl PartialEq for Error {
+    fn eq(&self, other: &Error) -> bool {
+        self.kind == other.kind
+            && self.message == other.message
+            && self.carrier_code == other.carrier_code
+    }
+}
+
+impl Eq for Error {}
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
@@ -53,6 +70,7 @@ impl Error {
             kind,
             message: message.into(),
             carrier_code: None,
+            source: None,
         }
     }
 
@@ -62,6 +80,7 @@ impl Error {
             kind,
             message: message.into(),
             carrier_code: Some(code.into()),
+            source: None,
         }
     }
 
@@ -111,6 +130,14 @@ impl Error {
         self
     }
 
+    /// The same error with the error it comes from, returned by
+    /// [`std::error::Error::source`]. Only for errors whose text holds no secret (it is
+    /// not redacted): file system errors, never an HTTP client's (its text may hold a URL).
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
     /// The same error with context put in front of its message.
     pub fn context(mut self, what: &str) -> Self {
         self.message = format!("{what}: {}", self.message);
@@ -127,6 +154,12 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -24,10 +24,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{OnceLock, RwLock};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::util::{read_or_recover, write_or_recover};
 
 /// How much a log line says. The values are those of `cc_log_level` in the C header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u32)]
+#[non_exhaustive]
 pub enum Level {
     Error = 1,
     Warn = 2,
@@ -117,7 +119,7 @@ pub fn emit(level: Level, message: &str) {
     if IN_SINK.with(Cell::get) {
         return;
     }
-    let guard = SINK.read().unwrap_or_else(|p| p.into_inner());
+    let guard = read_or_recover(&SINK);
     match &*guard {
         Some(installed) => {
             if level as u32 <= installed.max {
@@ -163,7 +165,7 @@ fn replace(new: Option<Installed>) -> Result<()> {
         ));
     }
     // The write lock waits for every running sink to return (they hold the read lock).
-    let mut guard = SINK.write().unwrap_or_else(|p| p.into_inner());
+    let mut guard = write_or_recover(&SINK);
     let max = new.as_ref().map_or_else(env_max, |i| i.max);
     let old = std::mem::replace(&mut *guard, new);
     MAX.store(max, Ordering::Relaxed);
@@ -183,11 +185,11 @@ macro_rules! log_at {
 pub(crate) use log_at;
 
 /// What a redacted value reads as.
-pub const BLANK: &str = "***";
+pub(crate) const BLANK: &str = "***";
 
 /// Whether a header, form, query or JSON field of this name holds a secret: passwords,
 /// PINs, keys, tokens, signatures, cookies, authorisation. Case, `-` and `_` are ignored.
-pub fn secret_name(name: &str) -> bool {
+pub(crate) fn secret_name(name: &str) -> bool {
     let n: String = name
         .chars()
         .filter(|c| !matches!(c, '-' | '_' | ' ' | '.'))
@@ -213,7 +215,7 @@ pub fn secret_name(name: &str) -> bool {
 }
 
 /// A header value as it may be logged.
-pub fn header_value<'a>(name: &str, value: &'a str) -> &'a str {
+pub(crate) fn header_value<'a>(name: &str, value: &'a str) -> &'a str {
     if secret_name(name) {
         BLANK
     } else {
@@ -222,7 +224,7 @@ pub fn header_value<'a>(name: &str, value: &'a str) -> &'a str {
 }
 
 /// A URL with its password and its secret query fields blanked.
-pub fn url(text: &str) -> String {
+pub(crate) fn url(text: &str) -> String {
     let Ok(mut u) = url::Url::parse(text) else {
         return text.to_string();
     };
@@ -248,7 +250,7 @@ pub fn url(text: &str) -> String {
 }
 
 /// Form fields as `a=1&b=2` (decoded, for reading), secret fields blanked.
-pub fn form<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+pub(crate) fn form<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     fields
         .into_iter()
         .map(|(k, v)| format!("{k}={}", header_value(k, v)))
@@ -258,7 +260,7 @@ pub fn form<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> String 
 
 /// A body as it may be logged: JSON with secret fields blanked at any depth, a form
 /// body (`a=1&b=2`) with secret fields blanked; anything else as it is.
-pub fn body(text: &str, content_type: Option<&str>) -> String {
+pub(crate) fn body(text: &str, content_type: Option<&str>) -> String {
     let ct = content_type.unwrap_or("").to_ascii_lowercase();
     let looks_json = ct.contains("json") || text.trim_start().starts_with(['{', '[']);
     if looks_json {
@@ -306,10 +308,10 @@ fn blank_json(v: &mut serde_json::Value) -> bool {
 }
 
 /// The longest body written into one log line; the rest is cut (after redaction).
-pub const MAX_LOGGED_BODY: usize = 8 * 1024;
+pub(crate) const MAX_LOGGED_BODY: usize = 8 * 1024;
 
 /// One line: control characters escaped, cut at [`MAX_LOGGED_BODY`] bytes.
-pub fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(MAX_LOGGED_BODY) + 32);
     for c in text.chars() {
         if out.len() >= MAX_LOGGED_BODY {

@@ -11,6 +11,7 @@ use crate::money::Money;
 /// to a lower state, and `Ended` / `Failed` are final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[repr(u32)]
+#[non_exhaustive]
 pub enum CallState {
     Initiating = 0,
     RingingA = 1,
@@ -41,6 +42,7 @@ impl CallState {
 /// Why a call failed (or, with `Ended`, `Cancelled` when the host hung up).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[repr(u32)]
+#[non_exhaustive]
 pub enum FailReason {
     #[default]
     None = 0,
@@ -73,6 +75,7 @@ impl FailReason {
 /// Which leg a failure concerns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[repr(u32)]
+#[non_exhaustive]
 pub enum Leg {
     #[default]
     None = 0,
@@ -82,7 +85,7 @@ pub enum Leg {
 
 /// What a carrier said about a call at one moment. Fields left `None` say nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Observation {
+pub(crate) struct Observation {
     pub state: Option<CallState>,
     pub reason: FailReason,
     pub failed_leg: Leg,
@@ -93,13 +96,13 @@ pub struct Observation {
 }
 
 impl Observation {
-    pub fn state(state: CallState) -> Self {
+    pub(crate) fn state(state: CallState) -> Self {
         Observation {
             state: Some(state),
             ..Default::default()
         }
     }
-    pub fn failed(reason: FailReason, leg: Leg) -> Self {
+    pub(crate) fn failed(reason: FailReason, leg: Leg) -> Self {
         Observation {
             state: Some(CallState::Failed),
             reason,
@@ -107,7 +110,7 @@ impl Observation {
             ..Default::default()
         }
     }
-    pub fn raw(mut self, code: impl Into<String>) -> Self {
+    pub(crate) fn raw(mut self, code: impl Into<String>) -> Self {
         self.raw_code = Some(code.into());
         self
     }
@@ -151,7 +154,7 @@ pub struct CallStatus {
 }
 
 impl CallStatus {
-    pub fn new(live: bool) -> Self {
+    pub(crate) fn new(live: bool) -> Self {
         CallStatus {
             state: CallState::Initiating,
             reason: FailReason::None,
@@ -170,7 +173,7 @@ impl CallStatus {
     /// Applies what a carrier said, under the rules of [`CallStatus::apply_checked`]
     /// (no start time known: every duration is plausible). Returns whether the state
     /// changed.
-    pub fn apply(&mut self, obs: &Observation) -> bool {
+    pub(crate) fn apply(&mut self, obs: &Observation) -> bool {
         self.apply_checked(obs, None, unix_ms(SystemTime::now()))
             .changed
     }
@@ -187,7 +190,7 @@ impl CallStatus {
     ///   not taken ([`Applied::implausible`]);
     /// - once the host asked for the end ([`CallStatus::hangup_requested`]), any final
     ///   state reads `ENDED`/`CANCELLED`.
-    pub fn apply_checked(
+    pub(crate) fn apply_checked(
         &mut self,
         obs: &Observation,
         started_ms: Option<i64>,
@@ -259,7 +262,7 @@ impl CallStatus {
     }
 
     /// Closes a call that heard nothing final by `deadline`.
-    pub fn expire_if_past(&mut self, deadline: SystemTime) -> bool {
+    pub(crate) fn expire_if_past(&mut self, deadline: SystemTime) -> bool {
         if !self.state.is_final() && SystemTime::now() > deadline {
             self.state = CallState::Failed;
             self.reason = FailReason::Unknown;
@@ -472,14 +475,14 @@ pub(crate) struct CallContext<'a> {
     pub extra: &'a serde_json::Value,
 }
 
-pub fn unix_ms(t: SystemTime) -> i64 {
+pub(crate) fn unix_ms(t: SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_millis() as i64,
         Err(e) => -(e.duration().as_millis() as i64),
     }
 }
 
-pub fn from_unix_ms(ms: i64) -> SystemTime {
+pub(crate) fn from_unix_ms(ms: i64) -> SystemTime {
     if ms >= 0 {
         UNIX_EPOCH + Duration::from_millis(ms as u64)
     } else {

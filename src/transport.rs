@@ -8,12 +8,12 @@
 //! connection, so that a keep-alive connection the carrier closed while idle cannot
 //! turn into an unknown outcome.
 
-use std::collections::BTreeMap;
 use std::io::ErrorKind as IoKind;
-use std::sync::{Mutex, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::secrets::Secrets;
 
 /// The largest reply body read from a carrier; a larger one is a protocol error.
 pub const MAX_REPLY_BYTES: u64 = 1 << 20;
@@ -96,22 +96,19 @@ pub struct Transport {
     fresh: ureq::Agent,
     timeout: Duration,
     /// Values that must never appear in a log line or message (passwords, keys, tokens,
-    /// PINs): [`Transport::redact`] blanks them out. Behind a lock so that secrets learnt
-    /// from replies (card PINs, SIP passwords) can be added to a shared client.
-    secrets: RwLock<Vec<String>>,
-    /// Secrets learnt after the client was built (e.g. an OAuth token), by slot: a new
-    /// value replaces the slot's old one, so renewals do not pile up.
-    rotating: Mutex<BTreeMap<&'static str, Vec<String>>>,
+    /// PINs): the client's registry, shared with it ([`Transport::redact`]).
+    secrets: Arc<Secrets>,
 }
 
-/// The most secrets one transport keeps (credentials plus those learnt from replies).
-/// Past it, new ones are no longer remembered (`remember_secret` says so); the bound
-/// keeps a long-running daemon's memory flat. Messages are built from values known not
-/// to be secret in any case: redaction is the second line of defence.
-const MAX_SECRETS: usize = 16_384;
-
 impl Transport {
+    /// A transport with a registry of its own (tests, fuzzing).
     pub fn new(timeout: Duration) -> Transport {
+        Transport::with_secrets(timeout, Arc::new(Secrets::default()))
+    }
+
+    /// A transport that registers and blanks secrets in `secrets`, the client's registry
+    /// (carriers pass `dsn.secrets`).
+    pub fn with_secrets(timeout: Duration, secrets: Arc<Secrets>) -> Transport {
         let base = || {
             ureq::Agent::config_builder()
                 .http_status_as_error(false)
@@ -147,8 +144,7 @@ impl Transport {
             pooled,
             fresh,
             timeout,
-            secrets: RwLock::new(Vec::new()),
-            rotating: Mutex::new(BTreeMap::new()),
+            secrets,
         }
     }
 
@@ -162,49 +158,18 @@ impl Transport {
     /// arrive in replies (a card's PIN, a SIP password) or in arguments (a PIN to
     /// activate) are registered here. Returns false when the list is full.
     pub fn remember_secret(&self, secret: &str) -> bool {
-        if secret.is_empty() {
-            return true;
-        }
-        let mut secrets = self.secrets.write().unwrap_or_else(|p| p.into_inner());
-        for form in secret_forms(secret) {
-            if !secrets.contains(&form) {
-                if secrets.len() >= MAX_SECRETS {
-                    return false;
-                }
-                secrets.push(form);
-            }
-        }
-        // Longest first, so that a secret containing another is blanked whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        true
+        self.secrets.add(secret)
     }
 
     /// `text` with every registered secret replaced by `***`.
     pub fn redact(&self, text: &str) -> String {
-        let mut all: Vec<String> = self
-            .secrets
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        if let Ok(r) = self.rotating.lock() {
-            all.extend(r.values().flatten().cloned());
-        }
-        redact(text, &all)
+        self.secrets.redact(text)
     }
 
     /// Registers a secret learnt while the client works (an access token fetched later),
     /// through a shared reference. The value replaces the one last set in the same `slot`.
     pub fn set_rotating_secret(&self, slot: &'static str, secret: &str) {
-        if secret.is_empty() {
-            return;
-        }
-        let forms = vec![
-            secret.to_string(),
-            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>(),
-        ];
-        if let Ok(mut r) = self.rotating.lock() {
-            r.insert(slot, forms);
-        }
+        self.secrets.set_rotating(slot, secret);
     }
 
     pub fn timeout(&self) -> Duration {
@@ -376,36 +341,6 @@ impl ureq::unversioned::resolver::Resolver for Resolver {
         }
         Ok(addrs)
     }
-}
-
-/// The forms in which a secret may show up in text: as it is, form-urlencoded (a body or
-/// query) and percent-encoded (a URL's user-info). Empty for an empty secret.
-pub fn secret_forms(secret: &str) -> Vec<String> {
-    if secret.is_empty() {
-        return Vec::new();
-    }
-    let mut forms = vec![
-        secret.to_string(),
-        url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>(),
-        percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
-            .to_string(),
-    ];
-    forms.dedup();
-    forms
-}
-
-/// `text` with each of `secrets` replaced by `***`, the longest first (so that a secret
-/// containing another is blanked whole).
-pub fn redact(text: &str, secrets: &[String]) -> String {
-    let mut sorted: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
-    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    let mut out = text.to_string();
-    for s in sorted {
-        if out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), "***");
-        }
-    }
-    out
 }
 
 /// Turns an error into "the outcome is unknown" for a placing request.

@@ -23,6 +23,7 @@ use crate::model::{
 };
 use crate::money::Money;
 use crate::providers::{self, Provider};
+use crate::secrets::Secrets;
 use crate::store::{self, CallStore, Update};
 use crate::util::{lock_or_recover, new_call_id};
 
@@ -38,6 +39,10 @@ pub const EXPIRY_MARGIN_S: u32 = 120;
 /// The longest SMS text accepted (ten concatenated parts).
 pub const MAX_SMS_TEXT: usize = 1530;
 
+/// A call alive in this process, as the client's index holds it: its status (weakly)
+/// and when it was placed (Unix ms).
+type LiveCall = (Weak<Mutex<CallStatus>>, i64);
+
 struct ClientShared {
     provider: Box<dyn Provider>,
     /// Where carrier events are taken, when the DSN configured them (`event_*`).
@@ -45,11 +50,12 @@ struct ClientShared {
     /// The call-state store (`store=`, `event_spool=`): what crosses processes.
     store: Option<Box<dyn CallStore>>,
     closed: AtomicBool,
-    /// The DSN's secret in every form it may be shown in (see [`Client::redact`]).
-    secrets: Vec<String>,
+    /// Every secret of this client, shared with its carrier's transport (see
+    /// [`Client::redact`]).
+    secrets: Arc<Secrets>,
     /// The calls of this client alive in this process, by id: where carrier events for
     /// them are applied (see `events`).
-    calls: Mutex<HashMap<String, Vec<Weak<Mutex<CallInner>>>>>,
+    calls: Mutex<HashMap<String, Vec<LiveCall>>>,
     /// The built-in event listener, when the DSN asked for one (`event_listen`).
     listener: Mutex<Option<Listener>>,
 }
@@ -79,7 +85,9 @@ impl Client {
             (None, Some(u)) => u.clone(),
             (None, None) => String::new(),
         };
-        let mut secrets = crate::transport::secret_forms(&secret);
+        // The one registry of secrets: the carrier's transport shares it (`dsn.secrets`).
+        let secrets = dsn.secrets.clone();
+        secrets.add(&secret);
         let carrier = providers::find(&dsn.scheme)?;
         // The store is every carrier's (`event_spool` is its older name).
         let store = store::from_dsn(&mut dsn)?;
@@ -89,7 +97,7 @@ impl Client {
         let mut events = None;
         if let Some(protocol) = carrier.events {
             if let Some(options) = EventOptions::take(&mut dsn)? {
-                secrets.extend(crate::transport::secret_forms(options.secret.expose()));
+                secrets.add(options.secret.expose());
                 let bound = options.listen.map(Bound::bind).transpose()?;
                 let addr = bound.as_ref().map(Bound::addr);
                 events = Some((Events::new(options, protocol, addr)?, bound));
@@ -129,12 +137,7 @@ impl Client {
     /// tokens) and `also` (a PIN in flight). Every carrier error passes through here, so
     /// that a carrier echoing a credential in its error text never shows it to the host.
     fn redact(&self, e: Error, also: &[&str]) -> Error {
-        let mut secrets = self.shared.secrets.clone();
-        for s in also {
-            secrets.extend(crate::transport::secret_forms(s));
-        }
-        let provider = &self.shared.provider;
-        e.redacted(|t| provider.redact(&crate::transport::redact(t, &secrets)))
+        e.redacted(|t| self.shared.secrets.redact_with(t, also))
     }
 
     /// The carrier, unless the client was closed.
@@ -207,7 +210,7 @@ impl Client {
         let max = options.max_duration_s.unwrap_or(DEFAULT_MAX_DURATION_S);
         let mut status = CallStatus::new(started.live);
         status.apply(&started.observation);
-        let record = CallRecord {
+        let record = CallReference {
             v: 1,
             carrier: provider.scheme().to_string(),
             id: started.call_id,
@@ -222,8 +225,9 @@ impl Client {
             if let Err(e) = self.record_start(s, &record, &started.observation) {
                 log_at!(
                     Level::Warn,
-                    "call {}: placed, but its record could not be written: {}",
+                    "call {}: placed, but its record could not be written to {}: {}",
                     record.id,
+                    s.describe(),
                     self.redact(e, &[])
                 );
             }
@@ -236,7 +240,7 @@ impl Client {
     fn record_start(
         &self,
         s: &dyn CallStore,
-        record: &CallRecord,
+        record: &CallReference,
         obs: &Observation,
     ) -> Result<()> {
         let now = unix_ms(SystemTime::now());
@@ -266,7 +270,7 @@ impl Client {
     /// into a call. Sends nothing; the next poll asks the carrier.
     pub fn attach(&self, reference: &str) -> Result<Call> {
         let provider = self.live()?;
-        let record = CallRecord::decode(reference)?;
+        let record = CallReference::decode(reference)?;
         if record.carrier != provider.scheme() {
             return Err(Error::invalid_argument(format!(
                 "the reference is of a {} call, this client speaks {}",
@@ -394,11 +398,10 @@ impl Client {
     ) -> usize {
         let index = lock_or_recover(&self.shared.calls);
         let mut n = 0;
-        for weak in index.get(id).into_iter().flatten() {
-            if let Some(inner) = weak.upgrade() {
-                let mut inner = lock_or_recover(&inner);
-                let CallInner { record, status } = &mut *inner;
-                f(status, record.started_ms);
+        for (weak, started_ms) in index.get(id).into_iter().flatten() {
+            if let Some(status) = weak.upgrade() {
+                let mut status = lock_or_recover(&status);
+                f(&mut status, *started_ms);
                 n += 1;
             }
         }
@@ -408,17 +411,19 @@ impl Client {
         n
     }
 
-    fn register_call(&self, id: &str, inner: &Arc<Mutex<CallInner>>) {
+    fn register_call(&self, id: &str, inner: &Arc<Mutex<CallStatus>>, started_ms: i64) {
         let mut index = lock_or_recover(&self.shared.calls);
         let list = index.entry(id.to_string()).or_default();
-        list.retain(|w| w.strong_count() > 0);
-        list.push(Arc::downgrade(inner));
+        list.retain(|(w, _)| w.strong_count() > 0);
+        list.push((Arc::downgrade(inner), started_ms));
     }
 
-    fn forget_call(&self, id: &str, inner: &Arc<Mutex<CallInner>>) {
+    fn forget_call(&self, id: &str, inner: &Arc<Mutex<CallStatus>>) {
         let mut index = lock_or_recover(&self.shared.calls);
         if let Some(list) = index.get_mut(id) {
-            list.retain(|w| w.strong_count() > 0 && !std::ptr::eq(w.as_ptr(), Arc::as_ptr(inner)));
+            list.retain(|(w, _)| {
+                w.strong_count() > 0 && !std::ptr::eq(w.as_ptr(), Arc::as_ptr(inner))
+            });
             if list.is_empty() {
                 index.remove(id);
             }
@@ -426,9 +431,9 @@ impl Client {
     }
 }
 
-/// What a call's reference holds. Nothing secret: it is stored by hosts in plain text.
+/// What a call's reference holds (`Call::reference`). Nothing secret: it is stored by hosts in plain text.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-struct CallRecord {
+struct CallReference {
     v: u32,
     carrier: String,
     id: String,
@@ -444,7 +449,7 @@ struct CallRecord {
 const REF_PREFIX: &str = "cc1.";
 const MAX_REF_LEN: usize = 8192;
 
-impl CallRecord {
+impl CallReference {
     fn encode(&self) -> String {
         let json = serde_json::to_vec(self).expect("a call record always serialises");
         format!(
@@ -453,7 +458,7 @@ impl CallRecord {
         )
     }
 
-    fn decode(reference: &str) -> Result<CallRecord> {
+    fn decode(reference: &str) -> Result<CallReference> {
         let bad = || Error::invalid_argument("not a call reference made by this library");
         if reference.len() > MAX_REF_LEN {
             return Err(bad());
@@ -462,7 +467,7 @@ impl CallRecord {
         let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(body)
             .map_err(|_| bad())?;
-        let record: CallRecord = serde_json::from_slice(&json).map_err(|_| bad())?;
+        let record: CallReference = serde_json::from_slice(&json).map_err(|_| bad())?;
         if record.v != 1 || record.id.is_empty() {
             return Err(bad());
         }
@@ -474,46 +479,49 @@ impl CallRecord {
     }
 }
 
-struct CallInner {
-    record: CallRecord,
-    status: CallStatus,
-}
-
 /// One placed call. Safe to share between threads; requests on one call are serialised.
 pub struct Call {
     client: Client,
-    /// Shared with the client's index of live calls (weakly), where events land.
-    inner: Arc<Mutex<CallInner>>,
+    /// What the call's reference holds: set at the start, never changed.
+    record: CallReference,
+    /// The call's status, shared with the client's index of live calls (weakly), where
+    /// events land.
+    status: Arc<Mutex<CallStatus>>,
 }
 
 impl std::fmt::Debug for Call {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Call").finish_non_exhaustive()
+        f.debug_struct("Call")
+            .field("id", &self.record.id)
+            .finish_non_exhaustive()
     }
 }
 
 impl Call {
-    fn new(client: Client, record: CallRecord, status: CallStatus) -> Call {
-        let id = record.id.clone();
-        let inner = Arc::new(Mutex::new(CallInner { record, status }));
-        client.register_call(&id, &inner);
-        Call { client, inner }
+    fn new(client: Client, record: CallReference, status: CallStatus) -> Call {
+        let status = Arc::new(Mutex::new(status));
+        client.register_call(&record.id, &status, record.started_ms);
+        Call {
+            client,
+            record,
+            status,
+        }
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, CallInner>> {
-        self.inner
+    fn lock(&self) -> Result<MutexGuard<'_, CallStatus>> {
+        self.status
             .lock()
             .map_err(|_| Error::internal("a call's lock was poisoned by an earlier panic"))
     }
 
     /// The carrier's id of the call.
-    pub fn id(&self) -> Result<String> {
-        Ok(self.lock()?.record.id.clone())
+    pub fn id(&self) -> &str {
+        &self.record.id
     }
 
     /// The host's correlation string, if one was given at the start.
-    pub fn correlation(&self) -> Result<Option<String>> {
-        Ok(self.lock()?.record.correlation.clone())
+    pub fn correlation(&self) -> Option<&str> {
+        self.record.correlation.as_deref()
     }
 
     /// Asks the carrier (where it can tell) and returns the call's status. A final
@@ -522,11 +530,11 @@ impl Call {
     /// what every process saw (events, hang-ups, the end).
     pub fn poll(&self) -> Result<CallStatus> {
         let provider = self.client.live()?;
-        let mut inner = self.lock()?;
-        if inner.status.state.is_final() {
-            return Ok(inner.status.clone());
+        let mut status = self.lock()?;
+        if status.state.is_final() {
+            return Ok(status.clone());
         }
-        let CallInner { record, status } = &mut *inner;
+        let record = &self.record;
         let store = self.client.shared.store.as_deref();
         let ctx = CallContext {
             call_id: &record.id,
@@ -539,10 +547,10 @@ impl Call {
                 .poll(&ctx)
                 .map_err(|e| self.client.redact(e, &[]))?,
         };
-        self.settle(store, record, status, obs)?;
+        self.settle(store, record, &mut status, obs)?;
         // Events that came before the call was known here (without a store).
         if let Some(events) = &self.client.shared.events {
-            events.catch_up(&record.id, status, record.started_ms);
+            events.catch_up(&record.id, &mut status, record.started_ms);
         }
         status.expire_if_past(record.deadline());
         Ok(status.clone())
@@ -550,7 +558,7 @@ impl Call {
 
     /// The last known status, without asking the carrier.
     pub fn status(&self) -> Result<CallStatus> {
-        Ok(self.lock()?.status.clone())
+        Ok(self.lock()?.clone())
     }
 
     /// Asks the carrier to end the call.
@@ -567,15 +575,15 @@ impl Call {
     /// session.
     pub fn hangup(&self) -> Result<CallStatus> {
         let provider = self.client.live()?;
-        let mut inner = self.lock()?;
-        let CallInner { record, status } = &mut *inner;
+        let mut status = self.lock()?;
+        let record = &self.record;
         let store = self.client.shared.store.as_deref();
         if self.client.shared.events.is_some() {
             if let Some(s) = store {
                 let now = unix_ms(SystemTime::now());
                 let rec = store::request_hangup(s, &record.id, now)
                     .map_err(|e| self.client.redact(e, &[]))?;
-                store::absorb(status, &rec);
+                store::absorb(&mut status, &rec);
             }
             status.hangup_requested = true;
             if !status.state.is_final() {
@@ -598,7 +606,7 @@ impl Call {
                     .map_err(|e| self.client.redact(e, &[]))?,
             ),
         };
-        self.settle(store, record, status, obs)?;
+        self.settle(store, record, &mut status, obs)?;
         if !status.state.is_final() {
             status.hangup_pending = true;
         }
@@ -634,7 +642,7 @@ impl Call {
     fn settle(
         &self,
         store: Option<&dyn CallStore>,
-        record: &CallRecord,
+        record: &CallReference,
         status: &mut CallStatus,
         obs: Option<Observation>,
     ) -> Result<()> {
@@ -665,15 +673,14 @@ impl Call {
 
     /// A text that names this call and can be stored (it holds no secret) and turned
     /// back into a call with [`Client::attach`], in this process or another.
-    pub fn reference(&self) -> Result<String> {
-        Ok(self.lock()?.record.encode())
+    pub fn reference(&self) -> String {
+        self.record.encode()
     }
 }
 
 impl Drop for Call {
     fn drop(&mut self) {
-        let id = lock_or_recover(&self.inner).record.id.clone();
-        self.client.forget_call(&id, &self.inner);
+        self.client.forget_call(&self.record.id, &self.status);
     }
 }
 
@@ -683,7 +690,7 @@ mod tests {
 
     #[test]
     fn reference_round_trip_and_garbage() {
-        let r = CallRecord {
+        let r = CallReference {
             v: 1,
             carrier: "42call".into(),
             id: "ABC".into(),
@@ -694,7 +701,7 @@ mod tests {
         };
         let s = r.encode();
         assert!(s.starts_with("cc1."));
-        assert_eq!(CallRecord::decode(&s).unwrap(), r);
+        assert_eq!(CallReference::decode(&s).unwrap(), r);
         for bad in [
             "",
             "cc1.",
@@ -704,7 +711,7 @@ mod tests {
             &"x".repeat(10_000),
         ] {
             assert_eq!(
-                CallRecord::decode(bad).unwrap_err().kind(),
+                CallReference::decode(bad).unwrap_err().kind(),
                 ErrorKind::InvalidArgument
             );
         }
@@ -731,5 +738,18 @@ mod tests {
             o.check("x", Capabilities::MAX_COST).unwrap_err().kind(),
             ErrorKind::InvalidArgument
         );
+    }
+
+    #[test]
+    fn the_event_secret_is_registered_with_the_transport() {
+        let secret = "0123456789abcdef-event-secret";
+        let c = Client::new(&format!(
+            "poketalk://the-api-key@127.0.0.1:9?tls=0&event_url=http%3A%2F%2Fh%2F&event_secret={secret}"
+        ))
+        .unwrap();
+        // One registry: what the client blanks is what the carrier's transport blanks.
+        assert_eq!(c.shared.secrets.redact(secret), "***");
+        assert_eq!(c.shared.secrets.redact("the-api-key"), "***");
+        assert!(c.capabilities().contains(Capabilities::EVENTS));
     }
 }

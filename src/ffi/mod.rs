@@ -558,7 +558,7 @@ pub unsafe extern "C" fn cc_call_ref(call: *mut cc_call, out_ref: *mut *mut c_ch
     guard(|| {
         let c = call_of(call)?;
         out_ptr(out_ref, "out_ref")?;
-        *out_ref = out_string(&c.reference()?);
+        *out_ref = out_string(&c.reference());
         Ok(())
     })
 }
@@ -601,7 +601,7 @@ pub unsafe extern "C" fn cc_call_id(call: *mut cc_call, out_id: *mut *mut c_char
     guard(|| {
         let c = call_of(call)?;
         out_ptr(out_id, "out_id")?;
-        *out_id = out_string(&c.id()?);
+        *out_id = out_string(c.id());
         Ok(())
     })
 }

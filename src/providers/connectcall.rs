@@ -357,7 +357,7 @@ impl ConnectCall {
             })?,
         };
         dsn.finish()?;
-        let mut transport = Transport::new(dsn.timeout);
+        let mut transport = Transport::with_secrets(dsn.timeout, dsn.secrets.clone());
         transport.add_secret(password.expose());
         Ok(ConnectCall {
             login,

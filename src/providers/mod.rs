@@ -134,11 +134,4 @@ pub(crate) trait Provider: Send + Sync {
     fn account_services(&self) -> Option<&dyn AccountServices> {
         None
     }
-
-    /// `text` with every secret this carrier knows (derived keys, session tokens) blanked
-    /// out. The client blanks the DSN's secret and PINs itself; every error a host sees
-    /// passes through both.
-    fn redact(&self, text: &str) -> String {
-        text.to_string()
-    }
 }

@@ -51,7 +51,7 @@ pub struct PokeTalk {
 impl PokeTalk {
     pub fn from_dsn(dsn: Dsn) -> Result<Box<dyn Provider>> {
         let api_key = dsn.require_user("PokeTALK API key")?;
-        let mut transport = Transport::new(dsn.timeout);
+        let mut transport = Transport::with_secrets(dsn.timeout, dsn.secrets.clone());
         transport.add_secret(&api_key);
         if dsn.secret.is_some() {
             return Err(Error::invalid_argument(

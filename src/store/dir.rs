@@ -167,11 +167,6 @@ impl DirStore {
         Ok(store)
     }
 
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.dir
-    }
-
     /// The file of a call's record. The id is checked first: nothing outside the
     /// directory can ever be named.
     pub fn file_of(&self, id: &str) -> Result<PathBuf> {

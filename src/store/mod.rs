@@ -27,6 +27,12 @@
 pub mod dir;
 pub mod redis;
 
+#[cfg(test)]
+mod backend_tests;
+#[cfg(test)]
+#[path = "../../tests/common/redis.rs"]
+mod redis_server;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -180,6 +186,7 @@ impl Update {
         }
     }
 
+    #[cfg(test)]
     pub fn observation(obs: Observation, now_ms: i64) -> Update {
         Update {
             obs,
@@ -348,11 +355,12 @@ pub fn from_dsn(dsn: &mut Dsn) -> Result<Option<Box<dyn CallStore>>> {
         if group {
             return Err(dsn_error("store_group is for store=dir: only"));
         }
-        return Ok(Some(Box::new(redis::RedisStore::open(
-            &spec,
-            &prefix,
-            dsn.timeout,
-        )?)));
+        let store = redis::RedisStore::open(&spec, &prefix, dsn.timeout)?;
+        // Blanked from every message the client hands out, not only the store's own.
+        if let Some(p) = store.password() {
+            dsn.secrets.add(p);
+        }
+        return Ok(Some(Box::new(store)));
     }
     Err(dsn_error(
         "store must be dir:PATH or redis://[:PASSWORD@]HOST:PORT/DB",

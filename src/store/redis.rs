@@ -246,6 +246,11 @@ impl RedisStore {
         })
     }
 
+    /// The password the URL gave, if any (for the client's registry of secrets).
+    pub fn password(&self) -> Option<&str> {
+        self.password.as_ref().map(|p| p.expose())
+    }
+
     fn key(&self, id: &str) -> Result<String> {
         check_id(id)?;
         Ok(format!("{}{id}", self.prefix))
@@ -255,7 +260,7 @@ impl RedisStore {
     fn error(&self, e: &redis::RedisError) -> Error {
         let mut text = e.to_string();
         if let Some(p) = &self.password {
-            for form in crate::transport::secret_forms(p.expose()) {
+            for form in crate::secrets::secret_forms(p.expose()) {
                 if !form.is_empty() {
                     text = text.replace(&form, crate::log::BLANK);
                 }

@@ -72,7 +72,7 @@ impl Call42 {
         let password = dsn.require_secret("42call password")?;
         let account = AccountConfig::from_dsn(&mut dsn)?;
         dsn.finish()?;
-        let mut transport = Transport::new(dsn.timeout);
+        let mut transport = Transport::with_secrets(dsn.timeout, dsn.secrets.clone());
         let key = md5_hex(password.expose());
         transport.add_secret(password.expose());
         transport.add_secret(&key);
@@ -312,10 +312,6 @@ impl Provider for Call42 {
 
     fn account_services(&self) -> Option<&dyn AccountServices> {
         Some(self)
-    }
-
-    fn redact(&self, text: &str) -> String {
-        self.transport.redact(text)
     }
 }
 

@@ -1,17 +1,17 @@
-//! The call-state store's backends against each other and against faults: the same
-//! updates give the same records in a directory and in a real Redis (the Lua copy of the
-//! merge rules), accounts stay apart, processes contend, Redis stops and comes back.
-
-#[path = "common/redis.rs"]
-mod redis_server;
+//! The backends against each other and against faults: the same updates give the same
+//! records in a directory and in a real Redis (`tests/common/redis.rs` starts one; the
+//! Lua copy of the merge rules), accounts stay apart, writers contend, Redis stops and
+//! comes back.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
-use callconnect::dsn::Dsn;
-use callconnect::store::{self, CallStore, Record, Update};
-use callconnect::{CallState, ErrorKind, FailReason, Leg, Money, Observation};
-use redis_server::RedisServer;
+use super::redis_server::RedisServer;
+use crate::dsn::Dsn;
+use crate::error::ErrorKind;
+use crate::model::{CallState, FailReason, Leg, Observation};
+use crate::money::Money;
+use crate::store::{self, CallStore, Record, Update};
 
 const T0: i64 = 1_700_000_000_000;
 
