@@ -64,7 +64,7 @@ pub(crate) fn find(scheme: &str) -> Result<&'static Carrier> {
 }
 
 /// How a carrier that reports by events speaks: the narrow hook the client's event
-/// machinery (`events`) needs. The machinery itself (token, limits, spool, listener) is
+/// machinery (`events`) needs. The machinery itself (token, limits, store, listener) is
 /// the client's; the carrier only says how its events read.
 pub(crate) trait EventProtocol: Send + Sync {
     /// The carrier's name in messages (`PokeTALK`).

@@ -55,6 +55,7 @@ fn io_error(what: &str, path: &Path, e: std::io::Error) -> Error {
         "call-state store: cannot {what} {}: {e}",
         path.display()
     ))
+    .with_source(e)
 }
 
 fn dsn_error(what: impl std::fmt::Display) -> Error {
