@@ -284,8 +284,39 @@ fn concurrent_writers_lose_nothing() {
         assert_eq!(r.duration_s, 399, "{spec}");
         assert!(r.hangup_requested(), "{spec}");
     }
-    // Still one file.
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    // Threads sharing one handle (one client used from several threads) too.
+    for spec in [format!("dir:{}", dir.display()), redis.url()] {
+        let s: std::sync::Arc<dyn CallStore> =
+            open(&format!("poketalk://k@h?store={}", enc(&spec))).into();
+        let start = Update {
+            create: true,
+            ..Update::new(T0)
+        };
+        s.merge("c2", &start).unwrap();
+        let threads: Vec<_> = (0..8u32)
+            .map(|t| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for i in 0..50u32 {
+                        let mut u = Update::observation(
+                            obs(Some(CallState::Connected), Some(t * 50 + i), None, "7"),
+                            T0 + 1000,
+                        );
+                        u.hangup = t == 5 && i == 10;
+                        s.merge("c2", &u).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let r = s.load("c2").unwrap().unwrap();
+        assert_eq!(r.duration_s, 399, "{spec}");
+        assert!(r.hangup_requested(), "{spec}");
+    }
+    // Still one file per call.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -7,9 +7,11 @@
 //!   link someone planted. However many events a sender makes up, a call is one file
 //!   and a poll one read.
 //! - Read-merge-write is serialised across processes by `flock` on the directory itself
-//!   (no lock file beside the records). A merge holds the lock for one small read and
-//!   one small write; readers take no lock (a rename is atomic). Compare-and-rename is
-//!   not possible on POSIX (`rename` replaces whatever is there), so a lock it is.
+//!   (no lock file beside the records), and between threads that share one store by a
+//!   mutex (a second `flock` through the same open file is granted at once). A merge
+//!   holds the lock for one small read and one small write; readers take no lock (a
+//!   rename is atomic). Compare-and-rename is not possible on POSIX (`rename` replaces
+//!   whatever is there), so a lock it is.
 //! - The directory is created 0700 (0770 with `store_group=1`, for PHP-FPM pools and
 //!   workers that share a group; files are then 0660), whatever the umask. A directory
 //!   anyone may write to is refused unless it has the sticky bit; in a sticky one, a
@@ -25,6 +27,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use super::{check_id, merge, CallStore, Merged, Record, Update, KEEP};
@@ -42,8 +45,11 @@ pub struct DirStore {
     dir: PathBuf,
     prefix: String,
     group: bool,
-    /// The directory, open: what `flock` locks.
+    /// The directory, open: what `flock` locks (across processes and store handles).
     handle: File,
+    /// Threads that share this handle: `flock` on one descriptor does not keep them
+    /// apart (a second lock through the same open file is granted at once).
+    local: Mutex<()>,
     /// Records of other users are ignored (a sticky, world-writable directory).
     shared_dir: bool,
     uid: u32,
@@ -62,15 +68,24 @@ fn dsn_error(what: impl std::fmt::Display) -> Error {
     Error::invalid_argument(format!("DSN: store: {what}"))
 }
 
-/// An exclusive `flock` on the directory, released when dropped.
-struct Locked<'a>(&'a File);
+/// An exclusive `flock` on the directory (and the handle's own mutex, for threads that
+/// share it), released when dropped.
+struct Locked<'a> {
+    file: &'a File,
+    /// Released after the `flock` (fields drop after `Drop::drop`).
+    _local: MutexGuard<'a, ()>,
+}
 
 impl<'a> Locked<'a> {
-    fn take(f: &'a File, dir: &Path) -> Result<Locked<'a>> {
+    fn take(f: &'a File, local: &'a Mutex<()>, dir: &Path) -> Result<Locked<'a>> {
+        let guard = local.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             // SAFETY: flock on a descriptor this struct borrows for its whole life.
             if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
-                return Ok(Locked(f));
+                return Ok(Locked {
+                    file: f,
+                    _local: guard,
+                });
             }
             let e = std::io::Error::last_os_error();
             if e.kind() != std::io::ErrorKind::Interrupted {
@@ -84,7 +99,7 @@ impl Drop for Locked<'_> {
     fn drop(&mut self) {
         // SAFETY: as above; unlocking a lock this process holds.
         unsafe {
-            libc::flock(self.0.as_raw_fd(), libc::LOCK_UN);
+            libc::flock(self.file.as_raw_fd(), libc::LOCK_UN);
         }
     }
 }
@@ -152,6 +167,7 @@ impl DirStore {
             prefix: prefix.to_string(),
             group,
             handle,
+            local: Mutex::new(()),
             shared_dir: world_writable,
             uid,
             last_purge_ms: AtomicI64::new(0),
@@ -265,7 +281,7 @@ impl CallStore for DirStore {
     fn merge(&self, id: &str, update: &Update) -> Result<Option<Merged>> {
         let path = self.file_of(id)?;
         self.maybe_purge();
-        let _lock = Locked::take(&self.handle, &self.dir)?;
+        let _lock = Locked::take(&self.handle, &self.local, &self.dir)?;
         let mut record = match self.read(&path)? {
             Some(r) => r,
             None if update.create => Record::default(),
@@ -286,7 +302,7 @@ impl CallStore for DirStore {
 
     fn remove(&self, id: &str) -> Result<()> {
         let path = self.file_of(id)?;
-        let _lock = Locked::take(&self.handle, &self.dir)?;
+        let _lock = Locked::take(&self.handle, &self.local, &self.dir)?;
         match fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
