@@ -5,7 +5,7 @@ CARGO ?= cargo
 TARGET := target/debug
 SIM_STEP_MS ?= 700
 
-.PHONY: all lib header demo test check lint clean examples release install uninstall fuzz bench load
+.PHONY: all lib header demo test check lint clean examples release install uninstall fuzz bench load mutants
 
 # `make install PREFIX=/opt/callconnect [DESTDIR=/staging]`: the release library with its
 # soname links, the static archive, both headers, pkg-config metadata, and the PHP and
@@ -108,3 +108,8 @@ lint:
 clean:
 	$(CARGO) clean
 	$(MAKE) -s -C examples-c clean
+
+# Mutation testing of the high-stakes files (slow: not part of `make test`); writes
+# target/mutants/summary.md. MUTANTS_ONLY=src/model.rs limits it to matching files.
+mutants:
+	@python3 tools/mutants.py --only "$(MUTANTS_ONLY)"

@@ -132,15 +132,20 @@ pub fn connectcall_xml(data: &[u8]) {
     }
 }
 
-/// A VoipNow JSON reply, read as a live PhoneCall, as a call record, and (as text) as a
-/// caller id.
+/// A VoipNow JSON reply, read as a live PhoneCall, as call records (found by id and by
+/// destination), and (as text) as a caller id.
 pub fn voipnow_json(data: &[u8]) {
     let Some(body) = text(data) else {
         return;
     };
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
         let _ = crate::providers::voipnow::live_observation(&v);
-        let _ = crate::providers::voipnow::cdr_observation(&v);
+        let _ = crate::providers::voipnow::cdr_observation(&v, "+49301234567");
+        if let crate::providers::voipnow::RecordMatch::One(r) =
+            crate::providers::voipnow::find_record(&v, "id", "+49301234567", Some(0), 0)
+        {
+            let _ = crate::providers::voipnow::cdr_observation(r, "+49301234567");
+        }
     }
     let _ = crate::providers::voipnow::caller_id(body, "caller_id");
 }

@@ -216,6 +216,43 @@ fn call_records_nothing_then_a_finished_call() {
 }
 
 #[test]
+fn callshop_dates_in_either_form() {
+    let sim = sim();
+    let day = today();
+    // The document's YYYY-MM-DD (default) and 42com's own sample's d.m.Y.
+    for extra in ["", "&callshop_dates=iso", "&callshop_dates=dotted"] {
+        let c = Client::new(&dsn(&sim, "test-shopdates", extra)).unwrap();
+        let r = c
+            .call_records(RecordSource::Callshop, &day, None, None)
+            .unwrap();
+        assert!(r.is_empty(), "{extra}: {r:?}");
+    }
+    assert_eq!(module_requests(&sim, "cdr-callshop"), 3);
+    // The option really changes the form on the wire: only a d.m.Y query meets this.
+    let dotted = format!("{}.{}.{}", &day[8..10], &day[5..7], &day[..4]);
+    sim.arm_reply(
+        &format!("cdr-callshop&from={dotted}"),
+        1,
+        callconnect_sim::SimResponse::json(
+            200,
+            &serde_json::json!({"error": true, "codes": [{"code": 504, "description": "asked with d.m.Y"}], "body": []}),
+        ),
+    );
+    let iso = Client::new(&dsn(&sim, "test-shopdates", "")).unwrap();
+    assert!(iso
+        .call_records(RecordSource::Callshop, &day, None, None)
+        .is_ok());
+    let c = Client::new(&dsn(&sim, "test-shopdates", "&callshop_dates=dotted")).unwrap();
+    let e = c
+        .call_records(RecordSource::Callshop, &day, None, None)
+        .unwrap_err();
+    assert!(e.message().contains("asked with d.m.Y"), "{e}");
+    let e = Client::new(&dsn(&sim, "test-shopdates", "&callshop_dates=us")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert!(e.message().contains("callshop_dates"), "{e}");
+}
+
+#[test]
 fn number_check() {
     let sim = sim();
     let c = client(&sim, "test-nc");

@@ -48,6 +48,21 @@ fn callback_start_and_hangup() {
     assert_eq!(s.reason, FailReason::Cancelled);
     assert_eq!(call.poll().unwrap().state, CallState::Ended);
     assert_eq!(placed(&sim), 1);
+    // The carrier really stopped it: the simulator reads the call's `callerId`, the
+    // only document's word for stopcallback.
+    let stage: serde_json::Value = serde_json::from_str(
+        &ureq::get(format!(
+            "http://127.0.0.1:{}/_sim/42call/call?user=test-cb&id={id}",
+            sim.port()
+        ))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(stage["stage"], "hung_up", "{stage}");
 }
 
 #[test]

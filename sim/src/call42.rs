@@ -1,5 +1,7 @@
-//! 42call REST v2 as its documents describe it: signed requests (`x-date`,
-//! `x-authorization`), form-urlencoded bodies, the `{error, codes, body}` envelope.
+//! 42call REST v2 as its documents and 42com's own samples describe it: signed requests
+//! (`x-date` in the documents' form or in ISO 8601, `x-authorization`), form-urlencoded
+//! bodies, the `{error, codes, body}` envelope; `stopcallback` names the call by
+//! `callerId`, the document's word.
 //!
 //! Accounts: `demo` / `demo-secret` (balance 18,40 EUR), `broke` / `broke-secret`
 //! (balance 0), `nocard` / `nocard-secret` (not tied to a calling card: top-up says 1201),
@@ -272,7 +274,11 @@ impl Call42 {
                 )
             }
             Some("stopcallback") => {
-                let id = req.form_param("callId").unwrap_or_default();
+                // The only document (developer.42one.com/web-callback): "For identifying a
+                // specific call you need to transmit the callerId in your request." No
+                // public client sends stopcallback, so `callerId` is the one field read:
+                // the value is the callId that trycallback returned.
+                let id = req.form_param("callerId").unwrap_or_default();
                 match account.calls.get_mut(&id) {
                     Some(call) => {
                         call.timeline.hang_up();
@@ -372,10 +378,16 @@ pub fn md5_hex(s: &str) -> String {
         .collect()
 }
 
-/// `2014-02-20 18:56:08.000000 GMT+0000` -> Unix seconds.
+/// An x-date -> Unix seconds. Two forms, both from 42com's own clients:
+/// `2014-02-20 18:56:08.000000 GMT+0000` (the documents' examples and the PHP sample
+/// mitchobrian/api.rest.v2.42com: `$xDate->format('Y-m-d H:i:s.u T')`) and ISO 8601 in
+/// UTC, `2026-11-26T10:00:00.000Z` (the SMS web app mitchobrian/42call-sms and
+/// eduardbader/42call-sms-Emberjs: `date.toISOString()`).
 fn parse_x_date(s: &str) -> Option<i64> {
-    let rest = s.strip_suffix(" GMT+0000")?;
-    let (date, time) = rest.split_once(' ')?;
+    let (date, time) = match s.strip_suffix(" GMT+0000") {
+        Some(rest) => rest.split_once(' ')?,
+        None => s.strip_suffix('Z')?.split_once('T')?,
+    };
     let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
     let (y, m, day) = (d.next()??, d.next()??, d.next()??);
     let time = time.split('.').next()?;
@@ -511,6 +523,12 @@ mod tests {
             parse_x_date("2014-02-20 18:56:08.000000 GMT+0000"),
             Some(1_392_922_568)
         );
+        assert_eq!(
+            parse_x_date("2014-02-20T18:56:08.000Z"),
+            Some(1_392_922_568)
+        );
+        assert_eq!(parse_x_date("2014-02-20T18:56:08Z"), Some(1_392_922_568));
         assert_eq!(parse_x_date("2014-02-20 18:56:08"), None);
+        assert_eq!(parse_x_date("2014-02-20T18:56:08"), None);
     }
 }

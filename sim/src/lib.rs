@@ -336,9 +336,10 @@ fn serve(mut request: tiny_http::Request, shared: &Shared) {
         .as_reader()
         .take(16 * 1024 * 1024)
         .read_to_end(&mut body);
-    let (path, query_string) = match request.url().split_once('?') {
+    let target = origin_form(request.url());
+    let (path, query_string) = match target.split_once('?') {
         Some((p, q)) => (p.to_string(), q.to_string()),
-        None => (request.url().to_string(), String::new()),
+        None => (target.to_string(), String::new()),
     };
     let req = SimRequest {
         method: request.method().as_str().to_string(),
@@ -384,6 +385,24 @@ fn serve(mut request: tiny_http::Request, shared: &Shared) {
         }
     }
     respond(request, resp);
+}
+
+/// The path and query of a request target. RFC 9112 §3.2.2: "A server MUST accept the
+/// absolute-form in requests" (`POST http://host/oauth/token.php HTTP/1.1`); the
+/// scheme and authority are dropped, as every carrier's server does.
+pub fn origin_form(target: &str) -> &str {
+    let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &target[8..]
+    } else if lower.starts_with("http://") {
+        &target[7..]
+    } else {
+        return target;
+    };
+    match rest.find(['/', '?']) {
+        Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
+        Some(_) | None => "/",
+    }
 }
 
 fn respond(request: tiny_http::Request, resp: SimResponse) {

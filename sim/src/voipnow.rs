@@ -1,15 +1,21 @@
-//! 4PSA VoipNow UAPI as its documents (and the notes of DESIGN.md §8) describe it.
+//! 4PSA VoipNow UAPI as its documents and 4PSA's own public clients describe it. Each
+//! behaviour cites its source at the code; "unknown" marks what no source settles (the
+//! simulator then takes the reading least kind to a client that guesses).
 //!
 //! - `POST /oauth/token.php` (form `grant_type=client_credentials`, `client_id`,
 //!   `client_secret`, optional `type=unifiedapi`, `redirect_uri`): `{access_token,
 //!   token_type, expires_in}`. Tokens run out after the app's lifetime (3600 s unless a
 //!   test sets another); every `/uapi/` request needs `Authorization: Bearer TOKEN`.
-//! - `POST /uapi/phoneCalls/{user}/simple`: validates as documented (400 `{"error":
+//! - `POST /uapi/phoneCalls/{user}/simple[/]`: validates as documented (400 `{"error":
 //!   {"code", "message"}}` with `extension_invalid`, `pc_source_invalid`,
 //!   `pc_destination_invalid`, `pc_callerid_invalid`, `pc_timeout_invalid`,
-//!   `pc_duration_invalid`, `pc_transfer_invalid`, `pc_nonce_invalid`), de-duplicates on
-//!   the nonce (a repeated nonce returns the first call, places nothing), answers 202
-//!   `[{id, extension, link}]`.
+//!   `pc_duration_invalid`, `pc_transfer_invalid`, `pc_nonce_invalid`), answers 202
+//!   `[{id, extension, link}]`. The optional `nonce` is read on the PhoneCall, beside
+//!   `extension` (never inside a view). A repeated nonce places another call: no source
+//!   says the service de-duplicates. The control `dedup?client=&on=1` turns
+//!   de-duplication on (a repeated nonce then returns the first call), for tests of a
+//!   server that does. The caller id shown to B is `callerIdDestination` (UAPI 3
+//!   document) or `callerDestination` (4PSA's current client); both are taken.
 //! - Ring group: every source rings; the first source (in the order given) whose number
 //!   is not a magic failure (`486` busy, `408` no answer, `603` rejected, `404`
 //!   unobtainable) picks up and the others are dropped; when none can, the call fails
@@ -18,19 +24,25 @@
 //!   `extension_invalid`.
 //! - `GET /uapi/phoneCalls/{user}/{extension}[/{id}]`: live calls as a collection
 //!   `{startIndex, itemsPerPage, totalResults, entry: [PhoneCall]}`; a PhoneCall is
-//!   `{id, extension, answered, phoneCallView: [{source, destination, status, answered,
-//!   duration}]}` with `status` 0 unknown, 1 off hook, 2 trying, 3 ringing, 4 other side
-//!   ringing, 5 on call: 0 then 2 while the call is set up, 3 on one view per source while
+//!   `{id, nonce, extension, answered, phoneCallView: [{source, destination, status,
+//!   answered, duration}]}` (`answered` a date, `2011-02-10T15:10:55Z`, once A picked
+//!   up; absent before) with `status` 0 unknown, 1 off hook, 2 trying, 3 ringing, 4 other
+//!   side ringing, 5 on call: 0 then 2 while the call is set up, 3 on one view per source while
 //!   they ring, 1 (answered) when a source picked up, 4 while B rings, 5 while talking.
 //!   An ended call is no longer listed (empty collection); an unknown id is 404.
 //! - `DELETE /uapi/phoneCalls/{user}/{extension}/{id}`: hangs that call up (200 `[{id}]`,
 //!   204 when it had already ended). `DELETE /uapi/phoneCalls/{user}/{extension}` (no id,
 //!   or an empty one) hangs up EVERY live call on the extension and is counted as
 //!   `delete_all`: the library must never send it.
-//! - `GET /uapi/cdr/{user}?destination=&count=`: records of ended calls, newest first:
-//!   `{id, phoneCallId, source, destination, disposition, duration, cost, currency}` with
-//!   `disposition` 0 answered, 1 busy, 2 failed, 3 no answer, 4 unknown, 5 not allowed.
-//!   (The record's shape is not in the carrier's documents; this is the library's reading.)
+//! - `GET /uapi/cdr/{user}[/]?destination=&count=`: records of ended calls, newest first,
+//!   in the CDR resource's shape: `{entry: {ID: {id, extension, phoneCallView: [{source,
+//!   destination, disposition, duration, startDate}]}}, totalResults, phoneCallStat}`,
+//!   numbers as digits without `+`, `disposition` 0 answered, 1 busy, 2 failed, 3 no
+//!   answer, 4 unknown, 5 not allowed. `destination` is matched literally against the
+//!   record's number. A record's id is the PhoneCall's id unless `cdr-own-ids?client=`
+//!   gives the app's records ids of their own (whether they are equal is unknown).
+//! - Requests whose target is in absolute form (`POST http://host/oauth/token.php`) are
+//!   taken like the origin form (see `origin_form` in `lib.rs`).
 //!
 //! Apps: `demo` / `demo-secret`, and any client id starting with `test` with the secret
 //! `secret-<id>` (created on first use, so that tests do not share counters).
@@ -43,21 +55,21 @@
 //! start is acted on, then its connection is closed without a reply), `cdr-off?client=`
 //! (the app's call records are not found), `step-ms?client=&ms=` (the stage length of the
 //! app's next calls, for slow hosts), `client?id=` (the app's counters, flat JSON),
-//! `call?id=` (a call's stage and what the start asked for).
+//! `call?id=` (a call's stage and what the start asked for), `dedup?client=&on=1|0`,
+//! `cdr-own-ids?client=`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
 use crate::timeline::{Stage, Timeline, SECS_PER_STEP, TALK_STEPS};
-use crate::util::{fmt_amount, guid, magic, Counter, Magic};
+use crate::util::{guid, magic, Counter, Magic};
 use crate::{Module, SimRequest, SimResponse};
 
 const DEFAULT_TTL_S: u64 = 3600;
-const PRICE_PER_MINUTE: i64 = 1_000; // 0.10 in ten-thousandths
 
 #[derive(Default, Clone, Copy)]
 struct AppCounters {
@@ -66,6 +78,8 @@ struct AppCounters {
     auth_failures: u64,
     calls_placed: u64,
     duplicate_starts: u64,
+    /// Starts that carried a nonce already used and placed a call anyway.
+    nonce_reuses: u64,
     cut_starts: u64,
     hangups: u64,
     delete_all: u64,
@@ -80,6 +94,10 @@ struct App {
     fail_next_start: Option<String>,
     cut_next_start: bool,
     cdr_off: bool,
+    /// A repeated nonce returns the first call (off by default: no source says so).
+    dedup: bool,
+    /// The app's call records get ids of their own, not the PhoneCall's.
+    cdr_own_ids: bool,
     /// Milliseconds per call stage for this app's calls (default: the simulator's).
     step_ms: Option<u64>,
 }
@@ -89,11 +107,13 @@ struct SimCall {
     extension: String,
     sources: Vec<String>,
     destination: String,
+    nonce: Option<String>,
     /// Index of the source that picks up, if one can.
     winner: Option<usize>,
     request: Value,
     timeline: Timeline,
     started: Instant,
+    started_wall: SystemTime,
     step: Duration,
 }
 
@@ -127,6 +147,8 @@ fn new_app(secret: String) -> App {
         fail_next_start: None,
         cut_next_start: false,
         cdr_off: false,
+        dedup: false,
+        cdr_own_ids: false,
         step_ms: None,
     }
 }
@@ -252,19 +274,61 @@ fn cut_connection(peer: SocketAddr) -> bool {
     done
 }
 
+/// `2011-02-10T15:10:55Z`, the date form of the PhoneCall resource's `answered`.
+fn iso_date(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil from days (H. Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// A number as the call records write it: digits, no `+` (CDR resource example,
+/// `"source":"14141555"`; an extension number such as `0003*002` stays as it is).
+fn record_number(n: &str) -> String {
+    n.strip_prefix('+').unwrap_or(n).to_string()
+}
+
 impl SimCall {
     fn stage(&self) -> Stage {
         self.timeline.stage()
     }
 
+    /// When A picked up: the end of the stage where A rings (two stages in).
+    fn answered_at(&self) -> String {
+        iso_date(self.started_wall + self.step * 2)
+    }
+
     fn view(&self, source: &str, status: u32, answered: bool, secs: u32) -> Value {
-        json!({
+        let mut v = json!({
             "source": [source],
             "destination": [self.destination],
             "status": status,
-            "answered": answered,
             "duration": secs,
-        })
+        });
+        // PhoneCallView table (wiki.4psa.com, VNUAPI30): "answered Date Yes The date the
+        // source answered the call." What an unanswered view shows is not documented:
+        // the field is left out.
+        if answered {
+            v["answered"] = json!(self.answered_at());
+        }
+        v
     }
 
     /// The live PhoneCall, or `None` once the call has ended.
@@ -291,16 +355,30 @@ impl SimCall {
             Stage::Connected { secs } => (vec![self.view(winner, 5, true, secs)], true),
             _ => return None,
         };
-        Some(json!({
+        // PhoneCalls Resource (wiki.4psa.com/display/VNUAPI30/PhoneCalls+Resource):
+        // `{"id": ..., "nonce": "130c5a97768be67df6543b5f5fa3cc51", "extension":
+        // "0003*210", ..., "answered": "2011-02-10T15:10:55Z", "phoneCallView": [...]}`:
+        // the nonce and the answer date are on the PhoneCall.
+        let mut pc = json!({
             "id": id,
             "extension": self.extension,
-            "answered": answered,
             "phoneCallView": views,
-        }))
+        });
+        if let Some(n) = &self.nonce {
+            pc["nonce"] = json!(n);
+        }
+        if answered {
+            pc["answered"] = json!(self.answered_at());
+        }
+        Some(pc)
     }
 
-    /// The call record once the call has ended.
-    fn record(&self, id: &str) -> Option<Value> {
+    /// The call record once the call has ended, in the CDR resource's shape
+    /// (wiki.4psa.com/display/VNUAPI30/CDR+Resource, and the Telphin PHP client that reads
+    /// `$record->phoneCallView` -> `$view->duration`, `$view->disposition`): the
+    /// disposition and duration are in the record's views, numbers are digits. No public
+    /// example shows a cost or currency, so none is given.
+    fn record(&self, id: &str, own_id: bool) -> Option<(String, Value)> {
         let stage = self.stage();
         let (disposition, secs) = match stage {
             Stage::Ended { secs, .. } => (0, secs),
@@ -320,21 +398,30 @@ impl SimCall {
             ),
             _ => return None,
         };
-        let minutes = i64::from(secs.div_ceil(60));
         let source = self
             .winner
             .and_then(|w| self.sources.get(w))
             .unwrap_or(&self.sources[0]);
-        Some(json!({
-            "id": format!("cdr-{id}"),
-            "phoneCallId": id,
-            "source": source,
-            "destination": self.destination,
-            "disposition": disposition,
-            "duration": secs,
-            "cost": fmt_amount(minutes * PRICE_PER_MINUTE, 2, false),
-            "currency": "EUR",
-        }))
+        let record_id = if own_id {
+            format!("r{}", &id[..id.len().min(19)])
+        } else {
+            id.to_string()
+        };
+        // The time field of a record is not shown in the public examples; `startDate`
+        // is the name of the List CDR query parameter ("Date when the call was
+        // answered") and is used here, as the start of the call.
+        let record = json!({
+            "id": record_id,
+            "extension": self.extension,
+            "phoneCallView": [{
+                "source": record_number(source),
+                "destination": record_number(&self.destination),
+                "disposition": disposition,
+                "duration": secs,
+                "startDate": iso_date(self.started_wall),
+            }],
+        });
+        Some((record_id, record))
     }
 }
 
@@ -492,7 +579,10 @@ impl VoipNow {
             }
             _ => return refuse("pc_destination_invalid"),
         };
-        for field in ["callerId", "callerIdDestination"] {
+        // `callerIdDestination` is the UAPI 3 document's name ("The caller name and number.
+        // It is displayed to the destination."); 4PSA's current client (4psa/mcp-voipnow,
+        // calls/src/tools/phone-calls-create.ts) sends `callerDestination`. Both are read.
+        for field in ["callerId", "callerIdDestination", "callerDestination"] {
             match view.get(field) {
                 None | Some(Value::Null) => {}
                 Some(Value::String(c)) if caller_id_ok(c) => {}
@@ -515,27 +605,37 @@ impl VoipNow {
         {
             return refuse("pc_transfer_invalid");
         }
-        let nonce = match view.get("nonce").and_then(Value::as_str) {
-            Some(n)
+        // PhoneCalls Resource: "PhoneCall specific fields ... nonce String", shown on the
+        // PhoneCall beside `extension`; 4PSA's client sends `{ extension, phoneCallView:
+        // [...], nonce }`. A nonce inside a view is not a PhoneCall field and is ignored.
+        // The field is optional: the document's examples and 4PSA's samples send none.
+        // Only a nonce that is there and not a string (or an empty one) is
+        // `pc_nonce_invalid` ("missing or invalid").
+        let nonce = match body.get("nonce") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(n))
                 if !n.is_empty()
                     && n.len() <= 128
                     && n.bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
             {
-                n.to_string()
+                Some(n.clone())
             }
-            _ => return refuse("pc_nonce_invalid"),
+            Some(_) => return refuse("pc_nonce_invalid"),
         };
         let user = segments(&req.path)
             .get(3)
             .cloned()
             .unwrap_or_else(|| "@me".into());
-        let dup = state
-            .apps
-            .get(client)
-            .and_then(|a| a.nonces.get(&nonce).cloned());
-        if let Some(id) = dup {
-            // The same request again: the carrier answers with the call it placed.
+        let (dedup, earlier) = match (state.apps.get(client), &nonce) {
+            (Some(a), Some(n)) => (a.dedup, a.nonces.get(n).cloned()),
+            (Some(a), None) => (a.dedup, None),
+            _ => (false, None),
+        };
+        if let Some(id) = earlier.clone().filter(|_| dedup) {
+            // De-duplication is documented nowhere ("nonce: A unique string which allows
+            // to identify the call created based on the request"): only with the switch
+            // on does a repeat get the first call back.
             self.duplicate_starts.add();
             if let Some(app) = state.apps.get_mut(client) {
                 app.counters.duplicate_starts += 1;
@@ -559,7 +659,13 @@ impl VoipNow {
         };
         let cut = std::mem::take(&mut app.cut_next_start);
         let step_ms = app.step_ms.unwrap_or(self.step_ms);
-        app.nonces.insert(nonce.clone(), id.clone());
+        if let Some(n) = &nonce {
+            if earlier.is_some() {
+                app.counters.nonce_reuses += 1;
+            } else {
+                app.nonces.insert(n.clone(), id.clone());
+            }
+        }
         app.counters.calls_placed += 1;
         if cut {
             app.counters.cut_starts += 1;
@@ -572,6 +678,8 @@ impl VoipNow {
             "destination": destination,
             "callerId": view.get("callerId"),
             "callerIdDestination": view.get("callerIdDestination"),
+            "callerDestination": view.get("callerDestination"),
+            "viewNonce": view.get("nonce"),
             "nonce": nonce,
             "waitForPickup": wait,
             "callDuration": duration,
@@ -585,11 +693,13 @@ impl VoipNow {
                 extension: extension.to_string(),
                 sources,
                 destination: destination.clone(),
+                nonce: nonce.clone(),
                 winner,
                 request,
                 timeline: Timeline::new(step_ms, a_magic, magic(&destination))
                     .with_talk_steps(talk_steps),
                 started: Instant::now(),
+                started_wall: SystemTime::now(),
                 step: Duration::from_millis(step_ms),
             },
         );
@@ -669,9 +779,16 @@ impl VoipNow {
     }
 
     fn cdr(&self, state: &State, client: &str, req: &SimRequest) -> SimResponse {
-        if state.apps.get(client).is_some_and(|a| a.cdr_off) {
-            return collection(Vec::new());
+        let Some(app) = state.apps.get(client) else {
+            return cdr_collection(Vec::new());
+        };
+        if app.cdr_off {
+            return cdr_collection(Vec::new());
         }
+        // List CDR (wiki.4psa.com/display/VNUAPI30/List+CDR): `destination` "The number
+        // that received the call", `count` "Maximum possible value is 5000. Default: 20".
+        // Whether the filter is matched literally or normalised is unknown: literally
+        // against the record's number form (digits, no `+`).
         let destination = req.query_param("destination");
         let count = req
             .query_param("count")
@@ -684,15 +801,31 @@ impl VoipNow {
             .rev()
             .filter_map(|id| {
                 let c = state.calls.get(id)?;
-                if c.app != client || destination.as_ref().is_some_and(|d| *d != c.destination) {
+                if c.app != client
+                    || destination
+                        .as_ref()
+                        .is_some_and(|d| *d != record_number(&c.destination))
+                {
                     return None;
                 }
-                c.record(id)
+                c.record(id, app.cdr_own_ids)
             })
             .take(count)
             .collect();
-        collection(records)
+        cdr_collection(records)
     }
+}
+
+/// CDR resource: `{"entry": {"53bec7de3c242d5f87e5": {"id": "53bec7de3c242d5f87e5", ...},
+/// ...}, "totalResults": 34922, "phoneCallStat": [...]}`: the entries are an object
+/// keyed by record id (here in key order).
+fn cdr_collection(records: Vec<(String, Value)>) -> SimResponse {
+    let n = records.len();
+    let entry: serde_json::Map<String, Value> = records.into_iter().collect();
+    SimResponse::json(
+        200,
+        &json!({"entry": entry, "totalResults": n, "phoneCallStat": []}),
+    )
 }
 
 fn placed_reply(user: &str, extension: &str, id: &str) -> SimResponse {
@@ -713,6 +846,7 @@ fn counters_json(c: &AppCounters) -> Value {
         "auth_failures": c.auth_failures,
         "calls_placed": c.calls_placed,
         "duplicate_starts": c.duplicate_starts,
+        "nonce_reuses": c.nonce_reuses,
         "cut_starts": c.cut_starts,
         "hangups": c.hangups,
         "delete_all": c.delete_all,
@@ -741,8 +875,12 @@ impl Module for VoipNow {
         if let Some(app) = state.apps.get_mut(&client) {
             app.counters.requests += 1;
         }
+        // 4PSA's current client (4psa/mcp-voipnow) ends every path with `/`
+        // (`/uapi/phoneCalls/@me/simple/`): a trailing slash names the same resource.
         let path = req.path.as_str();
-        if path.starts_with("/uapi/phoneCalls/") && path.ends_with("/simple") {
+        if path.starts_with("/uapi/phoneCalls/")
+            && (path.ends_with("/simple") || path.ends_with("/simple/"))
+        {
             if req.method != "POST" {
                 return error(405, "method_not_allowed", "Method not allowed.");
             }
@@ -802,6 +940,17 @@ impl Module for VoipNow {
                 let client = req.query_param("client")?;
                 let ms: u64 = req.query_param("ms")?.parse().ok()?;
                 Self::app(&mut state, &client)?.step_ms = Some(ms);
+                Some(ok())
+            }
+            "dedup" => {
+                let client = req.query_param("client")?;
+                let on = req.query_param("on").is_none_or(|v| v != "0");
+                Self::app(&mut state, &client)?.dedup = on;
+                Some(ok())
+            }
+            "cdr-own-ids" => {
+                let client = req.query_param("client")?;
+                Self::app(&mut state, &client)?.cdr_own_ids = true;
                 Some(ok())
             }
             "cdr-off" => {

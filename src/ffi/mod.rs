@@ -144,7 +144,8 @@ pub enum cc_capability {
     CC_CAP_CALLER_ID = 128,
     /// Account services (balance and more).
     CC_CAP_ACCOUNT = 256,
-    /// A call start whose outcome is unknown is safely repeated by the carrier's nonce.
+    /// A call start whose outcome is unknown is looked for by its nonce among the
+    /// carrier's live calls, and sent again only when it is not there.
     CC_CAP_IDEMPOTENT_START = 512,
     /// The `max_duration_s` option.
     CC_CAP_MAX_DURATION = 1024,
@@ -359,8 +360,10 @@ pub extern "C" fn cc_client_free(client: *mut cc_client) {
 ///
 /// The request is never repeated: if the carrier may have received it but no answer came
 /// back, the result is CC_ERR_OUTCOME_UNKNOWN. (Where the carrier has
-/// CC_CAP_IDEMPOTENT_START, the library repeats it with the same idempotency key, which
-/// the carrier de-duplicates; CC_ERR_OUTCOME_UNKNOWN then means no repeat was answered.)
+/// CC_CAP_IDEMPOTENT_START, the library first looks for the start's idempotency key among
+/// the carrier's live calls and takes the call that carries it; only when the carrier
+/// shows keys and none is this start's does it send the start again.
+/// CC_ERR_OUTCOME_UNKNOWN then means that looking could not tell.)
 ///
 /// Ownership: the strings and `options` are borrowed for the call. On success `*out_call`
 /// is a new call owned by the caller (free with `cc_call_free`); it keeps its client's

@@ -475,7 +475,9 @@ impl ConnectCall {
                 format!("Connect Call failed on its side (HTTP {s})"),
             ),
             s if s >= 300 => Error::protocol(format!("Connect Call answered HTTP {s}")),
-            _ => e,
+            // The reply cannot be read: the body goes into the message (and DEBUG), so
+            // that a reply form no document shows can be seen and settled.
+            _ => crate::providers::unreadable(&self.transport, e.message(), resp),
         };
         Err(if effect == Effect::Place {
             transport::unknown(e)

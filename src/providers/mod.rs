@@ -135,3 +135,21 @@ pub(crate) trait Provider: Send + Sync {
         None
     }
 }
+
+/// The error of a carrier reply the library cannot read: `CC_ERR_PROTOCOL`, with the raw
+/// body (secrets blanked by name and by value, on one line, cut at the log's length) in
+/// the message, so that the first user of a real account can see what the carrier sent
+/// and settle what its documents leave open. The same line is written at DEBUG.
+/// `what` says what is wrong ("VoipNow's token reply is not JSON").
+pub(crate) fn unreadable(
+    transport: &crate::transport::Transport,
+    what: &str,
+    resp: &crate::transport::Response,
+) -> Error {
+    let body = crate::log::one_line(
+        &transport.redact(&crate::log::body(&resp.body, resp.content_type.as_deref())),
+    );
+    let message = format!("{what}; the carrier sent (HTTP {}): {body}", resp.status);
+    crate::log::log_at!(crate::log::Level::Debug, "{message}");
+    Error::protocol(message)
+}

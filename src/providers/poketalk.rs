@@ -150,7 +150,7 @@ fn code_of_json(v: &serde_json::Value, depth: u32) -> Option<u32> {
 }
 
 /// The reply to a call start: `Ok` for 00, the mapped error for any other code.
-fn read_reply(resp: &Response) -> Result<()> {
+fn read_reply(transport: &Transport, resp: &Response) -> Result<()> {
     match parse_code(&resp.body) {
         Some(0) => Ok(()),
         Some(code) => Err(code_error(code)),
@@ -172,7 +172,13 @@ fn read_reply(resp: &Response) -> Result<()> {
                 s if s >= 400 => {
                     Error::new(ErrorKind::Provider, format!("PokeTALK answered HTTP {s}"))
                 }
-                _ => Error::protocol("PokeTALK's reply holds no result code"),
+                // The reply format is not documented beyond "00 int OK": the body goes
+                // into the message (and DEBUG), so that a real reply can be seen.
+                _ => crate::providers::unreadable(
+                    transport,
+                    "PokeTALK's reply holds no result code",
+                    resp,
+                ),
             };
             // The call may have been placed: never repeated, never called a failure.
             Err(transport::unknown(e))
@@ -231,7 +237,7 @@ impl Provider for PokeTalk {
         // unknown).
         self.transport
             .send(&req)
-            .and_then(|resp| read_reply(&resp))?;
+            .and_then(|resp| read_reply(&self.transport, &resp))?;
         Ok(Started {
             call_id: id.to_string(),
             extra: serde_json::Value::Null,

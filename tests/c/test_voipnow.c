@@ -1,6 +1,7 @@
 /* VoipNow from C: a ring group of two A numbers followed to the end with one token,
- * token renewal, every documented 400 code, hang-up by id only, and the start repeated
- * with its nonce after a cut connection. */
+ * token renewal, every documented 400 code, hang-up by id only, and a start cut off after
+ * the carrier placed it, found by its nonce among the live calls (the simulator, like the
+ * sources, does not de-duplicate a repeated nonce). */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -194,8 +195,8 @@ int main(void) {
     CHECK(seen & (1u << CC_STATE_RINGING_B), "seen RINGING_B");
     CHECK(seen & (1u << CC_STATE_CONNECTED), "seen CONNECTED");
     CHECK(st.state == CC_STATE_ENDED && st.reason == CC_REASON_NONE && (st.flags & CC_STATUS_LIVE), "ended");
-    CHECK(st.duration_s == 20 && strcmp(st.cost, "0.10") == 0 && strcmp(st.currency, "EUR") == 0,
-          "duration and cost from the call record");
+    CHECK(st.duration_s == 20 && st.cost[0] == '\0',
+          "duration from the call record, and no cost made up (no public record shows one)");
     CHECK(strcmp(st.raw_status, "disposition:0") == 0, "raw status");
     CHECK(cc_hangup(call) == CC_OK, "hang-up after the end is a no-op");
     cc_call_free(call);
@@ -250,13 +251,13 @@ int main(void) {
           "a caller id not of the form Name <+number> is refused before sending");
     CHECK(counter(app, "calls_placed") == placed, "no call placed by refused starts");
 
-    /* The connection is cut after the carrier placed the call: the start is repeated
-     * with the same nonce and the host gets that one call. */
+    /* The connection is cut after the carrier placed the call: the library finds it by its
+     * nonce among the extension's live calls and the host gets that one call. */
     snprintf(action, sizeof action, "cut-next-start?client=%s", app);
     CHECK(control(action), "arm a cut");
     CHECK(cc_start_call(client, "0171 1234486|0171 1234567", "030 1234567", NULL, &call) == CC_OK,
           "start survives the cut connection");
-    CHECK(counter(app, "cut_starts") == 1 && counter(app, "duplicate_starts") == 1, "cut, then repeated once");
+    CHECK(counter(app, "cut_starts") == 1 && counter(app, "nonce_reuses") == 0, "cut, then found, not sent again");
     CHECK(counter(app, "calls_placed") == placed + 1, "one call, not two");
     seen = follow(call, &st);
     CHECK((seen & (1u << CC_STATE_CONNECTED)) && st.state == CC_STATE_ENDED, "that call followed to the end");

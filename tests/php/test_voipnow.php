@@ -1,7 +1,9 @@
 <?php
 // VoipNow through PHP FFI: a ring group followed to the end with one token, token renewal
 // (and a token cache file shared by "web requests"), every documented 400 code, hang-up
-// by id only, and the start repeated with its nonce after a cut connection.
+// by id only, and a start cut off after the carrier placed it: found by its nonce among
+// the extension's live calls, never placed twice (the simulator, like the sources, does
+// not de-duplicate a repeated nonce).
 require __DIR__ . '/check.php';
 
 $cc = cc();
@@ -78,7 +80,7 @@ foreach (['CC_STATE_RINGING_A', 'CC_STATE_A_ANSWERED', 'CC_STATE_RINGING_B', 'CC
     check(isset($seen[$cc->$name]), "seen $name");
 }
 check($st->state === $cc->CC_STATE_ENDED && $st->reason === $cc->CC_REASON_NONE, 'ended');
-check($st->duration_s === 20 && FFI::string($st->cost) === '0.10' && FFI::string($st->currency) === 'EUR', 'duration and cost');
+check($st->duration_s === 20 && FFI::string($st->cost) === '', 'duration, and no cost made up (no public record shows one)');
 check(FFI::string($st->raw_status) === 'disposition:0', 'raw status');
 $cc->cc_call_free($call);
 $n = counters($app);
@@ -122,12 +124,12 @@ $bad = $cc->new('cc_call_options');
 check($r === $cc->CC_ERR_INVALID_ARGUMENT && str_contains(last_error(), 'Name <+number>'), 'caller id checked before sending');
 check(counters($app)['calls_placed'] === $placed, 'no call placed by refused starts');
 
-// A cut connection after the carrier placed the call: repeated with its nonce, one call.
+// A cut connection after the carrier placed the call: found by its nonce, one call.
 check(control("cut-next-start?client=$app"), 'arm a cut');
 [$r, $call] = start($client, '0171 1234486|0171 1234567');
 check($r === $cc->CC_OK, 'start survives the cut');
 $n = counters($app);
-check($n['cut_starts'] === 1 && $n['duplicate_starts'] === 1 && $n['calls_placed'] === $placed + 1, 'one call, not two');
+check($n['cut_starts'] === 1 && $n['duplicate_starts'] === 0 && $n['nonce_reuses'] === 0 && $n['calls_placed'] === $placed + 1, 'one call, not two');
 [$seen, $st] = follow($call);
 check(isset($seen[$cc->CC_STATE_CONNECTED]) && $st->state === $cc->CC_STATE_ENDED, 'that call followed to the end');
 $cc->cc_call_free($call);

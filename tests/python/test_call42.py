@@ -1,12 +1,14 @@
 """42call through Python ctypes: callback, hang-up, SMS, top-up, reference, misuse."""
 import ctypes
+import json
 import threading
+import urllib.request
 import unittest
 from ctypes import byref, c_size_t, c_void_p
 
 from ccffi import (AUTH, CallOptions, CallStatus, ENDED, INITIATING, INSUFFICIENT_FUNDS, INTERNAL,
                    INVALID_ARGUMENT, INVALID_HANDLE, INVALID_NUMBER, OK, PROVIDER, STATUS_LIVE,
-                   UNSUPPORTED, last_error, lib, new_client, sim_dsn, sim_stats, take_string)
+                   UNSUPPORTED, last_error, lib, new_client, sim_dsn, sim_port, sim_stats, take_string)
 
 
 class Call42(unittest.TestCase):
@@ -34,6 +36,13 @@ class Call42(unittest.TestCase):
         lib.cc_poll_status(call, byref(st))
         self.assertEqual(st.state, ENDED)
         self.assertEqual(lib.cc_reason_name(st.reason), b"CANCELLED")
+        # The carrier really stopped it: the simulator names the call by callerId, the
+        # only document's word for stopcallback.
+        p = c_void_p()
+        self.assertEqual(lib.cc_call_id(call, byref(p)), OK)
+        call_id = take_string(p)
+        with urllib.request.urlopen(f"http://127.0.0.1:{sim_port()}/_sim/42call/call?user=test-py&id={call_id}") as r:
+            self.assertEqual(json.loads(r.read())["stage"], "hung_up")
         lib.cc_call_free(call)
 
     def test_reference_and_attach(self):

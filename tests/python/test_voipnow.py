@@ -1,5 +1,7 @@
 """VoipNow through Python ctypes: a ring group followed to the end with one token, token
-renewal, every documented 400 code, hang-up by id only, the nonce retry after a cut."""
+renewal, every documented 400 code, hang-up by id only, the look for the nonce after a cut
+(the simulator, like the sources, does not de-duplicate), BUSY and NO ANSWER from the
+call records, A_ANSWERED from the answer date."""
 import base64
 import json
 import os
@@ -16,6 +18,7 @@ CAP_CALLBACK, CAP_LIVE_STATUS, CAP_HANGUP, CAP_RING_GROUP, CAP_CALLER_ID = 1, 2,
 CAP_IDEMPOTENT_START, CAP_MAX_DURATION, CAP_WAIT_FOR_PICKUP, CAP_CALL_FLAGS = 512, 1024, 2048, 16384
 OPT_ALLOW_PUBLIC_TRANSFER, OPT_VIDEO = 1, 2
 REASON_NONE, REASON_CANCELLED = 0, 6
+REASON_BUSY, REASON_NO_ANSWER = 1, 2
 
 CODES = [
     ("extension_invalid", INVALID_ARGUMENT), ("pc_duration_invalid", INVALID_ARGUMENT),
@@ -104,7 +107,8 @@ class VoipNow(unittest.TestCase):
             self.assertIn(state, seen)
         self.assertEqual(st.reason, REASON_NONE)
         self.assertTrue(st.flags & STATUS_LIVE)
-        self.assertEqual((st.duration_s, st.cost, st.currency, st.raw_status), (20, b"0.10", b"EUR", b"disposition:0"))
+        # No public call record shows a cost: none is made up.
+        self.assertEqual((st.duration_s, st.cost, st.raw_status), (20, b"", b"disposition:0"))
         lib.cc_call_free(call)
         n = counters(app)
         self.assertEqual(n["token_fetches"], 1)
@@ -155,18 +159,33 @@ class VoipNow(unittest.TestCase):
         self.assertEqual(counters(app)["calls_placed"], 0)
         lib.cc_client_free(client)
 
-    def test_nonce_retry_after_a_cut_connection(self):
+    def test_a_cut_start_is_found_by_its_nonce_not_placed_twice(self):
         app = app_name("cut")
         client = voipnow_client(app)
         control(f"cut-next-start?client={app}")
         r, call = self.start(client, "0171 1234486|0171 1234567")
         self.assertEqual(r, OK, last_error())
         n = counters(app)
-        self.assertEqual((n["cut_starts"], n["duplicate_starts"], n["calls_placed"]), (1, 1, 1))
+        self.assertEqual((n["cut_starts"], n["duplicate_starts"], n["nonce_reuses"], n["calls_placed"]),
+                         (1, 0, 0, 1))
+        self.assertEqual(len(sim_call(call)["nonce"]), 32)
         seen, st = self.follow(call)
         self.assertIn(CONNECTED, seen)
         self.assertEqual(st.state, ENDED)
         lib.cc_call_free(call)
+        lib.cc_client_free(client)
+
+    def test_busy_and_no_answer_from_the_call_record(self):
+        app = app_name("disp")
+        control(f"step-ms?client={app}&ms=100")
+        client = voipnow_client(app)
+        for a, b, reason, raw in (("0171 1234486", "030 1234567", REASON_BUSY, b"disposition:1"),
+                                  ("0171 1234567", "030 1234408", REASON_NO_ANSWER, b"disposition:3")):
+            r, call = self.start(client, a, b=b)
+            self.assertEqual(r, OK, last_error())
+            _, st = self.follow(call)
+            self.assertEqual((st.state, st.reason, st.raw_status), (FAILED, reason, raw), (a, b))
+            lib.cc_call_free(call)
         lib.cc_client_free(client)
 
     def test_token_renewed_before_expiry_and_on_401(self):

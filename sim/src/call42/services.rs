@@ -2,7 +2,7 @@
 //! `"15,4426"`, `"0,10 EUR"`, `"0.01"`; a card's `active` as `1`, `''` or `' '` (PHP
 //! style, not JSON); "nothing" as `[]` (cdr-callshop, empty dial-in lists, an unknown
 //! card) or no body at all (cdrs); `cdrs` asked in `DD.MM.YYYY`, `cdr-callshop` in
-//! `YYYY-MM-DD`; SIP passwords in base64.
+//! `YYYY-MM-DD` (its document) or `DD.MM.YYYY` (42com's own sample); SIP passwords in base64.
 //!
 //! Rates (per minute, billed per second): German mobile prefixes by network (0,10, O2
 //! 0,09), the rest of Germany 0,04, the UK 0,05 (mobile 0,15), North America 0,02,
@@ -324,13 +324,25 @@ impl Call42 {
         let (Some(from), Some(to)) = (req.query_param("from"), req.query_param("to")) else {
             return envelope_error(404, "Bad resource: from and to are required");
         };
-        let (Some(from), Some(to)) = (day_of(&from, table), day_of(&to, table)) else {
+        // cdrs: `DD.MM.YYYY`, as its document shows (`?cdrs&from=14.02.2014&to=19.02.2014`).
+        // cdr-callshop: its document shows `YYYY-MM-DD`
+        // (`?cdr-callshop&from=2014-02-01&to=2014-02-20&show=2`), while 42com's own PHP
+        // sample (mitchobrian/api.rest.v2.42com, api.rest.v2.php) asks it with
+        // `'&from=' . date('d.m.Y') . '&to=' . date('d.m.Y')`: both forms are taken.
+        let day = |t: &str| {
+            if table {
+                day_of(t, true)
+            } else {
+                day_of(t, false).or_else(|| day_of(t, true))
+            }
+        };
+        let (Some(from), Some(to)) = (day(&from), day(&to)) else {
             return envelope_error(
                 404,
                 if table {
                     "Bad resource: dates must be DD.MM.YYYY"
                 } else {
-                    "Bad resource: dates must be YYYY-MM-DD"
+                    "Bad resource: dates must be YYYY-MM-DD or DD.MM.YYYY"
                 },
             );
         };

@@ -18,7 +18,9 @@
 //!   card documents);
 //! - card numbers go as international digits (`4917990000000`, as the documents show);
 //!   other numbers in the `00` form, as the call module sends them;
-//! - code 1001 ("result not known") and an empty card reply read as "not found".
+//! - code 1001 ("result not known") and an empty card reply read as "not found";
+//! - `cdr-callshop` dates: its document shows `YYYY-MM-DD` (the default), 42com's own PHP
+//!   sample sends `date('d.m.Y')`: DSN option `callshop_dates=iso|dotted`.
 
 use std::collections::BTreeMap;
 
@@ -50,10 +52,13 @@ pub(crate) struct AccountConfig {
     realm: Option<String>,
     /// The currency of amounts whose reply names none.
     currency: String,
+    /// `cdr-callshop` dates as `DD.MM.YYYY` (42com's sample) instead of `YYYY-MM-DD`
+    /// (the document).
+    callshop_dotted: bool,
 }
 
 impl AccountConfig {
-    /// Takes `card_path`, `realm` and `currency` out of the DSN.
+    /// Takes `card_path`, `realm`, `currency` and `callshop_dates` out of the DSN.
     pub(crate) fn from_dsn(dsn: &mut Dsn) -> Result<AccountConfig> {
         let bad = |what: &str| Error::invalid_argument(format!("DSN: option {what}"));
         let card_path = match dsn.take_option("card_path") {
@@ -86,10 +91,16 @@ impl AccountConfig {
             }
             Some(_) => return Err(bad("currency must be an ISO 4217 code such as EUR")),
         };
+        let callshop_dotted = match dsn.take_option("callshop_dates").as_deref() {
+            None | Some("iso") => false,
+            Some("dotted") => true,
+            Some(_) => return Err(bad("callshop_dates must be iso or dotted")),
+        };
         Ok(AccountConfig {
             card_path,
             realm,
             currency,
+            callshop_dotted,
         })
     }
 }
@@ -376,13 +387,20 @@ fn elements(v: &Value) -> Vec<&Value> {
     }
 }
 
-fn protocol(what: &str) -> Error {
-    Error::protocol(format!(
-        "42call's {what} reply is not in the documented form"
-    ))
-}
-
 impl Call42 {
+    /// A reply (or the part of it) that is not in the documented form: PROTOCOL, with the
+    /// part as the carrier sent it (secrets blanked, one line, cut at the log's length)
+    /// in the message and at DEBUG.
+    fn unreadable_part(&self, what: &str, part: &Value) -> Error {
+        let text = crate::log::one_line(&self.transport.redact(&crate::log::body(
+            &part.to_string(),
+            Some("application/json"),
+        )));
+        let message = format!("42call's {what} reply is not in the documented form: {text}");
+        crate::log::log_at!(crate::log::Level::Debug, "{message}");
+        Error::protocol(message)
+    }
+
     /// The currency of a reply's amounts: the reply's own, else the one the carrier
     /// reported last on this client, else the DSN's `currency`.
     fn currency_of(&self, body: &Value) -> String {
@@ -529,7 +547,7 @@ impl Call42 {
         let credit = self
             .money_field(body, "Amount", &currency)
             .map_err(|e| e.context("card"))?
-            .ok_or_else(|| protocol("card (no Amount)"))?;
+            .ok_or_else(|| self.unreadable_part("card (no Amount)", body))?;
         Ok(Card {
             number,
             customer: text(body, "Kunde"),
@@ -550,7 +568,7 @@ impl Call42 {
         for a in list {
             let balance = self
                 .money_field(a, "amount", &currency)?
-                .ok_or_else(|| protocol("account (an account without amount)"))?;
+                .ok_or_else(|| self.unreadable_part("account (an account without amount)", a))?;
             accounts.push(AccountEntry {
                 customer_name: text(a, "customername"),
                 customer_number: text(a, "customernumber"),
@@ -640,7 +658,9 @@ impl Call42 {
             let start = text(r, "datestart")
                 .as_deref()
                 .and_then(datetime)
-                .ok_or_else(|| protocol("cdrs (a record without a readable datestart)"))?;
+                .ok_or_else(|| {
+                    self.unreadable_part("cdrs (a record without a readable datestart)", r)
+                })?;
             let end = text(r, "dateend").as_deref().and_then(datetime);
             let duration_s = r
                 .get("time")
@@ -649,7 +669,9 @@ impl Call42 {
                     end.as_ref()
                         .and_then(|(_, e)| u32::try_from(e - start.1).ok())
                 })
-                .ok_or_else(|| protocol("cdrs (a record without a readable time)"))?;
+                .ok_or_else(|| {
+                    self.unreadable_part("cdrs (a record without a readable time)", r)
+                })?;
             out.push(CallRecord {
                 start: start.0,
                 end: end.map(|e| e.0),
@@ -662,7 +684,7 @@ impl Call42 {
                 kind: text(r, "type"),
                 cost: self
                     .money_field(r, "amount", &currency)?
-                    .ok_or_else(|| protocol("cdrs (a record without amount)"))?,
+                    .ok_or_else(|| self.unreadable_part("cdrs (a record without amount)", r))?,
                 cost_with_tax: self.money_field(r, "amounttax", &currency)?,
                 source: RecordSource::Cdrs.name(),
             });
@@ -679,11 +701,12 @@ impl Call42 {
                 .or_else(|| text(r, "date"))
                 .as_deref()
                 .and_then(datetime)
-                .ok_or_else(|| protocol("cdr-callshop (a record without a readable date)"))?;
-            let duration_s = r
-                .get("duration")
-                .and_then(seconds)
-                .ok_or_else(|| protocol("cdr-callshop (a record without a duration)"))?;
+                .ok_or_else(|| {
+                    self.unreadable_part("cdr-callshop (a record without a readable date)", r)
+                })?;
+            let duration_s = r.get("duration").and_then(seconds).ok_or_else(|| {
+                self.unreadable_part("cdr-callshop (a record without a duration)", r)
+            })?;
             out.push(CallRecord {
                 start,
                 end: None,
@@ -694,9 +717,9 @@ impl Call42 {
                 destination: text(r, "comment"),
                 customer_name: None,
                 kind: None,
-                cost: self
-                    .money_field(r, "amount", &currency)?
-                    .ok_or_else(|| protocol("cdr-callshop (a record without amount)"))?,
+                cost: self.money_field(r, "amount", &currency)?.ok_or_else(|| {
+                    self.unreadable_part("cdr-callshop (a record without amount)", r)
+                })?,
                 cost_with_tax: self.money_field(r, "amounttax", &currency)?,
                 source: RecordSource::Callshop.name(),
             });
@@ -879,6 +902,9 @@ impl AccountServices for Call42 {
     fn call_records(&self, q: &RecordQuery) -> Result<Vec<CallRecord>> {
         let (from, to) = match q.source {
             RecordSource::Cdrs => (q.from.dotted(), q.to.dotted()),
+            RecordSource::Callshop if self.account.callshop_dotted => {
+                (q.from.dotted(), q.to.dotted())
+            }
             RecordSource::Callshop => (q.from.iso(), q.to.iso()),
         };
         let show = q.count.map(|c| c.to_string());
@@ -982,7 +1008,9 @@ impl AccountServices for Call42 {
             is_nothing(&body) || (text(&body, "CLI").is_none() && body.get("Amount").is_none());
         if no_card {
             return Err(if effect == Effect::Place {
-                transport::unknown(protocol("card (it said OK but sent no card)"))
+                transport::unknown(
+                    self.unreadable_part("card (it said OK but sent no card)", &body),
+                )
             } else {
                 Error::new(ErrorKind::NotFound, "42call has no card for this number")
             });

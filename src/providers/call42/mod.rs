@@ -9,7 +9,9 @@
 //! Choices where the carrier's documents are silent (change them here):
 //! - numbers are sent in the international `00` form (`00491711234567`), the form the
 //!   carrier's own call records use;
-//! - `stopcallback` names the call with `callId`, the field `trycallback` returned;
+//! - `stopcallback` names the call with `callerId`, the only document's word ("For
+//!   identifying a specific call you need to transmit the callerId"), and with `callId`
+//!   too, the field `trycallback` returned it in (see [`stop_form`]);
 //! - the carrier has no status call for a web callback: a call reads `INITIATING`
 //!   (not live) until the host hangs it up or its limits run out;
 //! - code 402 is read as insufficient funds (not in the documents).
@@ -181,7 +183,11 @@ impl Call42 {
                     s if s >= 400 => {
                         Error::new(ErrorKind::Provider, format!("42call answered HTTP {s}"))
                     }
-                    _ => Error::protocol("42call's reply is not its JSON envelope"),
+                    _ => crate::providers::unreadable(
+                        &self.transport,
+                        "42call's reply is not its JSON envelope",
+                        resp,
+                    ),
                 };
                 return Err(if effect == Effect::Place && e.kind() != ErrorKind::Auth {
                     transport::unknown(e)
@@ -268,7 +274,7 @@ impl Provider for Call42 {
     }
 
     fn hangup(&self, call: &CallContext<'_>) -> Result<Observation> {
-        let form = [("act", "stopcallback"), ("callId", call.call_id)];
+        let form = stop_form(call.call_id);
         self.exchange("POST", "webcallback", &[], Some(&form), Effect::Write)?;
         Ok(Observation {
             state: Some(CallState::Ended),
@@ -358,6 +364,19 @@ fn loose_bool<'de, D: serde::Deserializer<'de>>(
         serde_json::Value::String(s) => Some(matches!(s.as_str(), "true" | "1")),
         _ => None,
     })
+}
+
+/// The form of `stopcallback`. The one document names the call's field `callerId`
+/// (developer.42one.com/web-callback), while `trycallback` returns it as `callId`; no
+/// public client sends stopcallback. Both carry the id: a PHP backend ignores a form
+/// field it does not read, and a stop request that names the call in both readings
+/// cannot stop any other call (the value is the same id).
+pub(crate) fn stop_form(call_id: &str) -> [(&'static str, &str); 3] {
+    [
+        ("act", "stopcallback"),
+        ("callerId", call_id),
+        ("callId", call_id),
+    ]
 }
 
 pub(crate) fn md5_hex(s: &str) -> String {

@@ -1,5 +1,5 @@
 //! 4PSA VoipNow, Unified API (UAPI 3): OAuth2 client credentials, simple phone calls with
-//! ring groups, caller ids and limits, an idempotency nonce, live status and hang-up.
+//! ring groups, caller ids and limits, a nonce, live status and hang-up.
 //!
 //! - Token: `POST /oauth/token.php` (form: `grant_type=client_credentials`, `client_id`,
 //!   `client_secret`, `type=unifiedapi`, and `redirect_uri` when the DSN gives one), reply
@@ -8,30 +8,38 @@
 //!   uses the host's own token and never fetches one. Tokens are registered with the
 //!   transport as secrets and never appear in a message.
 //! - Start: `POST /uapi/phoneCalls/{user}/simple?waitForPickup=&callDuration=&
-//!   allowPublicTransfer=&video=` with `{extension, phoneCallView: [{source[],
-//!   destination[], callerId, callerIdDestination, nonce}]}`. Every start has a fresh
-//!   nonce. The carrier de-duplicates on it, so a start whose outcome is unknown (the
-//!   connection broke after sending, a 5xx, a garbled reply) is repeated with the SAME
-//!   nonce, up to [`START_ATTEMPTS`] times within the DSN's timeout: this is the one
-//!   carrier where repeating a start cannot place a second call.
+//!   allowPublicTransfer=&video=` with `{extension, nonce, phoneCallView: [{source[],
+//!   destination[], callerId, callerIdDestination}]}`: the nonce on the PhoneCall, where
+//!   the PhoneCalls resource and 4PSA's own client put it. No source says the carrier
+//!   de-duplicates a repeated nonce, so a start whose outcome is unknown (the connection
+//!   broke after sending, a 5xx, a reply without an id) is never simply repeated: the
+//!   extension's live calls are listed first and searched for our nonce ([`nonce_search`]);
+//!   only when the list shows nonces and none is ours is the start sent again (same
+//!   nonce), up to [`START_ATTEMPTS`] times within the DSN's timeout. When the list
+//!   cannot tell, the result is `OUTCOME_UNKNOWN`.
 //! - Status: `GET /uapi/phoneCalls/{user}/{extension}/{id}` while the call is live; once
 //!   it has left the live list, the call record (CDR) settles its end (see [`cdr_query`]).
 //! - Hang-up: `DELETE /uapi/phoneCalls/{user}/{extension}/{id}`. Without the id that
 //!   request hangs up EVERY call on the extension; the only way to build the URL is
 //!   [`VoipNow::call_url`], which takes a [`PhoneCallId`], and a `PhoneCallId` is never
-//!   empty, `.` or `..` and is percent-encoded as one path segment.
+//!   empty, `.` or `..` and is percent-encoded as one path segment. The extension's URL
+//!   is only ever built inside [`VoipNow::live_calls`], which sends a GET.
 //! - Errors: `{"error": {"code", "message"}}`; the 400 codes of the simple call reach the
-//!   host as INVALID_ARGUMENT or INVALID_NUMBER with the carrier's code.
+//!   host as INVALID_ARGUMENT or INVALID_NUMBER with the carrier's code. A reply that
+//!   cannot be read is PROTOCOL with its raw body (secrets blanked) in the message.
 //!
-//! Choices where the carrier's documents are silent (change them here):
+//! Choices where the carrier's documents are silent or disagree (docs/voipnow.md lists
+//! each with its source):
 //! - public numbers go out in E.164 with `+` (`number_format=00` or `digits` in the DSN
 //!   switch to `0049...` or `49...`); an extended extension number (`0003*210`) is passed
 //!   as it is;
+//! - the caller id shown to B goes as `callerIdDestination` (the UAPI 3 document), or as
+//!   `callerDestination` (4PSA's current client) with `caller_id_b_field=callerDestination`;
 //! - a PhoneCall is read as an array, an `{entry: [...]}` collection or one object; its
 //!   state is the most advanced of its views (`phoneCallView[].status`, with `answered`
-//!   on the call or the view): 1/2 INITIATING (A_ANSWERED when answered), 3 RINGING_A
-//!   (A_ANSWERED when answered), 4 RINGING_B, 5 CONNECTED, 0 and unknown values keep the
-//!   state and are reported raw;
+//!   on the call or the view, a date in the documents, also read as a flag): 1/2
+//!   INITIATING (A_ANSWERED when answered), 3 RINGING_A (A_ANSWERED when answered), 4
+//!   RINGING_B, 5 CONNECTED, 0 and unknown values keep the state and are reported raw;
 //! - the call record and its query are described at [`cdr_query`] and [`cdr_observation`];
 //!   a call that left the live list without a record is ENDED with reason UNKNOWN;
 //! - a token reply without `expires_in` is kept for an hour (and renewed on a 401);
@@ -51,17 +59,21 @@ use crate::model::{CallContext, CallOptions, Capabilities, StartContext, Started
 use crate::model::{CallState, FailReason, Leg, Observation};
 use crate::money::Money;
 use crate::number::{self, Number};
-use crate::providers::Provider;
+use crate::providers::{unreadable, Provider};
 use crate::transport::{Effect, Request, Response, Transport};
 
 mod token;
 
 use token::Token;
 
-/// Attempts of one call start (the first one included), all with the same nonce.
+/// Attempts of one call start (the first one included), all with the same nonce; a
+/// start is sent again only when the extension's live calls show none with its nonce.
 pub const START_ATTEMPTS: u32 = 3;
 /// How many call records one status query reads.
 const CDR_PAGE: u32 = 50;
+/// A record matched by its destination must have started within this window around the
+/// call's start (seconds before, and after now).
+const CDR_WINDOW_S: i64 = 120;
 
 /// Characters left as they are in a path segment; everything else is percent-encoded
 /// (so that `/`, `?`, `#` in an id or extension can never change the URL's shape).
@@ -141,6 +153,9 @@ pub struct VoipNow {
     extension: String,
     default_country: Option<u16>,
     number_format: NumberFormat,
+    /// The field of the caller id shown to B (`callerIdDestination` or
+    /// `callerDestination`).
+    caller_id_b_field: &'static str,
     auth: Auth,
     token: Mutex<Option<Token>>,
     /// `token_cache=PATH`: a file that keeps the access token between processes.
@@ -153,8 +168,18 @@ enum StartOutcome {
     Placed(PhoneCallId),
     /// The carrier refused, or nothing was sent: final.
     Refused(Error),
-    /// The request may have been acted on: repeat it with the same nonce.
+    /// The request may have been acted on: look for its nonce before repeating it.
     Unknown(Error),
+}
+
+/// What the extension's live calls say about a nonce.
+enum NonceSearch {
+    /// A live call carries it: the start placed that call.
+    Found(PhoneCallId),
+    /// The calls listed all show their nonce and none is ours (or none is listed).
+    Absent,
+    /// The list cannot tell (it failed, or shows calls without their nonce).
+    CannotTell(String),
 }
 
 impl VoipNow {
@@ -179,6 +204,16 @@ impl VoipNow {
             Some("00") => NumberFormat::Zeros,
             Some("digits") => NumberFormat::Digits,
             Some(_) => return Err(bad("option number_format must be e164, 00 or digits".into())),
+        };
+        let caller_id_b_field = match dsn.take_option("caller_id_b_field").as_deref() {
+            None | Some("callerIdDestination") => "callerIdDestination",
+            Some("callerDestination") => "callerDestination",
+            Some(_) => {
+                return Err(bad(
+                    "option caller_id_b_field must be callerIdDestination or callerDestination"
+                        .into(),
+                ))
+            }
         };
         let token = dsn.take_option("token");
         let redirect_uri = dsn.take_option("redirect_uri");
@@ -222,6 +257,7 @@ impl VoipNow {
             extension,
             default_country: dsn.default_country,
             number_format,
+            caller_id_b_field,
             auth,
             token: Mutex::new(None),
             token_cache,
@@ -368,10 +404,11 @@ impl VoipNow {
                         "VoipNow accepted the call but its id cannot be used: the call can be neither followed nor hung up from here",
                     )),
                 },
-                None => StartOutcome::Unknown(Error::protocol(format!(
-                    "VoipNow answered the call start with HTTP {} but no call id",
-                    resp.status
-                ))),
+                None => StartOutcome::Unknown(unreadable(
+                    &self.transport,
+                    "VoipNow answered the call start without a call id",
+                    &resp,
+                )),
             },
             204 => StartOutcome::Refused(Error::new(
                 ErrorKind::OutcomeUnknown,
@@ -397,6 +434,49 @@ impl VoipNow {
         }
     }
 
+    /// `GET /uapi/phoneCalls/{user}/{extension}`: the extension's live calls. The URL of
+    /// the extension is built here only, for this GET (a DELETE there hangs up them all).
+    fn live_calls(&self, deadline: Instant) -> Result<Response> {
+        let url = format!(
+            "{}/uapi/phoneCalls/{}/{}",
+            self.base,
+            segment(&self.user),
+            segment(&self.extension)
+        );
+        self.exchange("GET", &url, None, Effect::Read, deadline)
+    }
+
+    /// Looks among the extension's live calls for the one our nonce created.
+    fn look_for_nonce(&self, nonce: &str, deadline: Instant) -> NonceSearch {
+        let resp = match self.live_calls(deadline) {
+            Ok(r) => r,
+            Err(e) => {
+                return NonceSearch::CannotTell(format!(
+                    "listing the extension's calls failed: {}",
+                    e.message()
+                ))
+            }
+        };
+        match resp.status {
+            200 => match serde_json::from_str::<Value>(&resp.body) {
+                Ok(v) => nonce_search(&v, nonce),
+                Err(_) => NonceSearch::CannotTell(
+                    unreadable(
+                        &self.transport,
+                        "VoipNow's list of live calls is not JSON",
+                        &resp,
+                    )
+                    .message()
+                    .to_string(),
+                ),
+            },
+            204 | 404 => NonceSearch::Absent,
+            s => NonceSearch::CannotTell(format!(
+                "listing the extension's calls was answered HTTP {s}"
+            )),
+        }
+    }
+
     // ---- Status ----
 
     /// Settles a call that is no longer in the live list: its call record, or ENDED
@@ -411,13 +491,25 @@ impl VoipNow {
             let url = cdr_query(&self.base, &owner.user, b);
             let resp = self.exchange("GET", &url, None, Effect::Read, deadline)?;
             if resp.status == 200 {
-                if let Ok(v) = serde_json::from_str::<Value>(&resp.body) {
-                    if let Some(rec) = items(&v)
-                        .into_iter()
-                        .find(|r| record_is_of(r, call.call_id))
-                    {
-                        return Ok(cdr_observation(rec));
+                let v: Value = serde_json::from_str(&resp.body).map_err(|_| {
+                    unreadable(
+                        &self.transport,
+                        "VoipNow's call records are not JSON",
+                        &resp,
+                    )
+                })?;
+                let started = call.extra.get("t").and_then(Value::as_i64);
+                match find_record(&v, call.call_id, b, started, unix_now() as i64) {
+                    RecordMatch::One(rec) => return Ok(cdr_observation(rec, b)),
+                    RecordMatch::Ambiguous(n) => {
+                        return Ok(Observation {
+                            state: Some(CallState::Ended),
+                            reason: FailReason::Unknown,
+                            raw_code: Some(format!("cdr-ambiguous:{n}")),
+                            ..Default::default()
+                        })
                     }
+                    RecordMatch::None => {}
                 }
             } else if resp.status == 401 || resp.status >= 500 {
                 return Err(self.carrier_error(&resp));
@@ -485,11 +577,12 @@ impl Provider for VoipNow {
             view["callerId"] = Value::String(caller_id(c, "caller_id")?);
         }
         if let Some(c) = &options.caller_id_b {
-            view["callerIdDestination"] = Value::String(caller_id(c, "caller_id_b")?);
+            view[self.caller_id_b_field] = Value::String(caller_id(c, "caller_id_b")?);
         }
         let nonce = crate::util::new_nonce();
-        view["nonce"] = Value::String(nonce);
-        let body = json!({"extension": self.extension, "phoneCallView": [view]}).to_string();
+        // On the PhoneCall, beside `extension` (PhoneCalls resource; 4PSA's client).
+        let body = json!({"extension": self.extension, "nonce": nonce, "phoneCallView": [view]})
+            .to_string();
         let mut query: Vec<(&str, String)> = Vec::new();
         if let Some(s) = options.wait_for_pickup_s {
             query.push(("waitForPickup", s.to_string()));
@@ -505,6 +598,7 @@ impl Provider for VoipNow {
         }
         let url = self.start_url(&query);
         let deadline = Instant::now() + self.transport.timeout();
+        let started_unix = unix_now();
         let mut backoff = Duration::from_millis(100);
         let mut attempt = 1;
         let id = loop {
@@ -512,30 +606,58 @@ impl Provider for VoipNow {
                 StartOutcome::Placed(id) => break id,
                 StartOutcome::Refused(e) => return Err(e),
                 StartOutcome::Unknown(e) => {
-                    if attempt < START_ATTEMPTS && Instant::now() + backoff < deadline {
-                        std::thread::sleep(backoff);
-                        backoff *= 2;
-                        attempt += 1;
-                        continue;
-                    }
-                    // The transport's own note ("it was not repeated") is not true here.
+                    // The transport's own note ("it was not repeated") is not the whole
+                    // story here: say what was done.
                     let cause = e
                         .message()
                         .split(" (the request may have reached")
                         .next()
-                        .unwrap_or("");
-                    return Err(Error::new(
-                        ErrorKind::OutcomeUnknown,
-                        format!(
-                            "VoipNow: the outcome of the call start is unknown after {attempt} attempt(s) with one nonce ({cause}); the carrier places at most one call per nonce: check the extension's calls before trying again"
-                        ),
-                    ));
+                        .unwrap_or("")
+                        .to_string();
+                    let unknown = |what: &str| {
+                        Error::new(
+                            ErrorKind::OutcomeUnknown,
+                            format!(
+                                "VoipNow: the outcome of the call start is unknown after {attempt} attempt(s) ({cause}); {what}: check the extension's calls before trying again"
+                            ),
+                        )
+                    };
+                    if Instant::now() + backoff >= deadline {
+                        return Err(unknown("no time was left to look for the call"));
+                    }
+                    // Give the carrier a moment to list the call, then look before
+                    // repeating: no source says a repeated nonce is de-duplicated.
+                    std::thread::sleep(backoff);
+                    backoff *= 2;
+                    match self.look_for_nonce(&nonce, deadline) {
+                        NonceSearch::Found(id) => break id,
+                        NonceSearch::CannotTell(why) => {
+                            return Err(unknown(&format!(
+                                "the extension's live calls could not tell whether it placed one ({why})"
+                            )));
+                        }
+                        NonceSearch::Absent
+                            if attempt < START_ATTEMPTS && Instant::now() < deadline =>
+                        {
+                            attempt += 1;
+                        }
+                        NonceSearch::Absent => {
+                            return Err(unknown(
+                                "no live call carries its nonce and it was not sent again (attempts or time used up), but a call placed and already ended would not be listed either",
+                            ));
+                        }
+                    }
                 }
             }
         };
         Ok(Started {
             call_id: id.as_str().to_string(),
-            extra: json!({"user": self.user, "ext": self.extension, "b": destination}),
+            extra: json!({
+                "user": self.user,
+                "ext": self.extension,
+                "b": destination,
+                "t": started_unix,
+            }),
             observation: Observation::state(CallState::Initiating),
             live: true,
         })
@@ -554,8 +676,13 @@ impl Provider for VoipNow {
         )?;
         match resp.status {
             200 => {
-                let v: Value = serde_json::from_str(&resp.body)
-                    .map_err(|_| Error::protocol("VoipNow's PhoneCall reply is not JSON"))?;
+                let v: Value = serde_json::from_str(&resp.body).map_err(|_| {
+                    unreadable(
+                        &self.transport,
+                        "VoipNow's PhoneCall reply is not JSON",
+                        &resp,
+                    )
+                })?;
                 match find_call(&v, id.as_str()) {
                     Some(pc) => Ok(Some(live_observation(pc))),
                     None => self.settle(call, &owner, deadline).map(Some),
@@ -591,28 +718,211 @@ impl Provider for VoipNow {
 
 // ---- What the carrier's replies mean (free functions, unit-tested below) ----
 
-/// The call-record query for a call to `destination` (the documents name the
-/// `destination` and `count` parameters but no query by call id): the records are then
-/// matched on `phoneCallId` (or `id`) by [`record_is_of`].
+/// The call-record query for a call to `destination`: `GET /uapi/cdr/{user}?
+/// destination=&count=50` (List CDR names both parameters, and no query by call id).
+/// The destination goes in the records' own number form, digits without `+` (the CDR
+/// resource's example writes `"source":"14141555"`); whether the server normalises the
+/// filter is unknown.
 pub fn cdr_query(base: &str, user: &str, destination: &str) -> String {
     let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("destination", destination)
+        .append_pair("destination", &record_number(destination))
         .append_pair("count", &CDR_PAGE.to_string())
         .finish();
     format!("{base}/uapi/cdr/{}?{query}", segment(user))
 }
 
-fn record_is_of(record: &Value, call_id: &str) -> bool {
-    ["phoneCallId", "id"]
-        .iter()
-        .any(|k| record.get(*k).and_then(id_text).as_deref() == Some(call_id))
+/// A number as the call records write it: without a leading `+`.
+fn record_number(n: &str) -> String {
+    n.trim().strip_prefix('+').unwrap_or(n.trim()).to_string()
 }
 
-/// Reads one call record (PhoneCallRecord): `disposition` 0 answered (ENDED), 1 busy,
+/// The records of a CDR reply, each with its id: the documented `{entry: {ID: record,
+/// ...}}` (an object keyed by id), an `{entry: [...]}` list, a bare array, or one record.
+pub fn records(v: &Value) -> Vec<(Option<String>, &Value)> {
+    let id_of = |r: &Value| {
+        ["id", "phoneCallId"]
+            .iter()
+            .find_map(|k| r.get(*k).and_then(id_text))
+    };
+    fn list(
+        a: &[Value],
+        id_of: impl Fn(&Value) -> Option<String>,
+    ) -> Vec<(Option<String>, &Value)> {
+        a.iter().map(|r| (id_of(r), r)).collect()
+    }
+    match v {
+        Value::Array(a) => list(a, id_of),
+        Value::Object(o) => match o.get("entry") {
+            Some(Value::Array(a)) => list(a, id_of),
+            // One record rather than a map of them: it has fields that are not records.
+            Some(e @ Value::Object(m)) if !m.values().all(Value::is_object) => {
+                vec![(id_of(e), e)]
+            }
+            Some(Value::Object(m)) => m
+                .iter()
+                .map(|(k, r)| (id_of(r).or_else(|| Some(k.clone())), r))
+                .collect(),
+            Some(_) => Vec::new(),
+            None if o.is_empty() || o.contains_key("totalResults") => Vec::new(),
+            None => vec![(id_of(v), v)],
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// The views of a record (or of a PhoneCall): `phoneCallView` as a list or one object;
+/// a record without views stands for itself.
+fn views_of(r: &Value) -> Vec<&Value> {
+    match r.get("phoneCallView") {
+        Some(Value::Array(a)) if !a.is_empty() => a.iter().collect(),
+        Some(v @ Value::Object(_)) => vec![v],
+        _ => vec![r],
+    }
+}
+
+/// The numbers of a field that is a string or a list of strings.
+fn numbers_in(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![record_number(s)],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(record_number)
+            .collect(),
+        Some(Value::Number(n)) => vec![n.to_string()],
+        _ => Vec::new(),
+    }
+}
+
+/// Whether a view called `destination` (compared in the records' form; `00` and `+`
+/// forms of the same number are the same).
+fn view_called(view: &Value, destination: &str) -> bool {
+    let want = record_number(destination);
+    let bare = |n: &str| n.strip_prefix("00").unwrap_or(n).to_string();
+    numbers_in(view.get("destination"))
+        .iter()
+        .any(|n| *n == want || bare(n) == bare(&want))
+}
+
+/// When a record's call took place (Unix seconds): the first readable date among the
+/// fields a record may carry (none is shown in the public examples).
+fn record_time(r: &Value) -> Option<i64> {
+    const FIELDS: [&str; 6] = [
+        "startDate",
+        "start",
+        "date",
+        "callDate",
+        "answered",
+        "saveDate",
+    ];
+    std::iter::once(r)
+        .chain(views_of(r))
+        .flat_map(|v| FIELDS.iter().filter_map(move |f| v.get(*f)))
+        .find_map(|d| d.as_str().and_then(parse_date))
+}
+
+/// `2011-02-10T15:10:55Z`, `2011-02-10 15:10:55`, with or without fractions; a zone
+/// other than UTC (`+02:00`) is applied.
+pub fn parse_date(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if s.len() < 19 || !s.is_char_boundary(19) {
+        return None;
+    }
+    let (date, rest) = s.split_at(10);
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let sep = rest.as_bytes()[0];
+    if sep != b'T' && sep != b' ' {
+        return None;
+    }
+    let time = &rest[1..9];
+    let mut t = time.split(':').map(|p| p.parse::<i64>().ok());
+    let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    let mut zone = rest[9..].trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    zone = zone.trim();
+    let offset = match zone {
+        "" | "Z" | "UTC" | "GMT" => 0,
+        z if (z.starts_with('+') || z.starts_with('-')) && z.len() >= 5 => {
+            let sign = if z.starts_with('-') { -1 } else { 1 };
+            let digits: String = z[1..].chars().filter(char::is_ascii_digit).collect();
+            let h: i64 = digits.get(..2)?.parse().ok()?;
+            let mi: i64 = digits.get(2..4)?.parse().ok()?;
+            sign * (h * 3600 + mi * 60)
+        }
+        _ => return None,
+    };
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss - offset)
+}
+
+/// Which record of a CDR reply is our call's.
+pub enum RecordMatch<'v> {
+    One(&'v Value),
+    /// Several records fit by destination and time: none is taken.
+    Ambiguous(usize),
+    None,
+}
+
+/// The record of call `call_id` to `destination`: the one whose id is the call's; else
+/// the only one whose view called `destination` and that took place between
+/// [`CDR_WINDOW_S`] before the call's start (`started`, Unix seconds) and that long
+/// after `now`. Without a start time (an older reference) or a readable record time,
+/// nothing is matched by destination.
+pub fn find_record<'v>(
+    v: &'v Value,
+    call_id: &str,
+    destination: &str,
+    started: Option<i64>,
+    now: i64,
+) -> RecordMatch<'v> {
+    let all = records(v);
+    if let Some((_, r)) = all.iter().find(|(id, _)| id.as_deref() == Some(call_id)) {
+        return RecordMatch::One(r);
+    }
+    let Some(t0) = started else {
+        return RecordMatch::None;
+    };
+    let fits: Vec<&Value> = all
+        .iter()
+        .map(|(_, r)| *r)
+        .filter(|r| views_of(r).iter().any(|v| view_called(v, destination)))
+        .filter(|r| {
+            record_time(r).is_some_and(|t| t >= t0 - CDR_WINDOW_S && t <= now + CDR_WINDOW_S)
+        })
+        .collect();
+    match fits.as_slice() {
+        [one] => RecordMatch::One(one),
+        [] => RecordMatch::None,
+        many => RecordMatch::Ambiguous(many.len()),
+    }
+}
+
+/// Reads one call record (CDR resource): `disposition` 0 answered (ENDED), 1 busy,
 /// 2 failed, 3 no answer, 4 unknown (ENDED, reason UNKNOWN), 5 not allowed; `duration`
-/// seconds talked; `cost` and `currency`. The failed leg is not told by the record.
-pub fn cdr_observation(record: &Value) -> Observation {
-    let disposition = record.get("disposition").and_then(as_u64);
+/// seconds talked; `cost` and `currency` when given (no public example shows them).
+/// Disposition and duration live in the record's views: the view that called
+/// `destination` is read, else the first view that has a disposition, else the record
+/// itself. The failed leg is not told by the record.
+pub fn cdr_observation(record: &Value, destination: &str) -> Observation {
+    let views = views_of(record);
+    let has = |v: &&Value| v.get("disposition").is_some();
+    let view = views
+        .iter()
+        .copied()
+        .filter(has)
+        .find(|v| view_called(v, destination))
+        .or_else(|| views.iter().copied().find(has))
+        .unwrap_or(record);
+    let field = |k: &str| view.get(k).or_else(|| record.get(k));
+    let disposition = field("disposition").and_then(as_u64);
     let mut obs = match disposition {
         Some(0) => Observation::state(CallState::Ended),
         Some(1) => Observation::failed(FailReason::Busy, Leg::None),
@@ -629,17 +939,47 @@ pub fn cdr_observation(record: &Value) -> Observation {
         Some(d) => format!("disposition:{d}"),
         None => "disposition:?".into(),
     });
-    obs.duration_s = record
-        .get("duration")
+    obs.duration_s = field("duration")
         .and_then(as_u64)
         .map(|d| u32::try_from(d).unwrap_or(u32::MAX));
-    let currency = record.get("currency").and_then(Value::as_str);
-    obs.cost = match record.get("cost") {
+    let currency = field("currency").and_then(Value::as_str);
+    obs.cost = match field("cost") {
         Some(Value::String(s)) => Money::parse(s, currency).ok(),
         Some(Value::Number(n)) => Money::parse(&n.to_string(), currency).ok(),
         _ => None,
     };
     obs
+}
+
+/// What the extension's live calls say about `nonce` (the PhoneCall's `nonce`, or a
+/// view's, wherever a server puts it).
+fn nonce_search(v: &Value, nonce: &str) -> NonceSearch {
+    let calls = items(v);
+    let mut blind = 0;
+    for pc in &calls {
+        let nonces: Vec<&str> = std::iter::once(*pc)
+            .chain(views_of(pc))
+            .filter_map(|x| x.get("nonce").and_then(Value::as_str))
+            .collect();
+        if nonces.contains(&nonce) {
+            return match pc.get("id").and_then(id_text).map(|i| PhoneCallId::new(&i)) {
+                Some(Ok(id)) => NonceSearch::Found(id),
+                _ => NonceSearch::CannotTell(
+                    "a live call carries the nonce but has no usable id".into(),
+                ),
+            };
+        }
+        if nonces.is_empty() {
+            blind += 1;
+        }
+    }
+    if blind > 0 {
+        NonceSearch::CannotTell(format!(
+            "{blind} live call(s) on the extension show no nonce"
+        ))
+    } else {
+        NonceSearch::Absent
+    }
 }
 
 /// The neutral state of one PhoneCallView `status` (0 unknown, 1 off hook, 2 trying,
@@ -658,7 +998,7 @@ pub fn view_state(status: u64, answered: bool) -> Option<CallState> {
 /// What a live PhoneCall says: the most advanced of its views (and of the call itself,
 /// when it carries a `status`).
 pub fn live_observation(pc: &Value) -> Observation {
-    let call_answered = pc.get("answered").is_some_and(truthy);
+    let call_answered = pc.get("answered").is_some_and(answered);
     let mut views: Vec<&Value> = match pc.get("phoneCallView") {
         Some(Value::Array(a)) => a.iter().collect(),
         Some(v @ Value::Object(_)) => vec![v],
@@ -673,8 +1013,8 @@ pub fn live_observation(pc: &Value) -> Observation {
             continue;
         };
         raw = Some(raw.map_or(status, |r| r.max(status)));
-        let answered = call_answered || v.get("answered").is_some_and(truthy);
-        if let Some(state) = view_state(status, answered) {
+        let picked_up = call_answered || v.get("answered").is_some_and(answered);
+        if let Some(state) = view_state(status, picked_up) {
             if best.is_none_or(|(s, _)| state > s) {
                 best = Some((state, status));
             }
@@ -834,11 +1174,22 @@ fn id_text(v: &Value) -> Option<String> {
     }
 }
 
-fn truthy(v: &Value) -> bool {
+/// Whether `answered` says A picked up. The documents make it a date ("answered Date
+/// ... The date the source answered the call", `"2011-02-10T15:10:55Z"`); a flag is read
+/// too. A blank, `0`, `false` or a zero date (`0000-00-00 ...`) is not answered.
+fn answered(v: &Value) -> bool {
     match v {
         Value::Bool(b) => *b,
-        Value::Number(n) => n.as_u64().is_some_and(|n| n != 0),
-        Value::String(s) => matches!(s.as_str(), "true" | "1" | "yes"),
+        Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
+        Value::String(s) => {
+            let s = s.trim();
+            !s.is_empty()
+                && !matches!(
+                    s.to_ascii_lowercase().as_str(),
+                    "0" | "false" | "no" | "null" | "none"
+                )
+                && !s.starts_with("0000-00-00")
+        }
         _ => false,
     }
 }
@@ -888,6 +1239,7 @@ mod tests {
             extension: "210".into(),
             default_country: None,
             number_format: NumberFormat::E164,
+            caller_id_b_field: "callerIdDestination",
             auth: Auth::Fixed(Secret::new("t")),
             token: Mutex::new(None),
             token_cache: None,
@@ -1014,12 +1366,51 @@ mod tests {
         assert!(find_call(&json!({"entry": []}), "a").is_none());
         assert!(find_call(&json!([]), "a").is_none());
         assert!(find_call(&json!({"status": 3}), "a").is_some());
-        let rec = json!({"phoneCallId": "a", "disposition": 0, "duration": "35", "cost": "0.12", "currency": "eur"});
-        assert!(record_is_of(&rec, "a"));
-        let o = cdr_observation(&rec);
+    }
+
+    /// The CDR resource's documented shape (wiki.4psa.com, VNUAPI30 CDR Resource):
+    /// `entry` an object keyed by id, disposition and duration in each view, numbers as
+    /// digits without `+`.
+    fn documented_cdr(disposition: u32) -> Value {
+        json!({
+            "entry": {
+                "53bec7de3c242d5f87e5": {
+                    "id": "53bec7de3c242d5f87e5",
+                    "extension": "0003*210",
+                    "phoneCallView": [{
+                        "source": "14141555",
+                        "destination": "49301234567",
+                        "disposition": disposition,
+                        "duration": "35",
+                        "startDate": "2026-11-26T10:00:05Z",
+                    }],
+                },
+                "53bec7de3c242d5f87e6": {
+                    "id": "53bec7de3c242d5f87e6",
+                    "phoneCallView": [{"source": "1", "destination": "0003*002", "disposition": 0}],
+                },
+            },
+            "totalResults": 34922,
+            "phoneCallStat": [],
+        })
+    }
+
+    #[test]
+    fn records_in_the_documented_shape() {
+        let t0 = parse_date("2026-11-26T10:00:00Z").unwrap();
+        let v = documented_cdr(0);
+        assert_eq!(records(&v).len(), 2);
+        // By id.
+        let RecordMatch::One(rec) =
+            find_record(&v, "53bec7de3c242d5f87e5", "+49301234567", None, t0)
+        else {
+            panic!("not found by id");
+        };
+        let o = cdr_observation(rec, "+49301234567");
         assert_eq!(o.state, Some(CallState::Ended));
         assert_eq!(o.duration_s, Some(35));
-        assert_eq!(o.cost.unwrap().display(), "0.12 EUR");
+        assert_eq!(o.raw_code.as_deref(), Some("disposition:0"));
+        // BUSY and NO ANSWER come from the view, not from the record.
         for (d, state, reason) in [
             (1, CallState::Failed, FailReason::Busy),
             (2, CallState::Failed, FailReason::ProviderError),
@@ -1028,10 +1419,108 @@ mod tests {
             (5, CallState::Failed, FailReason::ProviderError),
             (77, CallState::Ended, FailReason::Unknown),
         ] {
-            let o = cdr_observation(&json!({"disposition": d}));
+            let v = documented_cdr(d);
+            let RecordMatch::One(rec) =
+                find_record(&v, "other-id", "+49301234567", Some(t0), t0 + 30)
+            else {
+                panic!("not found by destination and time");
+            };
+            let o = cdr_observation(rec, "+49301234567");
             assert_eq!((o.state, o.reason), (Some(state), reason), "{d}");
             assert_eq!(o.raw_code, Some(format!("disposition:{d}")));
         }
+        // Out of the call's time window, or without a start time: not ours.
+        let v = documented_cdr(1);
+        assert!(matches!(
+            find_record(&v, "x", "+49301234567", Some(t0 + 3600), t0 + 3700),
+            RecordMatch::None
+        ));
+        assert!(matches!(
+            find_record(&v, "x", "+49301234567", None, t0),
+            RecordMatch::None
+        ));
+        // Two records that fit equally: none is taken.
+        let two = json!({"entry": [
+            {"id": "r1", "phoneCallView": [{"destination": "49301234567", "disposition": 1, "startDate": "2026-11-26T10:00:05Z"}]},
+            {"id": "r2", "phoneCallView": [{"destination": "+49301234567", "disposition": 0, "startDate": "2026-11-26 10:00:09"}]},
+        ]});
+        assert!(matches!(
+            find_record(&two, "x", "+49301234567", Some(t0), t0 + 30),
+            RecordMatch::Ambiguous(2)
+        ));
+        // A flat record (a list of records with the fields on the record) still reads.
+        let flat = json!([{"phoneCallId": "a", "disposition": 0, "duration": "35", "cost": "0.12", "currency": "eur"}]);
+        let RecordMatch::One(rec) = find_record(&flat, "a", "+1", None, t0) else {
+            panic!()
+        };
+        let o = cdr_observation(rec, "+1");
+        assert_eq!(o.duration_s, Some(35));
+        assert_eq!(o.cost.unwrap().display(), "0.12 EUR");
+        // The query asks in the records' number form.
+        assert_eq!(
+            cdr_query("https://h", "@me", "+49301234567"),
+            "https://h/uapi/cdr/@me?destination=49301234567&count=50"
+        );
+    }
+
+    #[test]
+    fn answered_is_a_date() {
+        let a_answered = json!({"id": "x", "answered": "2011-02-10T15:10:55Z",
+            "phoneCallView": [{"status": 1}]});
+        assert_eq!(
+            live_observation(&a_answered).state,
+            Some(CallState::AAnswered)
+        );
+        let in_view = json!({"id": "x", "phoneCallView": [{"status": 3, "answered": "2011-02-10T15:10:55Z"}]});
+        assert_eq!(live_observation(&in_view).state, Some(CallState::AAnswered));
+        for not in [
+            json!(""),
+            json!("0000-00-00 00:00:00"),
+            json!(null),
+            json!(false),
+            json!(0),
+        ] {
+            let pc = json!({"id": "x", "answered": not, "phoneCallView": [{"status": 3}]});
+            assert_eq!(
+                live_observation(&pc).state,
+                Some(CallState::RingingA),
+                "{not}"
+            );
+        }
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_date("2011-02-10T15:10:55Z"), Some(1_297_350_655));
+        assert_eq!(parse_date("2011-02-10 15:10:55"), Some(1_297_350_655));
+        assert_eq!(parse_date("2011-02-10T15:10:55.123Z"), Some(1_297_350_655));
+        assert_eq!(parse_date("2011-02-10T17:10:55+02:00"), Some(1_297_350_655));
+        assert_eq!(parse_date("10.02.2011 15:10:55"), None);
+        assert_eq!(parse_date("2011-02-10"), None);
+    }
+
+    #[test]
+    fn the_nonce_is_looked_for_among_the_live_calls() {
+        let list = |entries: Value| json!({"totalResults": 1, "entry": entries});
+        let v = list(json!([{"id": "c1", "nonce": "n1"}, {"id": "c2", "nonce": "n2"}]));
+        assert!(matches!(nonce_search(&v, "n2"), NonceSearch::Found(id) if id.as_str() == "c2"));
+        assert!(matches!(nonce_search(&v, "n3"), NonceSearch::Absent));
+        assert!(matches!(
+            nonce_search(&list(json!([])), "n3"),
+            NonceSearch::Absent
+        ));
+        // A call listed without its nonce could be ours: the list cannot tell.
+        let blind = list(json!([{"id": "c1", "nonce": "n1"}, {"id": "c2"}]));
+        assert!(matches!(
+            nonce_search(&blind, "n3"),
+            NonceSearch::CannotTell(_)
+        ));
+        // A server that keeps the nonce in the view is read too.
+        let in_view = list(json!([{"id": "c4", "phoneCallView": [{"nonce": "n4"}]}]));
+        assert!(matches!(
+            nonce_search(&in_view, "n4"),
+            NonceSearch::Found(_)
+        ));
     }
 
     #[test]

@@ -121,12 +121,20 @@ impl VoipNow {
                 Error::carrier(kind, code, message)
             });
         }
-        let body = body.ok_or_else(|| Error::protocol("VoipNow's token reply is not JSON"))?;
+        let body = body.ok_or_else(|| {
+            unreadable(&self.transport, "VoipNow's token reply is not JSON", &resp)
+        })?;
         let value = body
             .get("access_token")
             .and_then(Value::as_str)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| Error::protocol("VoipNow's token reply has no access_token"))?;
+            .ok_or_else(|| {
+                unreadable(
+                    &self.transport,
+                    "VoipNow's token reply has no access_token",
+                    &resp,
+                )
+            })?;
         let life = body
             .get("expires_in")
             .and_then(as_u64)
