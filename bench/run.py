@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 from listener import listener_rows
@@ -149,6 +150,97 @@ def poll_event_fed(lib_exe, tmp, run_json):
         sim.wait(timeout=10)
 
 
+def store_poll(port, tmp):
+    """cc_poll_status of an attached call whose state is read from the call-state store,
+    against each backend (a private directory; a real redis-server on loopback, no
+    persistence), with 10 and with 10 000 calls in the store. The calls are 42call
+    callbacks placed on the simulator through the library (each start writes its record);
+    the last one's reference is attached by a second client (another process would do the
+    same) and polled: every poll reads the call's record. Timed from Python (ctypes), so
+    each figure includes one ctypes call (about 1 µs)."""
+    import ctypes
+    import shutil
+    lib = ctypes.CDLL(os.path.join(RELEASE, "libcallconnect.so"))
+    P = ctypes.c_void_p
+    lib.cc_client_new.argtypes = [ctypes.c_char_p, ctypes.POINTER(P)]
+    lib.cc_client_free.argtypes = [P]
+    lib.cc_start_call.argtypes = [P, ctypes.c_char_p, ctypes.c_char_p, P, ctypes.POINTER(P)]
+    lib.cc_call_ref.argtypes = [P, ctypes.POINTER(P)]
+    lib.cc_call_attach.argtypes = [P, ctypes.c_char_p, ctypes.POINTER(P)]
+    lib.cc_poll_status.argtypes = [P, ctypes.c_char_p]
+    lib.cc_call_free.argtypes = [P]
+    lib.cc_string_free.argtypes = [P]
+    redis_exe = shutil_which("redis-server")
+    if not redis_exe:
+        return {"error": "redis-server is not installed"}
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        rport = s.getsockname()[1]
+    rdir = os.path.join(tmp, "redis")
+    os.makedirs(rdir)
+    redis = subprocess.Popen([redis_exe, "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
+                              "--appendonly", "no", "--dir", rdir], stdout=subprocess.DEVNULL)
+    out = {}
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", rport), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        for db, (backend, n) in enumerate([("dir", 10), ("dir", 10000), ("redis", 10), ("redis", 10000)]):
+            if backend == "dir":
+                spec = "dir:" + os.path.join(tmp, f"store-{n}")
+            else:
+                spec = f"redis://127.0.0.1:{rport}/{db}"
+            dsn = (f"42call://{USER}:{PASSWORD}@127.0.0.1:{port}?tls=0&default_country=49&store="
+                   + urllib.parse.quote(spec, safe="")).encode()
+            client, other, call, ref = P(), P(), P(), P()
+            if lib.cc_client_new(dsn, ctypes.byref(client)) or lib.cc_client_new(dsn, ctypes.byref(other)):
+                raise RuntimeError("client")
+            for i in range(n):
+                if lib.cc_start_call(client, b"0171 1234567", b"030 1234567", None, ctypes.byref(call)):
+                    raise RuntimeError("start")
+                if i == n - 1:
+                    lib.cc_call_ref(call, ctypes.byref(ref))
+                lib.cc_call_free(call)
+            attached = P()
+            if lib.cc_call_attach(other, ctypes.string_at(ref), ctypes.byref(attached)):
+                raise RuntimeError("attach")
+            lib.cc_string_free(ref)
+            st = ctypes.create_string_buffer(1024)
+            polls = 20000
+            runs = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                for _ in range(polls):
+                    if lib.cc_poll_status(attached, st):
+                        raise RuntimeError("poll")
+                runs.append((time.perf_counter() - t0) * 1e6 / polls)
+            out[f"{backend}-{n}"] = sorted(runs)
+            lib.cc_call_free(attached)
+            lib.cc_client_free(other)
+            lib.cc_client_free(client)
+    finally:
+        redis.kill()
+        redis.wait()
+    return out
+
+
+def store_poll_lines(res):
+    if "error" in res:
+        return [f"- poll of an attached call through the call-state store: not measured ({res['error']})"]
+    lines = ["", "| poll of an attached call (state read from the call-state store) | 10 calls in the store | "
+             "10 000 calls in the store |", "| --- | --- | --- |"]
+    for backend, name in (("dir", "`store=dir:` (one file per call)"), ("redis", "`store=redis://` (loopback)")):
+        cells = [f"{res[f'{backend}-{n}'][1]:.1f} µs" for n in (10, 10000)]
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
+    lines.append("")
+    lines.append("(median of 3 runs of 20 000 polls each, timed from Python through ctypes)")
+    return lines
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
@@ -244,6 +336,7 @@ def main():
         listener_out, listener_raw = listener_rows(RELEASE, tmp)
         handles = run_json([lib_exe, "handles", dsn, ref, "10000"])
         placed = run_json([lib_exe, "placed", dsn, "10000"])
+        store = store_poll(port, tmp)
         stripped = os.path.join(tmp, "libcallconnect.so")
         sh(["strip", "--strip-all", "-o", stripped, os.path.join(RELEASE, "libcallconnect.so")])
         so_size = os.path.getsize(stripped)
@@ -257,7 +350,8 @@ def main():
     raw = {"rounds": rounds, "instructions": insn, "syscalls_keepalive": sys_ka, "syscalls_place": sys_place,
            "cold": cold, "warmed": warmed, "threads": threads, "poll": poll, "pollev": pollev,
            "handles": handles, "placed": placed, "so_size": so_size, "relative_relocs": relative,
-           "listener": listener_raw, "listener_rows": listener_out, "machine": machine(), "args": vars(args)}
+           "listener": listener_raw, "listener_rows": listener_out, "store": store, "machine": machine(),
+           "args": vars(args)}
     with open(os.path.join(ROOT, "target", "bench-raw.json"), "w") as f:
         json.dump(raw, f, indent=1)
     report = render(raw)
@@ -503,6 +597,7 @@ def render(raw):
       f"times): {handles['bytes_per_handle']:.0f} bytes each. A placed live call (goal 5 above) holds "
       "more: its carrier-side identifiers, reference, numbers and status.")
     out.extend(raw["listener_rows"])
+    out.extend(store_poll_lines(raw["store"]))
     return "\n".join(out)
 
 

@@ -494,6 +494,10 @@ cc_result cc_start_call(struct cc_client *client,
 // Asks the carrier where the call is (where the carrier can tell) and fills
 // `*out_status`. A final status is returned without asking again. A call that hears
 // nothing final within its limits is closed as FAILED/UNKNOWN (CC_STATUS_TIMED_OUT).
+// With a call-state store in the DSN (`store=`), the status is the call's record,
+// which holds what every process sharing the store saw; a store that cannot be
+// reached is CC_ERR_NETWORK (Redis) or CC_ERR_INTERNAL (a directory), the message
+// naming the store.
 //
 // Ownership: `*out_status` is caller-owned memory, written only on success.
 // Thread safety: any thread; requests on one call are served one after the other.
@@ -502,9 +506,12 @@ cc_result cc_start_call(struct cc_client *client,
 // CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER, CC_ERR_INTERNAL.
 cc_result cc_poll_status(struct cc_call *call, struct cc_call_status *out_status);
 
-// Asks the carrier to end the call. A call that is already over is left alone. Where
-// the carrier ends calls only in its answer to its next event, the call stays
-// CC_STATUS_HANGUP_PENDING until then: at most CC_MAX_HANGUP_DELAY_S seconds.
+// Asks the carrier to end the call. A call that is already over is left alone, except
+// where the carrier ends calls only in its answer to its next event (PokeTALK): there
+// the request is noted whatever the call's state (in the store, for whichever process
+// takes the next event), every later event that shows the call not over is answered
+// with the hang-up status, and the call stays CC_STATUS_HANGUP_PENDING until then: at
+// most CC_MAX_HANGUP_DELAY_S seconds.
 //
 // Ownership: borrows the call; it stays valid (free it with `cc_call_free`).
 // Thread safety: any thread; requests on one call are served one after the other.
@@ -902,22 +909,25 @@ cc_result cc_card_activate(struct cc_client *client,
 // `/path?query`, is taken too). The event is checked against
 // the call's token (the library put it in the event URL; PokeTALK signs nothing), then
 // applied to the call: states only move forward, so late and repeated events never
-// move a call back. The call is found among the calls of `client` alive in this
-// process, or, with `event_spool=DIR` in the DSN, in the spool, where `cc_poll_status`
-// of the same call in another process (attached with `cc_call_attach`) reads it.
+// move a call back, and the first final state's cost and duration stand. The call is
+// found in the DSN's call-state store (`store=dir:PATH` or `store=redis://...`), where
+// `cc_poll_status` of the same call in another process (attached with
+// `cc_call_attach`) reads it, or among the calls of `client` alive in this process.
 //
 // `*out_http_status` is the status to answer the carrier with, an empty body beside
 // it. Unlike other out-parameters it is written on failure too (when not NULL),
 // because the carrier must get an answer either way:
 // - 200: taken;
 // - 412 (PokeTALK): taken, and the carrier is asked to end the call, because the host
-//   called `cc_hangup` (in any process sharing the spool) or the call reached its
-//   `max_duration_s` or `max_cost`. `cc_hangup` on PokeTALK only marks the call
-//   (CC_STATUS_HANGUP_PENDING) until this answer ends it: up to
+//   called `cc_hangup` (in any process sharing the store; before or after the call's
+//   end), the call reached its `max_duration_s` or `max_cost`, or the event shows the
+//   call alive after the library saw it end. `cc_hangup` on PokeTALK only marks the
+//   call (CC_STATUS_HANGUP_PENDING) until this answer ends it: up to
 //   CC_MAX_HANGUP_DELAY_S seconds;
 // - 400 malformed, 403 a token that does not match (forged, or made for another call),
 //   404 a call unknown here (or a client that takes no events), 500 an invalid client
-//   handle or an internal fault. The event changed nothing.
+//   handle or an internal fault, 503 the store could not be reached or written (the
+//   carrier sends the event again). The event changed nothing.
 //
 // Ownership: borrows its arguments; `*out_http_status` is caller-owned memory.
 // Thread safety: any thread; a web server may take several events at once on several
@@ -925,8 +935,9 @@ cc_result cc_card_activate(struct cc_client *client,
 //
 // Returns CC_OK, CC_ERR_INVALID_HANDLE (500), CC_ERR_INVALID_ARGUMENT (NULL, not UTF-8, too
 // long, or malformed: 400), CC_ERR_AUTH (403), CC_ERR_NOT_FOUND (404),
-// CC_ERR_UNSUPPORTED (the client's DSN configured no events: 404), CC_ERR_INTERNAL
-// (the spool could not be written: 500).
+// CC_ERR_UNSUPPORTED (the client's DSN configured no events: 404), CC_ERR_NETWORK (the
+// Redis store is unreachable: 503), CC_ERR_INTERNAL (the directory store could not be
+// written: 503).
 cc_result cc_event_ingest(struct cc_client *client, const char *query_string, int *out_http_status);
 
 // Sends the library's log lines up to `level` (a `cc_log_level`) to `callback`, with

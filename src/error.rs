@@ -48,7 +48,7 @@ pub struct Error {
     message: String,
     carrier_code: Option<String>,
     /// The lower-level error this one comes from, when it is known to hold no secret
-    /// (a file system error of the event spool); see [`Error::with_source`].
+    /// (a file system error of the directory store); see [`Error::with_source`].
     source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 

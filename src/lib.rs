@@ -34,6 +34,7 @@ mod providers;
 #[doc(hidden)]
 pub mod reference;
 mod secrets;
+mod store;
 // The HTTP layer, public only for the fault tests (`tests/faults.rs`): not part of the
 // API.
 #[doc(hidden)]

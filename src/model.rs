@@ -116,6 +116,22 @@ impl Observation {
     }
 }
 
+/// How far a reported duration may exceed the time since the call's start.
+pub const PLAUSIBLE_MARGIN_S: i64 = 60;
+
+/// What applying one observation did (see [`CallStatus::apply_checked`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// The state moved.
+    pub changed: bool,
+    /// The observation showed the call alive (a state that is not final) after the call
+    /// was final: the carrier still runs a call the library took as ended.
+    pub alive_after_final: bool,
+    /// The observation's duration was longer than the time since the start allows, and
+    /// was not taken.
+    pub implausible: bool,
+}
+
 /// The status of one call, as the host sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallStatus {
@@ -130,6 +146,9 @@ pub struct CallStatus {
     pub live: bool,
     /// The host asked for hang-up and the carrier has not confirmed the end yet.
     pub hangup_pending: bool,
+    /// The host asked for hang-up (it stays asked after the end: a carrier that still
+    /// reports the call alive is answered with its hang-up status).
+    pub hangup_requested: bool,
     /// The call was closed by the library because nothing final came within its limits.
     pub timed_out: bool,
 }
@@ -146,50 +165,100 @@ impl CallStatus {
             last_change: SystemTime::now(),
             live,
             hangup_pending: false,
+            hangup_requested: false,
             timed_out: false,
         }
     }
 
-    /// Applies what a carrier said. A state lower than the current one, or any state
-    /// after a final one, is ignored (late or repeated events never move a call back);
-    /// duration and cost still fill in. Returns whether the state changed.
+    /// Applies what a carrier said, under the rules of [`CallStatus::apply_checked`]
+    /// (no start time known: every duration is plausible). Returns whether the state
+    /// changed.
     pub(crate) fn apply(&mut self, obs: &Observation) -> bool {
-        let mut changed = false;
-        if let Some(new) = obs.state {
-            if !self.state.is_final() && new > self.state {
+        self.apply_checked(obs, None, unix_ms(SystemTime::now()))
+            .changed
+    }
+
+    /// Applies what a carrier said at `now_ms` about a call placed at `started_ms`. The
+    /// rules, the same in one process and in the call-state store (`store::merge`, and
+    /// its Lua copy for Redis):
+    /// - the state only moves forward; a late lower state writes no figures either;
+    /// - the first final state's figures stand: after it nothing changes the state, the
+    ///   reason, the duration, the cost or the raw code (a state that shows the call
+    ///   alive is reported as [`Applied::alive_after_final`]); before it a cost never
+    ///   goes down (a new currency replaces an unknown one);
+    /// - a duration longer than the time since the start plus [`PLAUSIBLE_MARGIN_S`] is
+    ///   not taken ([`Applied::implausible`]);
+    /// - once the host asked for the end ([`CallStatus::hangup_requested`]), any final
+    ///   state reads `ENDED`/`CANCELLED`.
+    pub(crate) fn apply_checked(
+        &mut self,
+        obs: &Observation,
+        started_ms: Option<i64>,
+        now_ms: i64,
+    ) -> Applied {
+        let mut a = Applied::default();
+        let mut duration = obs.duration_s;
+        if let (Some(d), Some(start)) = (duration, started_ms.filter(|s| *s > 0)) {
+            let allowed = (now_ms - start).max(0) / 1000 + PLAUSIBLE_MARGIN_S;
+            if i64::from(d) > allowed {
+                a.implausible = true;
+                duration = None;
+            }
+        }
+        if self.state.is_final() {
+            a.alive_after_final = obs.state.is_some_and(|s| !s.is_final());
+            return a;
+        }
+        let (mut state, mut reason, mut leg) = (obs.state, obs.reason, obs.failed_leg);
+        if self.hangup_requested && state.is_some_and(CallState::is_final) {
+            (state, reason, leg) = (Some(CallState::Ended), FailReason::Cancelled, Leg::None);
+        }
+        if let Some(new) = state {
+            if new > self.state {
                 self.state = new;
-                self.last_change = SystemTime::now();
-                changed = true;
+                self.last_change = from_unix_ms(now_ms);
+                a.changed = true;
                 if new == CallState::Failed {
-                    self.reason = obs.reason;
-                    self.failed_leg = obs.failed_leg;
-                } else if new == CallState::Ended && obs.reason != FailReason::None {
-                    self.reason = obs.reason;
+                    self.reason = reason;
+                    self.failed_leg = leg;
+                } else if new == CallState::Ended && reason != FailReason::None {
+                    self.reason = reason;
                 }
                 if new.is_final() {
                     self.hangup_pending = false;
                 }
             }
         }
-        // After a final state, only the same final state fills in (a late FAILED ranks
-        // above ENDED but must not rewrite an ended call's numbers).
-        let same_or_newer = match obs.state {
-            None => true,
-            Some(s) if self.state.is_final() => s == self.state,
-            Some(s) => s >= self.state || changed,
-        };
-        if same_or_newer {
-            if let Some(d) = obs.duration_s {
+        // Figures fill in from an observation of the call's state (or of none): a late
+        // RINGING_A does not write a connected call's figures.
+        if state.is_none_or(|s| s == self.state) {
+            if let Some(d) = duration {
                 self.duration_s = self.duration_s.max(d);
             }
             if let Some(c) = &obs.cost {
-                self.cost = Some(c.clone());
+                let higher = match &self.cost {
+                    None => true,
+                    Some(old) => {
+                        (old.currency.is_none() || c.currency == old.currency)
+                            && crate::money::decimal_ge(&c.amount, &old.amount)
+                    }
+                };
+                if higher {
+                    let currency = c
+                        .currency
+                        .clone()
+                        .or_else(|| self.cost.as_ref().and_then(|old| old.currency.clone()));
+                    self.cost = Some(Money {
+                        amount: c.amount.clone(),
+                        currency,
+                    });
+                }
             }
             if let Some(r) = &obs.raw_code {
                 self.raw_code = Some(r.clone());
             }
         }
-        changed
+        a
     }
 
     /// Closes a call that heard nothing final by `deadline`.
@@ -447,11 +516,15 @@ mod tests {
         assert_eq!(s.state, CallState::Ended);
         assert_eq!(s.reason, FailReason::None);
         assert_eq!(s.duration_s, 60);
-        // A repeated final state still may.
+        // Nor does a repeated final state: the first final's figures stand.
         let mut again = Observation::state(CallState::Ended);
         again.duration_s = Some(61);
+        again.cost = Some(Money::parse("0.000", None).unwrap());
         assert!(!s.apply(&again));
-        assert_eq!(s.duration_s, 61);
+        assert_eq!((s.duration_s, s.cost.as_ref()), (60, None));
+        // A live state after the end is reported.
+        let a = s.apply_checked(&Observation::state(CallState::Connected), None, 0);
+        assert!(a.alive_after_final && !a.changed);
     }
 
     #[test]

@@ -55,6 +55,29 @@ impl Money {
     }
 }
 
+/// `a >= b` for normalised decimals (digits, an optional `.`, an optional leading `-`;
+/// see [`normalise_decimal`]).
+pub fn decimal_ge(a: &str, b: &str) -> bool {
+    let (an, bn) = (a.starts_with('-'), b.starts_with('-'));
+    if an != bn {
+        return bn;
+    }
+    if an {
+        return decimal_ge(&b[1..], &a[1..]);
+    }
+    let (ai, af) = a.split_once('.').unwrap_or((a, ""));
+    let (bi, bf) = b.split_once('.').unwrap_or((b, ""));
+    let (ai, bi) = (ai.trim_start_matches('0'), bi.trim_start_matches('0'));
+    if ai.len() != bi.len() {
+        return ai.len() > bi.len();
+    }
+    if ai != bi {
+        return ai > bi;
+    }
+    let n = af.len().max(bf.len());
+    format!("{af:0<n$}") >= format!("{bf:0<n$}")
+}
+
 /// `"18,40"` -> `"18.40"`; `"1.234,5"` -> `"1234.5"`; `"-0.515"` stays. `None` if it is not
 /// a decimal number.
 pub fn normalise_decimal(text: &str) -> Option<String> {

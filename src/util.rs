@@ -60,7 +60,8 @@ pub(crate) fn new_nonce() -> String {
 }
 
 /// A name no other writer (thread or process) uses at the same time: `prefix`, the
-/// process and a counter.
+/// process and a counter (the tests' scratch directories).
+#[cfg(test)]
 pub(crate) fn unique_name(prefix: &str) -> String {
     static FILE_SEQ: AtomicU64 = AtomicU64::new(0);
     format!(

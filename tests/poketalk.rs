@@ -355,10 +355,19 @@ fn late_and_repeated_events_never_move_a_call_back() {
     );
     feed("8", 42, "0.084");
     // Nothing after the end moves it or rewrites its numbers, not even FAILED (which
-    // ranks above ENDED).
-    for (status, d) in [("7", 50), ("3", 0), ("6", 60), ("2", 70), ("1", 0)] {
+    // ranks above ENDED). An event that shows the call alive after its end is answered
+    // 412: the carrier is never left running a call the library took as ended.
+    for (status, d, answer) in [
+        ("7", 50, 412),
+        ("3", 0, 412),
+        ("6", 60, 200),
+        ("2", 70, 200),
+        ("1", 0, 412),
+        ("8", 43, 200),
+    ] {
         let r = feed(status, d, "0.200");
-        assert_eq!(r.http_status, 200);
+        assert_eq!(r.http_status, answer, "{status}");
+        assert_eq!(r.hang_up, answer == 412);
         assert_eq!(r.status.unwrap().state, CallState::Ended);
     }
     let s = call.poll().unwrap();
@@ -391,6 +400,17 @@ fn events_that_beat_the_start_reply_are_kept() {
         sent(&sim, call.id()),
         ["1:200", "3:200", "5:200", "7:200", "8:200"]
     );
+}
+
+/// The record files of one call in a `store=dir:` directory (`<account>-<id>.json`).
+fn record_files(dir: &std::path::Path, id: &str) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name().into_string().unwrap();
+            name.ends_with(&format!("-{id}.json"))
+        })
+        .count()
 }
 
 /// A spool directory of its own for one test.
@@ -429,7 +449,8 @@ fn spool_carries_events_and_hang_up_between_processes() {
         .start_call("0171 1234567", "030 1234567", &CallOptions::default())
         .unwrap();
     let id = call.id().to_string();
-    assert!(dir.join(&id).is_dir());
+    // One record file for the call, from its start on.
+    assert_eq!(record_files(&dir, &id), 1);
     let (seen, end) = follow(&call, Duration::from_secs(10));
     assert_eq!(end.state, CallState::Ended, "{seen:?}");
     assert_eq!(end.duration_s, 20);
@@ -457,7 +478,6 @@ fn spool_carries_events_and_hang_up_between_processes() {
     let next_request = Client::new(&portal_dsn).unwrap();
     let attached = next_request.attach(&reference).unwrap();
     assert!(attached.hangup().unwrap().hangup_pending);
-    assert!(dir.join(&id).join("hangup").is_file());
     drop(attached);
     let poller = Client::new(&portal_dsn).unwrap();
     let attached = poller.attach(&reference).unwrap();
@@ -469,8 +489,9 @@ fn spool_carries_events_and_hang_up_between_processes() {
         (CallState::Ended, FailReason::Cancelled)
     );
     assert!(sent(&sim, &id).iter().any(|e| e == "7:412"));
-    // Files are whole JSON and no temporary file is left.
-    for f in std::fs::read_dir(dir.join(&id)).unwrap() {
+    // One file per call, and no temporary file is left.
+    assert_eq!(record_files(&dir, &id), 1);
+    for f in std::fs::read_dir(&dir).unwrap() {
         let name = f.unwrap().file_name().into_string().unwrap();
         assert!(!name.starts_with(".tmp"), "{name}");
     }

@@ -459,6 +459,34 @@ def start_simulator(tls_dir, step_ms="50"):
     raise SystemExit("the simulator did not start")
 
 
+def start_redis():
+    """A real redis-server for the C, Python and PHP tests of the call-state store:
+    127.0.0.1, a free port, no persistence, a temporary directory. Its URL goes to the
+    tests as CC_TEST_REDIS; missing redis-server: (None, None), and those tests skip (a
+    failure under CC_STRICT=1). The Rust tests start their own (tests/common/redis.rs)."""
+    exe = shutil.which("redis-server")
+    if not exe:
+        say("\n*** redis-server is not installed (apt-get install -y redis-server): "
+            "the store tests of C, Python and PHP skip ***\n")
+        return None, None
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    rdir = tempfile.mkdtemp(prefix="cc-redis-")
+    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", rdir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            proc.rdir = rdir
+            return proc, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("redis-server did not start")
+
+
 def build():
     code, out = run(["cargo", "build", "--workspace", "--color", "never"], timeout=1500)
     if code != 0:
@@ -485,6 +513,9 @@ def main():
             return f.read().strip()
     env = dict(os.environ, CC_SIM_PORT=port, LD_LIBRARY_PATH=TARGET, CC_SIM_CA_FILE=os.path.join(tls_dir, "ca.pem"),
                CC_SIM_TLS_PORT=tls_port("tls_port"), CC_SIM_SELFSIGNED_PORT=tls_port("selfsigned_port"))
+    redis, redis_url = start_redis()
+    if redis_url:
+        env["CC_TEST_REDIS"] = redis_url
     try:
         with tempfile.TemporaryDirectory(prefix="cc-c-") as build_dir:
             progs = []
@@ -511,6 +542,10 @@ def main():
         sim.stdin.close()
         sim.wait(timeout=10)
         shutil.rmtree(tls_dir, ignore_errors=True)
+        if redis:
+            redis.kill()
+            redis.wait(timeout=10)
+            shutil.rmtree(redis.rdir, ignore_errors=True)
     say("")
     for suite, p, f, note in results:
         say(f"  {suite:9} {p:5} passed, {f} failed {note}")

@@ -13,13 +13,15 @@ use crate::dsn::Dsn;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::listener::{Bound, Listener};
 use crate::events::{EventOptions, EventRefused, EventReply, Events, LiveCalls};
+use crate::log::{log_at, Level};
 use crate::model::{
-    from_unix_ms, unix_ms, CallContext, CallOptions, CallStatus, Capabilities, Observation,
-    StartContext,
+    from_unix_ms, unix_ms, CallContext, CallOptions, CallStatus, Capabilities, FailReason, Leg,
+    Observation, StartContext,
 };
 use crate::money::Money;
 use crate::providers::{self, Provider};
 use crate::secrets::Secrets;
+use crate::store::{self, CallStore, Update};
 use crate::util::{lock_or_recover, new_call_id};
 
 mod account;
@@ -34,17 +36,23 @@ pub const EXPIRY_MARGIN_S: u32 = 120;
 /// The longest SMS text accepted (ten concatenated parts).
 pub const MAX_SMS_TEXT: usize = 1530;
 
+/// A call alive in this process, as the client's index holds it: its status (weakly)
+/// and when it was placed (Unix ms).
+type LiveCall = (Weak<Mutex<CallStatus>>, i64);
+
 struct ClientShared {
     provider: Box<dyn Provider>,
     /// Where carrier events are taken, when the DSN configured them (`event_*`).
     events: Option<Events>,
+    /// The call-state store (`store=`, `event_spool=`): what crosses processes.
+    store: Option<Box<dyn CallStore>>,
     closed: AtomicBool,
     /// Every secret of this client, shared with its carrier's transport (see
     /// [`Client::redact`]).
     secrets: Arc<Secrets>,
     /// The calls of this client alive in this process, by id: where carrier events for
     /// them are applied (see `events`).
-    calls: Mutex<HashMap<String, Vec<Weak<Mutex<CallStatus>>>>>,
+    calls: Mutex<HashMap<String, Vec<LiveCall>>>,
     /// The built-in event listener, when the DSN asked for one (`event_listen`).
     listener: Mutex<Option<Listener>>,
     /// The account's keys for call references (see `crate::reference`).
@@ -80,6 +88,8 @@ impl Client {
         let secrets = dsn.secrets.clone();
         secrets.add(&secret);
         let carrier = providers::find(&dsn.scheme)?;
+        // The store is every carrier's (`event_spool` is its older name).
+        let store = store::from_dsn(&mut dsn)?;
         // The event options are the client's: taken before the carrier reads the rest,
         // and only for a carrier that reports by events (for others they are unknown
         // options, refused by the carrier's `finish`).
@@ -105,6 +115,7 @@ impl Client {
             shared: Arc::new(ClientShared {
                 provider,
                 events,
+                store,
                 closed: AtomicBool::new(false),
                 secrets,
                 calls: Mutex::new(HashMap::new()),
@@ -161,8 +172,25 @@ impl Client {
         let provider = self.live()?;
         options.check(provider.scheme(), self.capabilities())?;
         let call_id = new_call_id();
+        // Before anything is sent: the call cannot have been connected earlier (the
+        // bound of a plausible duration).
+        let started_ms = unix_ms(SystemTime::now());
+        let store = self.shared.store.as_deref();
         let event_url = match &self.shared.events {
-            Some(ev) => Some(ev.prepare_call(&call_id, options)?),
+            Some(ev) => {
+                let url = ev.prepare_call(&call_id, options)?;
+                // The call's record, before the carrier can send its first event (to
+                // any process): a call that could not be followed is not placed.
+                if let Some(s) = store {
+                    let u = Update {
+                        started_ms: Some(started_ms),
+                        create: true,
+                        ..Update::new(started_ms)
+                    };
+                    s.merge(&call_id, &u).map_err(|e| self.redact(e, &[]))?;
+                }
+                Some(url)
+            }
             None => None,
         };
         if let Some(token) = event_url.as_deref().and_then(crate::events::url_token) {
@@ -177,6 +205,9 @@ impl Client {
             if e.kind() != ErrorKind::OutcomeUnknown {
                 if let Some(ev) = &self.shared.events {
                     ev.forget_call(&call_id);
+                    if let Some(s) = store {
+                        let _ = s.remove(&call_id);
+                    }
                 }
             }
             self.redact(e, &[])
@@ -190,7 +221,7 @@ impl Client {
         let record = CallReference {
             carrier: provider.scheme().to_string(),
             id: started.call_id,
-            started_ms: unix_ms(SystemTime::now()),
+            started_ms,
             limit_s: wait
                 .saturating_add(max)
                 .saturating_add(EXPIRY_MARGIN_S)
@@ -198,7 +229,51 @@ impl Client {
             correlation: options.correlation.clone(),
             extra: started.extra,
         };
+        if let Some(s) = store {
+            // The call is placed: a store that fails now must not make the host believe
+            // it was not (it would place it again). The call works in this process.
+            if let Err(e) = self.record_start(s, &record, &started.observation) {
+                log_at!(
+                    Level::Warn,
+                    "call {}: placed, but its record could not be written to {}: {}",
+                    record.id,
+                    s.describe(),
+                    self.redact(e, &[])
+                );
+            }
+        }
         Ok(Call::new(self.clone(), record, status))
+    }
+
+    /// Writes a placed call's record, and for a carrier with sessions the session's
+    /// newest call (so that a reference to an older call never acts on this one).
+    fn record_start(
+        &self,
+        s: &dyn CallStore,
+        record: &CallReference,
+        obs: &Observation,
+    ) -> Result<()> {
+        let now = unix_ms(SystemTime::now());
+        let u = Update {
+            obs: obs.clone(),
+            started_ms: Some(record.started_ms),
+            create: true,
+            ..Update::new(now)
+        };
+        s.merge(&record.id, &u)?;
+        let ctx = CallContext {
+            call_id: &record.id,
+            extra: &record.extra,
+        };
+        if let Some((session, seq)) = self.shared.provider.session_slot(&ctx) {
+            let u = Update {
+                seq: Some(seq),
+                create: true,
+                ..Update::new(now)
+            };
+            s.merge(&session, &u)?;
+        }
+        Ok(())
     }
 
     /// Turns a reference from [`Call::reference`] (possibly made by another process of
@@ -288,7 +363,7 @@ impl Client {
                 )),
             ));
         };
-        events.ingest(query, self)
+        events.ingest(query, self, self.shared.store.as_deref())
     }
 
     /// The address of the built-in event listener (`event_listen`), with the port the
@@ -303,7 +378,7 @@ impl LiveCalls for Client {
     fn with_live_calls(
         &self,
         id: &str,
-        f: &mut dyn FnMut(&mut CallStatus),
+        f: &mut dyn FnMut(&mut CallStatus, i64),
         none: &mut dyn FnMut(),
     ) -> usize {
         Client::with_live_calls(self, id, f, none)
@@ -333,15 +408,15 @@ impl Client {
     fn with_live_calls(
         &self,
         id: &str,
-        f: &mut dyn FnMut(&mut CallStatus),
+        f: &mut dyn FnMut(&mut CallStatus, i64),
         none: &mut dyn FnMut(),
     ) -> usize {
         let index = lock_or_recover(&self.shared.calls);
         let mut n = 0;
-        for weak in index.get(id).into_iter().flatten() {
+        for (weak, started_ms) in index.get(id).into_iter().flatten() {
             if let Some(status) = weak.upgrade() {
                 let mut status = lock_or_recover(&status);
-                f(&mut status);
+                f(&mut status, *started_ms);
                 n += 1;
             }
         }
@@ -351,17 +426,19 @@ impl Client {
         n
     }
 
-    fn register_call(&self, id: &str, inner: &Arc<Mutex<CallStatus>>) {
+    fn register_call(&self, id: &str, inner: &Arc<Mutex<CallStatus>>, started_ms: i64) {
         let mut index = lock_or_recover(&self.shared.calls);
         let list = index.entry(id.to_string()).or_default();
-        list.retain(|w| w.strong_count() > 0);
-        list.push(Arc::downgrade(inner));
+        list.retain(|(w, _)| w.strong_count() > 0);
+        list.push((Arc::downgrade(inner), started_ms));
     }
 
     fn forget_call(&self, id: &str, inner: &Arc<Mutex<CallStatus>>) {
         let mut index = lock_or_recover(&self.shared.calls);
         if let Some(list) = index.get_mut(id) {
-            list.retain(|w| w.strong_count() > 0 && !std::ptr::eq(w.as_ptr(), Arc::as_ptr(inner)));
+            list.retain(|(w, _)| {
+                w.strong_count() > 0 && !std::ptr::eq(w.as_ptr(), Arc::as_ptr(inner))
+            });
             if list.is_empty() {
                 index.remove(id);
             }
@@ -399,7 +476,7 @@ impl std::fmt::Debug for Call {
 impl Call {
     fn new(client: Client, record: CallReference, status: CallStatus) -> Call {
         let status = Arc::new(Mutex::new(status));
-        client.register_call(&record.id, &status);
+        client.register_call(&record.id, &status, record.started_ms);
         Call {
             client,
             record,
@@ -424,7 +501,9 @@ impl Call {
     }
 
     /// Asks the carrier (where it can tell) and returns the call's status. A final
-    /// status is returned without asking again.
+    /// status is returned without asking again. With a store, what the carrier said is
+    /// merged into the call's record and the status is read from it: it then holds
+    /// what every process saw (events, hang-ups, the end).
     pub fn poll(&self) -> Result<CallStatus> {
         let provider = self.client.live()?;
         let mut status = self.lock()?;
@@ -432,20 +511,22 @@ impl Call {
             return Ok(status.clone());
         }
         let record = &self.record;
+        let store = self.client.shared.store.as_deref();
         let ctx = CallContext {
             call_id: &record.id,
             extra: &record.extra,
         };
-        if let Some(obs) = provider
-            .poll(&ctx)
-            .map_err(|e| self.client.redact(e, &[]))?
-        {
-            status.apply(&obs);
-        }
-        // Events that reached another process (event spool) or came before the call
-        // was known here.
+        let obs = match self.superseded(store, &ctx)? {
+            // Never asked about on its session, which now names a newer call.
+            Some(end) => end,
+            None => provider
+                .poll(&ctx)
+                .map_err(|e| self.client.redact(e, &[]))?,
+        };
+        self.settle(store, record, &mut status, obs)?;
+        // Events that came before the call was known here (without a store).
         if let Some(events) = &self.client.shared.events {
-            events.catch_up(&record.id, &mut status)?;
+            events.catch_up(&record.id, &mut status, record.started_ms);
         }
         status.expire_if_past(record.deadline());
         Ok(status.clone())
@@ -456,34 +537,114 @@ impl Call {
         Ok(self.lock()?.clone())
     }
 
-    /// Asks the carrier to end the call. A call that has already ended is left alone.
+    /// Asks the carrier to end the call.
+    ///
+    /// A carrier that reports by events ends a call when the answer to its next event
+    /// says so: the request is noted (with a store, in the call's record, for whichever
+    /// process takes that event) whatever the call's state here, even after an end the
+    /// carrier may not have made (a forged final event): every later event that shows
+    /// the call not over is answered with the hang-up status. The call reads
+    /// HANGUP_PENDING until its final event.
+    ///
+    /// Other carriers are asked at once; a call that has already ended is left alone,
+    /// and a call that a newer call of its session replaced is never hung up on that
+    /// session.
     pub fn hangup(&self) -> Result<CallStatus> {
         let provider = self.client.live()?;
         let mut status = self.lock()?;
+        let record = &self.record;
+        let store = self.client.shared.store.as_deref();
+        if self.client.shared.events.is_some() {
+            if let Some(s) = store {
+                let now = unix_ms(SystemTime::now());
+                let rec = store::request_hangup(s, &record.id, now)
+                    .map_err(|e| self.client.redact(e, &[]))?;
+                store::absorb(&mut status, &rec);
+            }
+            status.hangup_requested = true;
+            if !status.state.is_final() {
+                status.hangup_pending = true;
+            }
+            return Ok(status.clone());
+        }
         if status.state.is_final() {
             return Ok(status.clone());
         }
-        let record = &self.record;
         let ctx = CallContext {
             call_id: &record.id,
             extra: &record.extra,
         };
-        let obs = match &self.client.shared.events {
-            // A carrier that reports by events ends a call when the answer to its next
-            // event says so: the request is noted (for other processes, in the spool)
-            // and the call reads HANGUP_PENDING until its final event.
-            Some(events) => {
-                events.request_hangup(&record.id)?;
-                Observation::default()
-            }
-            None => provider
-                .hangup(&ctx)
-                .map_err(|e| self.client.redact(e, &[]))?,
+        let obs = match self.superseded(store, &ctx)? {
+            Some(end) => end,
+            None => Some(
+                provider
+                    .hangup(&ctx)
+                    .map_err(|e| self.client.redact(e, &[]))?,
+            ),
         };
-        if !status.apply(&obs) && !status.state.is_final() {
+        self.settle(store, record, &mut status, obs)?;
+        if !status.state.is_final() {
             status.hangup_pending = true;
         }
         Ok(status.clone())
+    }
+
+    /// For a call of a carrier with sessions, when a newer call of its session was
+    /// placed (by any process sharing the store): what is known of its own end (its
+    /// record's final state, else FAILED/UNKNOWN). `None`: the call is its session's
+    /// newest, or there is no store.
+    fn superseded(
+        &self,
+        store: Option<&dyn CallStore>,
+        ctx: &CallContext<'_>,
+    ) -> Result<Option<Option<Observation>>> {
+        let (Some(s), Some((session, seq))) = (store, self.client.live()?.session_slot(ctx)) else {
+            return Ok(None);
+        };
+        let redact = |e| self.client.redact(e, &[]);
+        let newest = s.load(&session).map_err(redact)?.map_or(0, |r| r.seq);
+        if newest <= seq {
+            return Ok(None);
+        }
+        let own = s.load(ctx.call_id).map_err(redact)?;
+        Ok(Some(match own {
+            Some(r) if r.state.is_final() => None,
+            _ => Some(Observation::failed(FailReason::Unknown, Leg::None)),
+        }))
+    }
+
+    /// Takes what the carrier said (if anything) into the call's status: through the
+    /// store's record when there is one, else directly.
+    fn settle(
+        &self,
+        store: Option<&dyn CallStore>,
+        record: &CallReference,
+        status: &mut CallStatus,
+        obs: Option<Observation>,
+    ) -> Result<()> {
+        let now = unix_ms(SystemTime::now());
+        let Some(s) = store else {
+            if let Some(o) = obs {
+                status.apply_checked(&o, Some(record.started_ms), now);
+            }
+            return Ok(());
+        };
+        let merged = match obs {
+            Some(o) => {
+                let u = Update {
+                    obs: o,
+                    started_ms: Some(record.started_ms),
+                    create: true,
+                    ..Update::new(now)
+                };
+                s.merge(&record.id, &u).map(|m| m.map(|m| m.record))
+            }
+            None => s.load(&record.id),
+        };
+        if let Some(rec) = merged.map_err(|e| self.client.redact(e, &[]))? {
+            store::absorb(status, &rec);
+        }
+        Ok(())
     }
 
     /// A text that names this call and can be stored (it holds no secret: the carrier's

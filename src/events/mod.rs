@@ -12,17 +12,20 @@
 //! 2. `Client::ingest_event` checks the token in constant time (`Mac::verify_slice`,
 //!    `token.rs`): a forged event, or one made for another call, changes nothing (403).
 //!    The carrier reads its own parameters into an [`Observation`]
-//!    ([`EventProtocol::observe`]),
-//!    which is applied through [`CallStatus::apply`]: late and repeated events never move
-//!    a call back.
-//! 3. The call is found where it lives: alive in this process (the client's index of
-//!    its calls, reached through [`LiveCalls`]), in the event spool (`spool.rs`,
-//!    `event_spool=DIR`: hosts such as PHP, where the
-//!    process that takes the event is not the one that polls), or in a short buffer for
-//!    a call whose start has not returned yet. Nowhere: 404, nothing changes.
-//! 4. The answer is 200, or the carrier's hang-up status (PokeTALK: 412) when the host
-//!    asked for hang-up (in this process, or in another through the spool) or the call
-//!    is past its `max_duration_s` / `max_cost`.
+//!    ([`EventProtocol::observe`]), which is merged under the rules of
+//!    [`CallStatus::apply_checked`]: late and repeated events never move a call back,
+//!    the first final state's figures stand, an implausible duration is not taken.
+//! 3. The call is found where it lives: in the call-state store (`store=`, the client's:
+//!    every process that shares it sees the event), alive in this process (the client's
+//!    index of its calls, reached through [`LiveCalls`]), or in a short buffer for a call
+//!    whose start has not returned yet (without a store). Nowhere: 404, nothing changes.
+//!    A store that cannot be written: 503, so that the carrier sends the event again.
+//! 4. The answer is 200, or the carrier's hang-up status (PokeTALK: 412) to an event
+//!    that shows the call not over when the host asked for hang-up (in this process, or
+//!    in another through the store; before or after the call's end), when the call is
+//!    past its `max_duration_s` / `max_cost`, or when the library already saw the call
+//!    end (an inconsistency, logged at WARN: the carrier is never left running a call
+//!    the host believes has ended).
 //!
 //! Events reach `Client::ingest_event` from the host's own web server (`cc_event_ingest`),
 //! or from the built-in listener (`listener.rs`, `event_listen=IP:PORT`).
@@ -34,7 +37,6 @@
 //! variables it fills in, its URL length limit).
 
 pub(crate) mod listener;
-pub(crate) mod spool;
 pub(crate) mod token;
 
 use std::collections::HashMap;
@@ -44,14 +46,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::dsn::{Dsn, Secret};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{
-    from_unix_ms, unix_ms, CallOptions, CallState, CallStatus, FailReason, Leg, Observation,
-};
+use crate::log::{log_at, Level};
+use crate::model::{unix_ms, Applied, CallOptions, CallState, CallStatus};
 use crate::providers::EventProtocol;
+use crate::store::{self, CallStore, Update};
 use crate::util::{lock_or_recover as lock, new_call_id};
 
 use listener::ListenerConfig;
-use spool::{Spool, StoredEvent};
 use token::{valid_id, Limits, Signer};
 
 /// The library's own query parameters in an event URL.
@@ -77,6 +78,13 @@ const EARLY_KEEP: std::time::Duration = std::time::Duration::from_secs(600);
 /// The highest `event_max_connections` taken (each connection is a descriptor).
 const MAX_LISTENER_CONNECTIONS: usize = 100_000;
 
+/// One event kept in the early buffer: when it came and the carrier's own parameters.
+#[derive(Debug, Clone)]
+struct StoredEvent {
+    received_ms: i64,
+    params: Vec<(String, String)>,
+}
+
 struct Early {
     since: Instant,
     events: Vec<StoredEvent>,
@@ -87,8 +95,8 @@ fn dsn_error(what: impl std::fmt::Display) -> Error {
 }
 
 /// The `event_*` options of a DSN, checked but not yet acted on: `event_url`,
-/// `event_secret`, `event_listen`, `event_spool`, `event_max_connections`,
-/// `event_head_timeout_ms`.
+/// `event_secret`, `event_listen`, `event_max_connections`, `event_head_timeout_ms`
+/// (`event_spool`, the older name of `store=dir:`, is the store's).
 pub(crate) struct EventOptions {
     /// Signs each call's event URL; the client registers it as a secret.
     pub secret: Secret,
@@ -97,7 +105,6 @@ pub(crate) struct EventOptions {
     /// The built-in listener's limits (`event_max_connections`, `event_head_timeout_ms`).
     pub listener: ListenerConfig,
     url: Option<String>,
-    spool: Option<String>,
 }
 
 impl EventOptions {
@@ -106,13 +113,11 @@ impl EventOptions {
         let url = dsn.take_option("event_url");
         let secret = dsn.take_option("event_secret");
         let listen = dsn.take_option("event_listen");
-        let spool = dsn.take_option("event_spool");
         let max_connections = dsn.take_option("event_max_connections");
         let head_timeout = dsn.take_option("event_head_timeout_ms");
         if url.is_none()
             && secret.is_none()
             && listen.is_none()
-            && spool.is_none()
             && max_connections.is_none()
             && head_timeout.is_none()
         {
@@ -172,18 +177,16 @@ impl EventOptions {
             listen,
             listener,
             url,
-            spool,
         }))
     }
 }
 
 /// Where the events of one client's calls are taken: the token signer, the event URL,
-/// the carrier's [`EventProtocol`], the spool and the buffer of early events.
+/// the carrier's [`EventProtocol`] and the buffer of early events.
 pub(crate) struct Events {
     signer: Signer,
     url: String,
     protocol: &'static dyn EventProtocol,
-    spool: Option<Spool>,
     listen_addr: Option<SocketAddr>,
     early: Mutex<HashMap<String, Early>>,
 }
@@ -193,7 +196,6 @@ impl std::fmt::Debug for Events {
         f.debug_struct("Events")
             .field("url", &self.url)
             .field("listen_addr", &self.listen_addr)
-            .field("spool", &self.spool.as_ref().map(|s| s.dir()))
             .finish_non_exhaustive()
     }
 }
@@ -201,13 +203,14 @@ impl std::fmt::Debug for Events {
 /// The calls alive in this process, by id: where an event is applied directly. The
 /// client implements it over its index of live calls.
 pub(crate) trait LiveCalls {
-    /// Runs `f` on the status of every call with this id alive in this process, or
-    /// `none` when there is none; both under one lock, so that a call registered
-    /// meanwhile is seen by one of the two. Returns how many calls `f` ran on.
+    /// Runs `f` on the status (and the start, Unix ms) of every call with this id alive
+    /// in this process, or `none` when there is none; both under one lock, so that a
+    /// call registered meanwhile is seen by one of the two. Returns how many calls `f`
+    /// ran on.
     fn with_live_calls(
         &self,
         id: &str,
-        f: &mut dyn FnMut(&mut CallStatus),
+        f: &mut dyn FnMut(&mut CallStatus, i64),
         none: &mut dyn FnMut(),
     ) -> usize;
 }
@@ -232,12 +235,10 @@ impl Events {
                 }
             },
         };
-        let spool = options.spool.map(|dir| Spool::open(&dir)).transpose()?;
         let events = Events {
             signer: Signer::new(options.secret),
             url,
             protocol,
-            spool,
             listen_addr,
             early: Mutex::new(HashMap::new()),
         };
@@ -294,9 +295,9 @@ impl Events {
         out
     }
 
-    /// Before a call is placed: its event URL, and room for its events (the spool's
-    /// directory for it; the early buffer), so that an event that beats the carrier's
-    /// reply is kept.
+    /// Before a call is placed: its event URL, and room for its events in the early
+    /// buffer, so that an event that beats the carrier's reply is kept (with a store,
+    /// the client creates the call's record too).
     pub(crate) fn prepare_call(&self, call_id: &str, options: &CallOptions) -> Result<String> {
         let limits = Limits::from_options(options)?;
         let u = self.event_url(call_id, &limits);
@@ -307,9 +308,6 @@ impl Events {
                 u.len(),
                 self.protocol.name()
             )));
-        }
-        if let Some(s) = &self.spool {
-            s.create_call(call_id)?;
         }
         let mut early = lock(&self.early);
         early.retain(|_, e| e.since.elapsed() < EARLY_KEEP);
@@ -327,20 +325,7 @@ impl Events {
 
     /// A call that surely was not placed: nothing of it is kept.
     pub(crate) fn forget_call(&self, call_id: &str) {
-        if let Some(s) = &self.spool {
-            s.remove_call(call_id);
-        }
         lock(&self.early).remove(call_id);
-    }
-
-    /// Notes that the host asked to end a call, for whichever process takes its next
-    /// event (a marker in the spool). Without a spool there is nothing to note: the
-    /// call's own status carries the request in this process.
-    pub(crate) fn request_hangup(&self, call_id: &str) -> Result<()> {
-        match &self.spool {
-            Some(s) => s.request_hangup(call_id),
-            None => Ok(()),
-        }
     }
 
     fn buffer_early(&self, call_id: &str, event: &StoredEvent) -> bool {
@@ -361,12 +346,13 @@ impl Events {
             .unwrap_or_default()
     }
 
-    /// Takes one event: the query string of a hit on the call's event URL, applied to
-    /// the calls `live` knows, spooled or buffered.
+    /// Takes one event: the query string of a hit on the call's event URL, merged into
+    /// the call's record in `store`, applied to the calls `live` knows, or buffered.
     pub(crate) fn ingest(
         &self,
         query: &str,
         live: &dyn LiveCalls,
+        store: Option<&dyn CallStore>,
     ) -> std::result::Result<EventReply, EventRefused> {
         let refuse = |http_status: u16, error: Error| EventRefused { http_status, error };
         let ev = parse_query(query).map_err(|e| {
@@ -392,106 +378,110 @@ impl Events {
             .protocol
             .observe(&ev.params)
             .map_err(|e| refuse(400, e))?;
+        let now_ms = unix_ms(SystemTime::now());
         let event = StoredEvent {
-            received_ms: unix_ms(SystemTime::now()),
+            received_ms: now_ms,
             params: ev.params,
         };
         let is_final = obs.state.is_some_and(CallState::is_final);
         let over_limits = !is_final && limits.exceeded_by(&obs);
 
-        // The spool first: a process polling from it sees the event even if this one
-        // does not know the call.
-        let spooled = match &self.spool {
-            Some(s) => s.record(&ev.id, &event).map_err(|e| refuse(500, e))?,
-            None => false,
+        // The store first: whichever process polls the call or takes its next event
+        // sees this one. An event that could not be kept is not answered 200: the
+        // carrier sends it again.
+        let stored = match store {
+            Some(s) => {
+                let update = Update {
+                    obs: obs.clone(),
+                    hangup: over_limits,
+                    ..Update::new(now_ms)
+                };
+                s.merge(&ev.id, &update).map_err(|e| refuse(503, e))?
+            }
+            None => None,
         };
-        let marker = self
-            .spool
-            .as_ref()
-            .and_then(|s| s.hangup_requested_at(&ev.id));
-        let mut requested = marker.is_some() || over_limits;
+        let mut applied = stored.as_ref().map(|m| m.merge).unwrap_or_default();
+        let mut requested =
+            over_limits || stored.as_ref().is_some_and(|m| m.record.hangup_requested());
         live.with_live_calls(
             &ev.id,
-            &mut |s| requested |= s.hangup_pending && !s.state.is_final(),
+            &mut |s, _| requested |= s.hangup_requested,
             &mut || {},
         );
         let mut status = None;
         let mut buffered = false;
         let found = live.with_live_calls(
             &ev.id,
-            &mut |s| {
-                let o = if requested && is_final {
-                    cancelled(&obs)
-                } else {
-                    obs.clone()
-                };
-                s.apply(&o);
-                if requested && !s.state.is_final() {
+            &mut |s, started_ms| {
+                s.hangup_requested |= requested;
+                match &stored {
+                    Some(m) => store::absorb(s, &m.record),
+                    None => {
+                        let a = s.apply_checked(&obs, Some(started_ms), now_ms);
+                        applied.alive_after_final |= a.alive_after_final;
+                        applied.implausible |= a.implausible;
+                    }
+                }
+                if s.hangup_requested && !s.state.is_final() {
                     s.hangup_pending = true;
                 }
                 status = Some(s.clone());
             },
-            &mut || buffered = !spooled && self.buffer_early(&ev.id, &event),
+            &mut || buffered = stored.is_none() && self.buffer_early(&ev.id, &event),
         );
-        if found == 0 && !spooled && !buffered {
+        if found == 0 && stored.is_none() && !buffered {
             return Err(refuse(
                 404,
                 Error::new(
                     ErrorKind::NotFound,
-                    "no call with this id is known here (a call of another process needs \
-                     event_spool in both processes' DSN)",
+                    "no call with this id is known here (a call of another process needs the \
+                     same store= in both processes' DSN)",
                 ),
             ));
         }
-        if let Some(s) = self.spool.as_ref().filter(|_| spooled) {
-            if over_limits {
-                s.request_hangup(&ev.id).map_err(|e| refuse(500, e))?;
-            }
-            if is_final {
-                s.sweep();
-            }
-        }
-        let hang_up = requested && !is_final;
+        // The carrier still runs a call the library saw end: end it.
+        let hang_up = !is_final && (requested || applied.alive_after_final);
+        let http_status = if hang_up {
+            self.protocol.hangup_status()
+        } else {
+            200
+        };
+        warn_of(&ev.id, &applied, http_status);
         Ok(EventReply {
-            http_status: if hang_up {
-                self.protocol.hangup_status()
-            } else {
-                200
-            },
+            http_status,
             call_id: ev.id,
             hang_up,
             status,
         })
     }
 
-    /// Brings a call's status up to date with events that did not reach it directly:
-    /// those in the spool (taken by another process) and those that came before its
-    /// start returned. Called on every poll.
-    pub(crate) fn catch_up(&self, call_id: &str, status: &mut CallStatus) -> Result<()> {
-        let early = self.take_early(call_id);
-        let (spooled, marker) = match &self.spool {
-            Some(s) if valid_id(call_id) => (s.events(call_id)?, s.hangup_requested_at(call_id)),
-            _ => (Vec::new(), None),
-        };
-        for ev in early.into_iter().chain(spooled) {
-            let Ok(mut obs) = self.protocol.observe(&ev.params) else {
-                continue;
-            };
-            let requested = match marker {
-                Some(m) => ev.received_ms >= m,
-                None => status.hangup_pending,
-            };
-            if requested && obs.state.is_some_and(CallState::is_final) {
-                obs = cancelled(&obs);
-            }
-            if status.apply(&obs) {
-                status.last_change = from_unix_ms(ev.received_ms);
+    /// Brings a call's status up to date with the events that came before its start
+    /// returned (without a store: with one, they are in the call's record). Called on
+    /// every poll.
+    pub(crate) fn catch_up(&self, call_id: &str, status: &mut CallStatus, started_ms: i64) {
+        for ev in self.take_early(call_id) {
+            if let Ok(obs) = self.protocol.observe(&ev.params) {
+                status.apply_checked(&obs, Some(started_ms), ev.received_ms);
             }
         }
-        if marker.is_some() && !status.state.is_final() {
-            status.hangup_pending = true;
-        }
-        Ok(())
+    }
+}
+
+/// The inconsistencies an event showed, at WARN (the call id is no secret).
+fn warn_of(call_id: &str, applied: &Applied, http_status: u16) {
+    if applied.alive_after_final {
+        log_at!(
+            Level::Warn,
+            "event for call {call_id}: the carrier reports the call alive after the library \
+             saw it end (a forged or lost final event?): answered {http_status} to end it"
+        );
+    }
+    if applied.implausible {
+        log_at!(
+            Level::Warn,
+            "event for call {call_id}: its duration is longer than the time since the call \
+             was placed: not taken"
+        );
     }
 }
 
@@ -618,21 +608,10 @@ fn parse_query(query: &str) -> Result<ParsedEvent> {
     })
 }
 
-/// The observation a final event becomes once the host asked for the end.
-fn cancelled(obs: &Observation) -> Observation {
-    Observation {
-        state: Some(CallState::Ended),
-        reason: FailReason::Cancelled,
-        failed_leg: Leg::None,
-        duration_s: obs.duration_s,
-        cost: obs.cost.clone(),
-        raw_code: obs.raw_code.clone(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Observation;
 
     /// A carrier's event hook as the tests need it: one variable, a long URL limit.
     struct TestProtocol;

@@ -146,7 +146,8 @@ fn decimal_at_least(a: &str, b: &str) -> bool {
     format!("{af:0<n$}") >= format!("{bf:0<n$}")
 }
 
-/// Whether a text can be a call id in an event (and a file name in the spool).
+/// Whether a text can be a call id in an event (the call-state store checks ids the same
+/// way before they name a file or a key).
 pub(crate) fn valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && id

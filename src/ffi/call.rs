@@ -58,6 +58,10 @@ pub extern "C" fn cc_start_call(
 /// Asks the carrier where the call is (where the carrier can tell) and fills
 /// `*out_status`. A final status is returned without asking again. A call that hears
 /// nothing final within its limits is closed as FAILED/UNKNOWN (CC_STATUS_TIMED_OUT).
+/// With a call-state store in the DSN (`store=`), the status is the call's record,
+/// which holds what every process sharing the store saw; a store that cannot be
+/// reached is CC_ERR_NETWORK (Redis) or CC_ERR_INTERNAL (a directory), the message
+/// naming the store.
 ///
 /// Ownership: `*out_status` is caller-owned memory, written only on success.
 /// Thread safety: any thread; requests on one call are served one after the other.
@@ -75,9 +79,12 @@ pub extern "C" fn cc_poll_status(call: *mut cc_call, out_status: *mut cc_call_st
     }
 }
 
-/// Asks the carrier to end the call. A call that is already over is left alone. Where
-/// the carrier ends calls only in its answer to its next event, the call stays
-/// CC_STATUS_HANGUP_PENDING until then: at most CC_MAX_HANGUP_DELAY_S seconds.
+/// Asks the carrier to end the call. A call that is already over is left alone, except
+/// where the carrier ends calls only in its answer to its next event (PokeTALK): there
+/// the request is noted whatever the call's state (in the store, for whichever process
+/// takes the next event), every later event that shows the call not over is answered
+/// with the hang-up status, and the call stays CC_STATUS_HANGUP_PENDING until then: at
+/// most CC_MAX_HANGUP_DELAY_S seconds.
 ///
 /// Ownership: borrows the call; it stays valid (free it with `cc_call_free`).
 /// Thread safety: any thread; requests on one call are served one after the other.

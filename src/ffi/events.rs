@@ -13,22 +13,25 @@ use crate::events::MAX_QUERY;
 /// `/path?query`, is taken too). The event is checked against
 /// the call's token (the library put it in the event URL; PokeTALK signs nothing), then
 /// applied to the call: states only move forward, so late and repeated events never
-/// move a call back. The call is found among the calls of `client` alive in this
-/// process, or, with `event_spool=DIR` in the DSN, in the spool, where `cc_poll_status`
-/// of the same call in another process (attached with `cc_call_attach`) reads it.
+/// move a call back, and the first final state's cost and duration stand. The call is
+/// found in the DSN's call-state store (`store=dir:PATH` or `store=redis://...`), where
+/// `cc_poll_status` of the same call in another process (attached with
+/// `cc_call_attach`) reads it, or among the calls of `client` alive in this process.
 ///
 /// `*out_http_status` is the status to answer the carrier with, an empty body beside
 /// it. Unlike other out-parameters it is written on failure too (when not NULL),
 /// because the carrier must get an answer either way:
 /// - 200: taken;
 /// - 412 (PokeTALK): taken, and the carrier is asked to end the call, because the host
-///   called `cc_hangup` (in any process sharing the spool) or the call reached its
-///   `max_duration_s` or `max_cost`. `cc_hangup` on PokeTALK only marks the call
-///   (CC_STATUS_HANGUP_PENDING) until this answer ends it: up to
+///   called `cc_hangup` (in any process sharing the store; before or after the call's
+///   end), the call reached its `max_duration_s` or `max_cost`, or the event shows the
+///   call alive after the library saw it end. `cc_hangup` on PokeTALK only marks the
+///   call (CC_STATUS_HANGUP_PENDING) until this answer ends it: up to
 ///   CC_MAX_HANGUP_DELAY_S seconds;
 /// - 400 malformed, 403 a token that does not match (forged, or made for another call),
 ///   404 a call unknown here (or a client that takes no events), 500 an invalid client
-///   handle or an internal fault. The event changed nothing.
+///   handle or an internal fault, 503 the store could not be reached or written (the
+///   carrier sends the event again). The event changed nothing.
 ///
 /// Ownership: borrows its arguments; `*out_http_status` is caller-owned memory.
 /// Thread safety: any thread; a web server may take several events at once on several
@@ -36,8 +39,9 @@ use crate::events::MAX_QUERY;
 ///
 /// Returns CC_OK, CC_ERR_INVALID_HANDLE (500), CC_ERR_INVALID_ARGUMENT (NULL, not UTF-8, too
 /// long, or malformed: 400), CC_ERR_AUTH (403), CC_ERR_NOT_FOUND (404),
-/// CC_ERR_UNSUPPORTED (the client's DSN configured no events: 404), CC_ERR_INTERNAL
-/// (the spool could not be written: 500).
+/// CC_ERR_UNSUPPORTED (the client's DSN configured no events: 404), CC_ERR_NETWORK (the
+/// Redis store is unreachable: 503), CC_ERR_INTERNAL (the directory store could not be
+/// written: 503).
 #[no_mangle]
 pub extern "C" fn cc_event_ingest(
     client: *mut cc_client,

@@ -793,6 +793,14 @@ impl Provider for ConnectCall {
         }
     }
 
+    fn session_slot(&self, call: &CallContext<'_>) -> Option<(String, u64)> {
+        let link = Link::read(call.extra).ok()?;
+        // `cc-<16 hex>`: the call id without its number (no GUID in it).
+        let session = call_id(&link.guid, link.seq);
+        let session = session.rsplit_once('-')?.0.to_string();
+        Some((session, u64::from(link.seq)))
+    }
+
     fn hangup(&self, call: &CallContext<'_>) -> Result<Observation> {
         let link = Link::read(call.extra)?;
         // A GUID from a reference (an attached call) is as secret as one from a login.

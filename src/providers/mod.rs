@@ -71,7 +71,7 @@ pub(crate) fn find(scheme: &str) -> Result<&'static Carrier> {
 pub(crate) const MAX_HANGUP_DELAY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How a carrier that reports by events speaks: the narrow hook the client's event
-/// machinery (`events`) needs. The machinery itself (token, limits, spool, listener) is
+/// machinery (`events`) needs. The machinery itself (token, limits, store, listener) is
 /// the client's; the carrier only says how its events read.
 pub(crate) trait EventProtocol: Send + Sync {
     /// The carrier's name in messages (`PokeTALK`).
@@ -109,6 +109,13 @@ pub(crate) trait Provider: Send + Sync {
     fn poll(&self, call: &CallContext<'_>) -> Result<Option<Observation>>;
     /// Ends a call; returns what is known afterwards.
     fn hangup(&self, call: &CallContext<'_>) -> Result<Observation>;
+    /// For a carrier whose calls follow one another in a session (Connect Call): the
+    /// session's name (a store id, `[A-Za-z0-9_-]`) and the call's number in it. With a
+    /// store, the client keeps each session's newest number, so that a call a newer one
+    /// replaced is never asked about, nor hung up, on the session.
+    fn session_slot(&self, _call: &CallContext<'_>) -> Option<(String, u64)> {
+        None
+    }
     /// Sends one text to one or more `|`-separated recipients; returns the message id.
     fn send_sms(&self, _recipients: &str, _text: &str) -> Result<String> {
         Err(Error::unsupported(format!(

@@ -2,7 +2,8 @@
 //! HTTP GETs on an EventURL, and the host ends a call by answering one of them 412.
 //!
 //! `poketalk://API_KEY@HOST[:PORT][/PATH]` with the common options and the event ones
-//! (see `events`): `event_url`, `event_secret`, `event_listen`, `event_spool`.
+//! (see `events`): `event_url`, `event_secret`, `event_listen`; `store=` (the client's
+//! call-state store) carries its events and hang-ups across processes.
 //!
 //! Choices where the carrier's document is silent (change them here):
 //! - `from` is leg A (rung first), `to` is leg B;

@@ -1,8 +1,9 @@
 <?php
 // PokeTALK through PHP FFI: a call seen through events (built-in listener), hang-up by a
-// 412 answer, forged and late events, every result code, and the event spool between two
-// PHP processes: this one starts and polls, a `php -S` process (poketalk_receiver.php)
-// takes the events, as in a portal where every web request is a new process.
+// 412 answer, forged and late events, every result code, and the call-state store (a
+// directory, Redis) between two PHP processes: this one starts and polls, a `php -S`
+// process (poketalk_receiver.php) takes the events, as in a portal where every web
+// request is a new process.
 require __DIR__ . '/check.php';
 
 const SECRET = 'event-secret-for-php-tests-0123';
@@ -143,56 +144,88 @@ foreach ([['10', 'CC_ERR_INVALID_ARGUMENT', "Empty 'api_key'"], ['20', 'CC_ERR_I
 check($r === $cc->CC_ERR_PROVIDER && $cc->cc_last_error_carrier_code() === '60', 'blacklisted number: 60, PROVIDER');
 $cc->cc_client_free($manual);
 
-// 5. The spool between two PHP processes.
+// 5. The call-state store between two PHP processes, with each backend: a private
+// directory (event_spool=, the older name of store=dir:) and Redis (store=redis://, the
+// server tests/run_all.py starts; the two processes then share nothing else).
 $spool = sys_get_temp_dir() . '/cc-spool-php-' . getmypid();
-$server = stream_socket_server('tcp://127.0.0.1:0');
-$port = (int) substr(strrchr(stream_socket_get_name($server, false), ':'), 1);
-fclose($server);
-$dsn = sim_dsn('poketalk', 'test-php', '', 'event_secret=' . SECRET . '&event_spool=' . rawurlencode($spool)
-    . '&event_url=' . rawurlencode("http://127.0.0.1:$port/cb.php"));
-$env = getenv();
-$env['CC_PORTAL_DSN'] = $dsn;
-$receiver = proc_open([PHP_BINARY, '-d', 'ffi.enable=1', '-S', "127.0.0.1:$port", __DIR__ . '/poketalk_receiver.php'],
-    [0 => ['file', '/dev/null', 'r'], 1 => ['file', '/dev/null', 'w'], 2 => ['file', '/dev/null', 'w']], $pipes, null, $env);
-for ($i = 0; $i < 200 && !($sock = @fsockopen('127.0.0.1', $port)); $i++) usleep(25000);
-check((bool) $sock, 'the receiver process listens');
-if ($sock) fclose($sock);
-try {
-    $portal = new_client($dsn);
-    [$r, $call] = start($portal);
-    check($r === $cc->CC_OK, 'portal starts a call');
-    [$seen, $st] = follow($call);
-    check($st->state === $cc->CC_STATE_ENDED && $st->duration_s === 20, 'portal reads the whole call from the spool');
-    $log = sent($call);
-    check($log === ['1:200', '3:200', '5:200', '7:200', '8:200'], 'the receiver process took every event: ' . implode(' ', $log));
-    $cc->cc_call_free($call);
-
-    // Hang-up in a later request reaches the receiver, which answers the next event 412.
-    sim_get('/_sim/poketalk/settings?event_period_ms=300');
-    [, $call] = start($portal, '030 1234999');
-    [, $st] = follow($call, $cc->CC_STATE_CONNECTED);
-    check($st->state === $cc->CC_STATE_CONNECTED, 'long call connected');
-    $p = $cc->new('char*');
-    $cc->cc_call_ref($call, FFI::addr($p));
-    $ref = take_string($p);
-    $cc->cc_call_free($call);
-    $cc->cc_client_free($portal);
-
-    $portal = new_client($dsn);  // the next web request
-    $again = $cc->new('cc_call*');
-    check($cc->cc_call_attach($portal, $ref, FFI::addr($again)) === $cc->CC_OK, 'attach from the stored reference');
-    check($cc->cc_hangup($again) === $cc->CC_OK, 'hangup in a later request');
-    check((poll($again)->flags & $cc->CC_STATUS_HANGUP_PENDING) !== 0, 'hang-up pending');
-    [, $st] = follow($again);
-    check($st->state === $cc->CC_STATE_ENDED && $st->reason === $cc->CC_REASON_CANCELLED, 'ended by the receiver process\'s 412');
-    check(in_array('7:412', sent($again), true), 'the carrier got 412 from the other process');
-    $cc->cc_call_free($again);
-    $cc->cc_client_free($portal);
-} finally {
-    proc_terminate($receiver);
-    proc_close($receiver);
-    if (is_dir($spool)) exec('rm -rf ' . escapeshellarg($spool));
+$stores = ['dir' => 'event_spool=' . rawurlencode($spool)];
+if (getenv('CC_TEST_REDIS')) {
+    $stores['redis'] = 'store=' . rawurlencode(getenv('CC_TEST_REDIS'));
+} elseif (getenv('CC_STRICT') === '1') {
+    check(false, 'redis-server for the store tests (CC_TEST_REDIS)');
+} else {
+    echo "# SKIPPED: the Redis store (no CC_TEST_REDIS)\n";
 }
+foreach ($stores as $backend => $store) {
+    sim_get('/_sim/poketalk/settings?event_period_ms=0');
+    $server = stream_socket_server('tcp://127.0.0.1:0');
+    $port = (int) substr(strrchr(stream_socket_get_name($server, false), ':'), 1);
+    fclose($server);
+    $dsn = sim_dsn('poketalk', 'test-php', '', 'event_secret=' . SECRET . '&' . $store
+        . '&event_url=' . rawurlencode("http://127.0.0.1:$port/cb.php"));
+    $env = getenv();
+    $env['CC_PORTAL_DSN'] = $dsn;
+    $receiver = proc_open([PHP_BINARY, '-d', 'ffi.enable=1', '-S', "127.0.0.1:$port", __DIR__ . '/poketalk_receiver.php'],
+        [0 => ['file', '/dev/null', 'r'], 1 => ['file', '/dev/null', 'w'], 2 => ['file', '/dev/null', 'w']], $pipes, null, $env);
+    for ($i = 0; $i < 200 && !($sock = @fsockopen('127.0.0.1', $port)); $i++) usleep(25000);
+    check((bool) $sock, "$backend: the receiver process listens");
+    if ($sock) fclose($sock);
+    try {
+        $portal = new_client($dsn);
+        [$r, $call] = start($portal);
+        check($r === $cc->CC_OK, "$backend: portal starts a call");
+        [$seen, $st] = follow($call);
+        check($st->state === $cc->CC_STATE_ENDED && $st->duration_s === 20, "$backend: portal reads the whole call from the store");
+        $log = sent($call);
+        check($log === ['1:200', '3:200', '5:200', '7:200', '8:200'], "$backend: the receiver process took every event: " . implode(' ', $log));
+        $cc->cc_call_free($call);
+
+        // Hang-up in a later request reaches the receiver, which answers the next event 412.
+        sim_get('/_sim/poketalk/settings?event_period_ms=300');
+        [, $call] = start($portal, '030 1234999');
+        [, $st] = follow($call, $cc->CC_STATE_CONNECTED);
+        check($st->state === $cc->CC_STATE_CONNECTED, "$backend: long call connected");
+        $p = $cc->new('char*');
+        $cc->cc_call_ref($call, FFI::addr($p));
+        $ref = take_string($p);
+        $cc->cc_call_free($call);
+        $cc->cc_client_free($portal);
+
+        $portal = new_client($dsn);  // the next web request
+        $again = $cc->new('cc_call*');
+        check($cc->cc_call_attach($portal, $ref, FFI::addr($again)) === $cc->CC_OK, "$backend: attach from the stored reference");
+        check($cc->cc_hangup($again) === $cc->CC_OK, "$backend: hangup in a later request");
+        check((poll($again)->flags & $cc->CC_STATUS_HANGUP_PENDING) !== 0, "$backend: hang-up pending");
+        [, $st] = follow($again);
+        check($st->state === $cc->CC_STATE_ENDED && $st->reason === $cc->CC_REASON_CANCELLED, "$backend: ended by the receiver process's 412");
+        check(in_array('7:412', sent($again), true), "$backend: the carrier got 412 from the other process");
+        $cc->cc_call_free($again);
+
+        // A forged final (with the call's genuine token) taken in this process: the
+        // receiver process still ends the call at the carrier with 412; a replayed final
+        // changes nothing.
+        [, $call] = start($portal, '030 1234999');
+        [, $st] = follow($call, $cc->CC_STATE_CONNECTED);
+        check(ingest($portal, event_query($call, '8', 1, '0.001')) === [$cc->CC_OK, 200], "$backend: a forged final is taken");
+        check($cc->cc_hangup($call) === $cc->CC_OK, "$backend: hang-up after the forged end");
+        $deadline = microtime(true) + 10;
+        while (sim_get('/_sim/poketalk/call?custom=' . call_id($call))['stage'] !== 'hung_up' && microtime(true) < $deadline) usleep(20000);
+        check(sim_get('/_sim/poketalk/call?custom=' . call_id($call))['hung_up_by_412'] === true, "$backend: the carrier ended the call on a 412");
+        check(ingest($portal, event_query($call, '8', 9999, '0.000')) === [$cc->CC_OK, 200], "$backend: a replayed final is taken");
+        $st = poll($call);
+        check($st->duration_s === 1 && FFI::string($st->cost) === '0.001', "$backend: and changes nothing");
+        $cc->cc_call_free($call);
+        $cc->cc_client_free($portal);
+    } finally {
+        proc_terminate($receiver);
+        proc_close($receiver);
+    }
+}
+if (is_dir($spool)) {
+    check((fileperms($spool) & 0777) === 0700, 'the store directory is private (0700)');
+    exec('rm -rf ' . escapeshellarg($spool));
+}
+
 
 // 6. Without events PokeTALK only places calls.
 $plain = new_client(sim_dsn('poketalk', 'test-php'));

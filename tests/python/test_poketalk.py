@@ -1,7 +1,7 @@
 """PokeTALK through Python ctypes: a call seen through events (built-in listener), hang-up
-by a 412 answer, max_cost, forged and late events, the event spool between two processes
-(this one starts and polls, tests/python/poketalk_receiver.py takes the events), and every
-result code."""
+by a 412 answer, max_cost, forged and late events, the call-state store between two
+processes with each backend (this one starts and polls, tests/python/poketalk_receiver.py
+takes the events), a forged final followed by a hang-up, and every result code."""
 import ctypes
 import json
 import os
@@ -189,18 +189,37 @@ class PokeTalk(unittest.TestCase):
         st = poll(one)
         self.assertEqual((st.state, st.duration_s), (CONNECTED, 10))
         self.assertEqual(ingest(client, event_query(one, "8", 42, "0.084")), (OK, 200))
-        for status in ("7", "3", "6", "1"):
-            self.assertEqual(ingest(client, event_query(one, status, 60)), (OK, 200))
+        # After the end nothing changes; an event that shows the call alive is answered
+        # 412 (the carrier still runs a call the library took as ended).
+        for status, answer in (("7", 412), ("3", 412), ("6", 200), ("1", 412)):
+            self.assertEqual(ingest(client, event_query(one, status, 60)), (OK, answer))
         st = poll(one)
         self.assertEqual((st.state, st.reason, st.duration_s), (ENDED, 0, 42))
         self.assertEqual(poll(two).state, INITIATING)
         lib.cc_call_free(one)
         lib.cc_call_free(two)
 
-    def test_spool_between_two_processes(self):
+    def test_dir_store_between_two_processes(self):
+        """event_spool=DIR, the older name of store=dir:DIR."""
         spool = tempfile.mkdtemp(prefix="cc-spool-py-")
         self.addCleanup(shutil.rmtree, spool, True)
-        common = f"event_secret={SECRET}&event_spool={urllib.parse.quote(spool, safe='')}"
+        self.two_processes(f"event_spool={urllib.parse.quote(spool, safe='')}")
+        # One private file per call, nothing else.
+        for name in os.listdir(spool):
+            self.assertTrue(name.endswith(".json"), name)
+            self.assertEqual(os.stat(os.path.join(spool, name)).st_mode & 0o777, 0o600)
+        self.assertEqual(os.stat(spool).st_mode & 0o777, 0o700)
+
+    def test_redis_store_between_two_processes(self):
+        """store=redis://: the receiver and the portal share nothing but Redis (as two
+        web servers would)."""
+        url = os.environ.get("CC_TEST_REDIS")
+        if not url:
+            self.skipTest("no redis-server (CC_TEST_REDIS is set by tests/run_all.py)")
+        self.two_processes(f"store={urllib.parse.quote(url, safe='')}")
+
+    def two_processes(self, store):
+        common = f"event_secret={SECRET}&{store}"
         receiver = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "poketalk_receiver.py"),
              sim_dsn("poketalk", "test-py", extra=common + "&event_url=http%3A%2F%2F127.0.0.1%3A{port}%2Fcb")],
@@ -236,6 +255,24 @@ class PokeTalk(unittest.TestCase):
             self.assertEqual((st.state, st.reason), (ENDED, CANCELLED))
             self.assertIn("7:412", sent(again))
             lib.cc_call_free(again)
+
+            # A forged final (with the call's genuine token) taken in this process: the
+            # receiver process, which takes the carrier's next event, still ends the
+            # call there with 412; a replayed final changes nothing.
+            call = self.start(portal, "030 1234999")
+            _, st = follow(call, until=CONNECTED)
+            self.assertEqual(st.state, CONNECTED)
+            self.assertEqual(ingest(portal, event_query(call, "8", 1, "0.001")), (OK, 200))
+            self.assertEqual(lib.cc_hangup(call), OK)
+            deadline = time.time() + 10
+            while sim_call(call)["stage"] != "hung_up" and time.time() < deadline:
+                time.sleep(0.02)
+            self.assertTrue(sim_call(call)["hung_up_by_412"])
+            self.assertIn("7:412", sent(call))
+            self.assertEqual(ingest(portal, event_query(call, "8", 9999, "0.000")), (OK, 200))
+            st = poll(call)
+            self.assertEqual((st.state, st.duration_s, st.cost), (ENDED, 1, b"0.001"))
+            lib.cc_call_free(call)
         finally:
             receiver.stdin.close()
             receiver.wait(timeout=10)
