@@ -287,7 +287,12 @@ mod tests {
 
     #[test]
     fn the_scheme_is_a_name_and_the_host_is_required() {
-        for dsn in ["://demo@h", "42_call://demo@h", "voip now://demo@h", "vö://demo@h"] {
+        for dsn in [
+            "://demo@h",
+            "42_call://demo@h",
+            "voip now://demo@h",
+            "vö://demo@h",
+        ] {
             let e = Dsn::parse(dsn).unwrap_err();
             assert!(e.message().contains("scheme"), "{dsn}: {}", e.message());
         }
