@@ -483,9 +483,11 @@ mod tests {
         s.last_change = from_unix_ms(1_000);
         assert_eq!(s.last_change_unix_ms(), 1_000);
         // An observation without a state fills in, and changes nothing else.
-        let mut o = Observation::default();
-        o.duration_s = Some(3);
-        o.raw_code = Some("x".into());
+        let o = Observation {
+            duration_s: Some(3),
+            raw_code: Some("x".into()),
+            ..Default::default()
+        };
         assert!(!s.apply(&o));
         assert_eq!(s.last_change_unix_ms(), 1_000);
         assert_eq!((s.duration_s, s.raw_code.as_deref()), (3, Some("x")));
