@@ -7,7 +7,9 @@ with keep-alive (bench_curl.c), (3) Python `requests` with a keep-alive Session.
 three run in turns, ROUNDS times, so that a busy machine weighs on all of them alike;
 ratios are taken round by round and their median is reported. Then: the library's
 throughput with 1, 2, 4, 8 threads, the cost of polling a call that is already final,
-resident memory per live call handle at 10 000 handles, and the size of the stripped .so.
+resident memory per live call handle at 10 000 handles, the size of the stripped .so, and the
+built-in event listener (bench/listener.py: events per second, latency under 500 idle
+connections).
 
 Prints a Markdown report (also written to target/bench-report.md).
 
@@ -29,6 +31,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+
+from listener import listener_rows
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, "target", "release")
@@ -172,6 +176,7 @@ def main():
         threads = {t: run_json([lib_exe, "threads", dsn, ref, str(t), "3"]) for t in (1, 2, 4, 8)}
         poll = [run_json([lib_exe, "poll", dsn, ref, "2000000"]) for _ in range(3)]
         pollev = poll_event_fed(lib_exe, tmp, run_json)
+        listener_out, listener_raw = listener_rows(RELEASE, tmp)
         handles = run_json([lib_exe, "handles", dsn, ref, "10000"])
         stripped = os.path.join(tmp, "libcallconnect.so")
         sh(["strip", "--strip-all", "-o", stripped, os.path.join(RELEASE, "libcallconnect.so")])
@@ -232,13 +237,14 @@ def main():
                f"**{handles['bytes_per_handle']:.0f} bytes** (RSS {handles['rss_before_kib']} KiB → "
                f"{handles['rss_after_kib']} KiB)")
     out.append(f"- stripped `libcallconnect.so` (release): **{so_size / 1024:.0f} KiB** ({so_size} bytes)")
+    out.extend(listener_out)
     report = "\n".join(out)
     print(report)
     with open(os.path.join(ROOT, "target", "bench-report.md"), "w") as f:
         f.write(report + "\n")
     with open(os.path.join(ROOT, "target", "bench-raw.json"), "w") as f:
         json.dump({"rounds": rounds, "instructions": insn, "threads": threads, "poll": poll, "pollev": pollev, "handles": handles, "so_size": so_size,
-                   "machine": m}, f, indent=1)
+                   "listener": listener_raw, "machine": m}, f, indent=1)
 
 
 if __name__ == "__main__":

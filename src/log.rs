@@ -114,11 +114,13 @@ pub fn enabled(level: Level) -> bool {
 }
 
 /// Hands one line to the sink (or to stderr under `CALLCONNECT_LOG`). Call it only after
-/// [`enabled`]; prefer the `log_at!` macro, which does both.
+/// [`enabled`]; prefer the `log_at!` macro, which does both. Per-call event tokens are
+/// blanked here whatever built the line (`secrets::event_tokens`).
 pub fn emit(level: Level, message: &str) {
     if IN_SINK.with(Cell::get) {
         return;
     }
+    let message = &*crate::secrets::event_tokens(message);
     let guard = read_or_recover(&SINK);
     match &*guard {
         Some(installed) => {

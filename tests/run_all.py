@@ -5,13 +5,16 @@ Suites: Rust (cargo test, which also checks the committed headers), C host tests
 C examples, the C tests again built with -fsanitize=address,undefined (asan) and under
 valgrind memcheck, Python ctypes tests, PHP FFI tests, the load test (tests/load),
 `install` (make install into a temporary prefix, then the examples built and run with only
-pkg-config, the installed PHP class and the installed Python module), and `docs` (every
-example a host page shows is a file the tests run, shown verbatim).
-All of them talk to carrier simulators on 127.0.0.1. Where php, valgrind or pkg-config
-is missing the suite is reported as SKIPPED; with CC_STRICT=1 (as .ci/run sets) a skip is
+pkg-config, the installed PHP class and the installed Python module), `docs` (every
+example a host page shows is a file the tests run, shown verbatim), `fpm` (Debian's
+php-fpm behind nginx with the recipe of docs/host-php.md: tests/fpm/run_fpm.py),
+`composer` (the Composer package installed from a path repository into a fresh project)
+and `pip` (`pip install bindings/python` into a fresh venv, offline).
+All of them talk to carrier simulators on 127.0.0.1. Where php, php-fpm, nginx, composer,
+valgrind or pkg-config is missing the suite is reported as SKIPPED; with CC_STRICT=1 (as .ci/run sets) a skip is
 a failure.
 
-Usage: tests/run_all.py [--only rust,c,asan,valgrind,python,php,load,install,docs]
+Usage: tests/run_all.py [--only rust,c,asan,valgrind,python,php,load,install,docs,fpm,composer,pip]
 """
 import glob
 import os
@@ -21,6 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import host_suites
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.path.join(ROOT, "target", "debug")
@@ -184,6 +189,8 @@ def suite_valgrind(env, progs):
 
 
 def suite_python(env):
+    # This tree's debug build by name: the module would prefer a target/release, maybe older.
+    env = dict(env, CALLCONNECT_LIB=os.path.join(TARGET, "libcallconnect.so"))
     code, out = run([sys.executable, os.path.join(ROOT, "tests", "python", "run.py")], env=env, timeout=900)
     say(out)
     m = re.search(r"^# python: (\d+) passed, (\d+) failed", out, re.M)
@@ -204,6 +211,8 @@ def suite_php(env):
     if code != 0:
         return skip("php", "PHP's FFI extension is not loaded")
     passed = failed = 0
+    # This tree's debug build by name: the class would prefer a target/release, maybe older.
+    env = dict(env, CALLCONNECT_LIB=os.path.join(TARGET, "libcallconnect.so"))
     for script in sorted(glob.glob(os.path.join(ROOT, "tests", "php", "test_*.php"))):
         code, out = run([php, "-d", "ffi.enable=1", script], env=env, timeout=300)
         say(out)
@@ -227,10 +236,18 @@ PKG_RPATH = "-Wl,-rpath,$(pkg-config --variable=libdir callconnect)"
 
 # Pages and the example files they must show verbatim (and that the install suite runs).
 DOC_EXAMPLES = {
-    "README.md": [],
+    "README.md": ["tests/fpm/www/cc-event.php"],
     "docs/host-c.md": ["examples-c/callback.c"],
-    "docs/host-php.md": ["examples-php/callback.php"],
+    "docs/host-php.md": ["examples-php/callback.php", "tests/fpm/30-callconnect.ini",
+                         "tests/fpm/callconnect-preload.php", "tests/fpm/portal.conf", "tests/fpm/nginx-portal.conf",
+                         "tests/fpm/portal-config.php", "tests/fpm/www/cc-event.php", "tests/fpm/www/portal.php",
+                         "tests/composer/composer.json"],
     "docs/host-python.md": ["examples-python/callback.py"],
+}
+# Command lines the pages give that the suites run as they stand.
+DOC_LINES = {
+    "docs/host-python.md": [host_suites.PIP_INSTALL],
+    "README.md": [host_suites.PIP_INSTALL],
 }
 
 
@@ -270,6 +287,12 @@ def suite_docs():
             else:
                 continue
             passed += check(ok, f"{page}: {lang} block {n} is valid {lang}", why)
+            failed += not ok
+    for page, lines in DOC_LINES.items():
+        text = open(os.path.join(ROOT, page), encoding="utf-8").read()
+        for line in lines:
+            ok = check(line in text, f"{page} gives the tested command: {line}")
+            passed += ok
             failed += not ok
     host_c = open(os.path.join(ROOT, "docs/host-c.md"), encoding="utf-8").read()
     for line in (PKG_DYNAMIC, PKG_STATIC, PKG_ARCHIVE, PKG_RPATH):
@@ -466,6 +489,9 @@ def main():
             suite_install(env)
         if want("docs"):
             suite_docs()
+        for name in ("composer", "pip", "fpm"):  # tests/host_suites.py
+            if want(name):
+                results.append(getattr(host_suites, "suite_" + name)(env))
         if want("load"):
             suite_load()
     finally:

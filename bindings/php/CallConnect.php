@@ -16,11 +16,15 @@
  *
  * The library is loaded (once per process) by, in this order: a library path given to
  * the Client constructor (FFI::cdef); FFI::scope("CALLCONNECT") when the header was
- * preloaded (opcache.preload calling CallConnect\Library::preload()); the environment
- * variable CALLCONNECT_LIB (FFI::cdef); FFI::load of the PHP header (the installed one,
- * whose FFI_LIB names the installed library, or include/callconnect_php.h beside this
- * file in the source tree); the source tree's target/debug or target/release.
- * See docs/host-php.md for PHP-FPM (ffi.enable, opcache.preload).
+ * preloaded (ffi.preload, as under PHP-FPM); the environment variable CALLCONNECT_LIB
+ * (FFI::cdef; then nothing else); FFI::load of a PHP header whose FFI_LIB names the
+ * installed library: CALLCONNECT_HEADER, the one `make install` wrote into this file;
+ * the source tree's target/release, then target/debug (when this file sits in one); the
+ * installed header callconnect.pc leads to (PKG_CONFIG_PATH, then pkg-config's default
+ * directories, which PKG_CONFIG_LIBDIR replaces); last the source tree's header, whose
+ * FFI_LIB is the soname (the system loader's path).
+ * Library::loadedFrom() says which; CALLCONNECT_LOG=debug logs it.
+ * See docs/host-php.md for PHP-FPM (ffi.preload with opcache.preload) and Composer.
  */
 declare(strict_types=1);
 
@@ -37,6 +41,11 @@ final class Library
     /** The ABI generation this file speaks (the soname is libcallconnect.so.ABI_MAJOR). */
     public const ABI_MAJOR = 0;
 
+    /** pkg-config's default search path on Debian (x86_64), /usr/local first. */
+    private const PKG_CONFIG_DEFAULT = ['/usr/local/lib/x86_64-linux-gnu/pkgconfig', '/usr/local/lib/pkgconfig',
+        '/usr/local/share/pkgconfig', '/usr/lib/x86_64-linux-gnu/pkgconfig', '/usr/lib/pkgconfig',
+        '/usr/share/pkgconfig'];
+
     private static ?FFI $ffi = null;
     private static string $from = '';
 
@@ -47,25 +56,7 @@ final class Library
             return self::$ffi;
         }
         $errors = [];
-        $attempts = [];
-        if ($library !== null) {
-            $attempts[] = ['cdef', $library];
-        } else {
-            $attempts[] = ['scope', 'CALLCONNECT'];
-            $env = getenv('CALLCONNECT_LIB');
-            if (is_string($env) && $env !== '') {
-                $attempts[] = ['cdef', $env];
-            } else {
-                $attempts[] = ['load', self::header()];
-                foreach (['debug', 'release'] as $profile) {
-                    $built = dirname(__DIR__, 2) . "/target/$profile/libcallconnect.so";
-                    if (is_file($built)) {
-                        $attempts[] = ['cdef', $built];
-                    }
-                }
-            }
-        }
-        foreach ($attempts as [$how, $what]) {
+        foreach (self::attempts($library) as [$how, $what]) {
             try {
                 $ffi = match ($how) {
                     'scope' => FFI::scope($what),
@@ -83,10 +74,83 @@ final class Library
             self::check($ffi, "$how $what");
             self::$ffi = $ffi;
             self::$from = "$how $what";
+            if (getenv('CALLCONNECT_LOG') === 'debug') {
+                error_log('callconnect debug: library loaded by ' . self::$from);
+            }
             return $ffi;
         }
         throw new \RuntimeException('libcallconnect could not be loaded (set CALLCONNECT_LIB to its path): '
             . implode('; ', $errors));
+    }
+
+    /**
+     * Where to look, in order: [how, what].
+     * The release build comes before the debug build wherever both could be found.
+     *
+     * @return list<array{string, string}>
+     */
+    private static function attempts(?string $library): array
+    {
+        if ($library !== null) {
+            return [['cdef', $library]];
+        }
+        $attempts = [['scope', 'CALLCONNECT']];
+        $env = getenv('CALLCONNECT_LIB');
+        if (is_string($env) && $env !== '') {
+            $attempts[] = ['cdef', $env];
+            return $attempts;  // an explicit choice is the only one tried after a preload
+        }
+        $header = getenv('CALLCONNECT_HEADER');
+        if (is_string($header) && $header !== '') {
+            $attempts[] = ['load', $header];
+        }
+        if (self::INSTALLED_HEADER !== null) {
+            $attempts[] = ['load', self::INSTALLED_HEADER];
+        }
+        foreach (['release', 'debug'] as $profile) {
+            $built = dirname(__DIR__, 2) . "/target/$profile/libcallconnect.so";
+            if (is_file($built)) {
+                $attempts[] = ['cdef', $built];
+            }
+        }
+        foreach (self::pkgConfigHeaders() as $installed) {
+            $attempts[] = ['load', $installed];
+        }
+        // The source tree's header, whose FFI_LIB names the soname: the system loader's path.
+        $attempts[] = ['load', dirname(__DIR__, 2) . '/include/callconnect_php.h'];
+        return $attempts;
+    }
+
+    /**
+     * The installed PHP headers that pkg-config's search path leads to: callconnect.pc in
+     * PKG_CONFIG_PATH, then in pkg-config's default directories; its includedir holds the
+     * PHP header, whose FFI_LIB names the installed library by its full path.
+     *
+     * @return list<string>
+     */
+    public static function pkgConfigHeaders(): array
+    {
+        $path = getenv('PKG_CONFIG_PATH');
+        $dirs = is_string($path) && $path !== '' ? explode(':', $path) : [];
+        $libdir = getenv('PKG_CONFIG_LIBDIR');  // as for pkg-config: replaces the default directories
+        array_push($dirs, ...(is_string($libdir) ? explode(':', $libdir) : self::PKG_CONFIG_DEFAULT));
+        $found = [];
+        foreach (array_unique(array_filter($dirs)) as $dir) {
+            $pc = @file_get_contents("$dir/callconnect.pc");
+            if ($pc === false) {
+                continue;
+            }
+            $vars = [];
+            foreach (preg_split('/\R/', $pc) as $line) {
+                if (preg_match('/^([A-Za-z_][A-Za-z0-9_.]*)=(.*)$/', $line, $m)) {
+                    $vars[$m[1]] = preg_replace_callback('/\$\{([^}]+)\}/', fn ($v) => $vars[$v[1]] ?? '', trim($m[2]));
+                }
+            }
+            if (isset($vars['includedir']) && is_file($vars['includedir'] . '/callconnect_php.h')) {
+                $found[] = $vars['includedir'] . '/callconnect_php.h';
+            }
+        }
+        return array_values(array_unique($found));
     }
 
     /** How the library was loaded, e.g. "load /usr/local/include/callconnect_php.h". */
@@ -124,10 +188,10 @@ final class Library
     /** The header's declarations without its two #define lines, for FFI::cdef. */
     private static function declarations(): string
     {
-        $text = @file_get_contents(self::header());
+        $header = self::header();
+        $text = @file_get_contents($header);
         if ($text === false) {
-            throw new \RuntimeException('cannot read the PHP header ' . self::header()
-                . ' (set CALLCONNECT_HEADER to its path)');
+            throw new \RuntimeException("cannot read the PHP header $header (set CALLCONNECT_HEADER to its path)");
         }
         return preg_replace('/^#.*$/m', '', $text);
     }
@@ -424,6 +488,9 @@ final class Log
                 if (!self::$shutdownHook) {
                     register_shutdown_function(static fn () => Log::setHandler(null));
                     self::$shutdownHook = true;
+                }
+                if ($level >= self::DEBUG) {
+                    $closure(self::DEBUG, 'library loaded by ' . Library::loadedFrom(), null);
                 }
             }
         }

@@ -14,9 +14,12 @@ Handles are freed by `close()`, by `with`, or when the object is garbage-collect
 Objects may be shared between threads (the library serialises requests on one call).
 
 The library is found, in this order: `load_library(path)` called before first use, the
-environment variable CALLCONNECT_LIB, the path `make install` wrote into this file, the
-build tree this file sits in (target/debug, then target/release), and the system's
-loader (`ctypes.util.find_library`, then `libcallconnect.so.MAJOR`).
+environment variable CALLCONNECT_LIB (then nothing else), the copy a wheel carries beside
+this file, the path `make install` wrote into this file, the build tree this file sits in
+(target/release, then target/debug), the libdir of callconnect.pc on pkg-config's search
+path (PKG_CONFIG_PATH, then the default directories or PKG_CONFIG_LIBDIR), and the
+system's loader (`ctypes.util.find_library`, then `libcallconnect.so.MAJOR`). The
+`callconnect` logger says at DEBUG which one was loaded; `library_path()` returns it.
 
 Log lines go to the `logging` module with `enable_logging()`; see `docs/host-python.md`.
 """
@@ -403,16 +406,56 @@ _loaded: Optional[ctypes.CDLL] = None
 _loaded_path: Optional[str] = None
 
 
+#: pkg-config's default search path on Debian (x86_64), /usr/local first.
+_PKG_CONFIG_DEFAULT = [
+    "/usr/local/lib/x86_64-linux-gnu/pkgconfig", "/usr/local/lib/pkgconfig", "/usr/local/share/pkgconfig",
+    "/usr/lib/x86_64-linux-gnu/pkgconfig", "/usr/lib/pkgconfig", "/usr/share/pkgconfig",
+]
+
+
+def _pkg_config_libdirs() -> List[str]:
+    """The libdir of every callconnect.pc on pkg-config's search path (PKG_CONFIG_PATH,
+    then its default directories), read from the files: no pkg-config binary needed."""
+    dirs = [d for d in os.environ.get("PKG_CONFIG_PATH", "").split(":") if d]
+    libdir = os.environ.get("PKG_CONFIG_LIBDIR")  # as for pkg-config: replaces the default directories
+    dirs += libdir.split(":") if libdir is not None else _PKG_CONFIG_DEFAULT
+    found: List[str] = []
+    for d in dict.fromkeys(dirs):
+        try:
+            with open(os.path.join(d, "callconnect.pc"), encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        variables: Dict[str, str] = {}
+        for line in lines:
+            name, sep, value = line.partition("=")
+            if sep and name.strip() and ":" not in name and " " not in name.strip():
+                for k, v in variables.items():
+                    value = value.replace("${%s}" % k, v)
+                variables[name.strip()] = value.strip()
+        if "libdir" in variables:
+            found.append(variables["libdir"])
+    return found
+
+
 def _candidates() -> List[str]:
     found: List[str] = []
     env = os.environ.get("CALLCONNECT_LIB")
     if env:
         return [env]  # an explicit choice is the only one tried
+    here = os.path.dirname(os.path.abspath(__file__))
+    bundled = os.path.join(here, f"libcallconnect.so.{ABI_MAJOR}")  # the wheel's own copy
+    if os.path.exists(bundled):
+        found.append(bundled)
     if _INSTALLED_LIB:
         found.append(_INSTALLED_LIB)
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    for profile in ("debug", "release"):
+    repo = os.path.dirname(os.path.dirname(here))
+    for profile in ("release", "debug"):
         path = os.path.join(repo, "target", profile, "libcallconnect.so")
+        if os.path.exists(path):
+            found.append(path)
+    for libdir in _pkg_config_libdirs():
+        path = os.path.join(libdir, f"libcallconnect.so.{ABI_MAJOR}")
         if os.path.exists(path):
             found.append(path)
     system = ctypes.util.find_library("callconnect")
@@ -447,6 +490,7 @@ def load_library(path: Optional[str] = None) -> str:
             if major != str(ABI_MAJOR):
                 raise RuntimeError(f"{candidate} is {running}; this module speaks ABI {ABI_MAJOR}")
             _loaded, _loaded_path = lib, candidate
+            logging.getLogger("callconnect").debug("library loaded from %s (%s)", candidate, running)
             return candidate
         raise OSError("libcallconnect not found (set CALLCONNECT_LIB to its path): " + "; ".join(errors))
 

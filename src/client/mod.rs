@@ -88,7 +88,10 @@ impl Client {
         if let Some(protocol) = carrier.events {
             if let Some(options) = EventOptions::take(&mut dsn)? {
                 secrets.add(options.secret.expose());
-                let bound = options.listen.map(Bound::bind).transpose()?;
+                let bound = options
+                    .listen
+                    .map(|a| Bound::bind(a, options.listener.clone()))
+                    .transpose()?;
                 let addr = bound.as_ref().map(Bound::addr);
                 events = Some((Events::new(options, protocol, addr)?, bound));
             }

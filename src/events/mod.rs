@@ -40,7 +40,7 @@ pub(crate) mod token;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::dsn::{Dsn, Secret};
 use crate::error::{Error, ErrorKind, Result};
@@ -50,6 +50,7 @@ use crate::model::{
 use crate::providers::EventProtocol;
 use crate::util::{lock_or_recover as lock, new_call_id};
 
+use listener::ListenerConfig;
 use spool::{Spool, StoredEvent};
 use token::{valid_id, Limits, Signer};
 
@@ -66,6 +67,8 @@ pub(crate) const MIN_SECRET_LEN: usize = 16;
 const EARLY_MAX_CALLS: usize = 1024;
 const EARLY_MAX_EVENTS: usize = 64;
 const EARLY_KEEP: std::time::Duration = std::time::Duration::from_secs(600);
+/// The highest `event_max_connections` taken (each connection is a descriptor).
+const MAX_LISTENER_CONNECTIONS: usize = 100_000;
 
 struct Early {
     since: Instant,
@@ -77,12 +80,15 @@ fn dsn_error(what: impl std::fmt::Display) -> Error {
 }
 
 /// The `event_*` options of a DSN, checked but not yet acted on: `event_url`,
-/// `event_secret`, `event_listen`, `event_spool`.
+/// `event_secret`, `event_listen`, `event_spool`, `event_max_connections`,
+/// `event_head_timeout_ms`.
 pub(crate) struct EventOptions {
     /// Signs each call's event URL; the client registers it as a secret.
     pub secret: Secret,
     /// Where the client binds the built-in listener.
     pub listen: Option<SocketAddr>,
+    /// The built-in listener's limits (`event_max_connections`, `event_head_timeout_ms`).
+    pub listener: ListenerConfig,
     url: Option<String>,
     spool: Option<String>,
 }
@@ -94,7 +100,15 @@ impl EventOptions {
         let secret = dsn.take_option("event_secret");
         let listen = dsn.take_option("event_listen");
         let spool = dsn.take_option("event_spool");
-        if url.is_none() && secret.is_none() && listen.is_none() && spool.is_none() {
+        let max_connections = dsn.take_option("event_max_connections");
+        let head_timeout = dsn.take_option("event_head_timeout_ms");
+        if url.is_none()
+            && secret.is_none()
+            && listen.is_none()
+            && spool.is_none()
+            && max_connections.is_none()
+            && head_timeout.is_none()
+        {
             return Ok(None);
         }
         let secret = secret.filter(|s| !s.is_empty()).ok_or_else(|| {
@@ -115,9 +129,41 @@ impl EventOptions {
                     .map_err(|_| dsn_error("event_listen must be IP:PORT, such as 127.0.0.1:8089"))
             })
             .transpose()?;
+        if listen.is_none() && (max_connections.is_some() || head_timeout.is_some()) {
+            return Err(dsn_error(
+                "event_max_connections and event_head_timeout_ms are options of the built-in \
+                 listener: they need event_listen",
+            ));
+        }
+        let mut listener = ListenerConfig::default();
+        if let Some(n) = max_connections {
+            listener.max_connections = n
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (1..=MAX_LISTENER_CONNECTIONS).contains(n))
+                .ok_or_else(|| {
+                    dsn_error(format!(
+                        "event_max_connections must be a number from 1 to \
+                         {MAX_LISTENER_CONNECTIONS}"
+                    ))
+                })?;
+        }
+        if let Some(ms) = head_timeout {
+            listener.head_timeout = ms
+                .trim()
+                .parse()
+                .ok()
+                .filter(|ms| (1..=600_000).contains(ms))
+                .map(Duration::from_millis)
+                .ok_or_else(|| {
+                    dsn_error("event_head_timeout_ms must be a number of ms from 1 to 600000")
+                })?;
+        }
         Ok(Some(EventOptions {
             secret: Secret::new(secret),
             listen,
+            listener,
             url,
             spool,
         }))
@@ -611,7 +657,10 @@ mod tests {
             return Ok(None);
         };
         let secret = o.secret.expose().to_string();
-        let bound = o.listen.map(listener::Bound::bind).transpose()?;
+        let bound = o
+            .listen
+            .map(|a| listener::Bound::bind(a, o.listener.clone()))
+            .transpose()?;
         let addr = bound.as_ref().map(listener::Bound::addr);
         Ok(Some((Events::new(o, &TestProtocol, addr)?, secret)))
     }
@@ -697,6 +746,11 @@ mod tests {
             "event_secret=0123456789abcdef",
             "event_secret=0123456789abcdef&event_listen=nowhere",
             "event_secret=0123456789abcdef&event_listen=0.0.0.0:0",
+            "event_url=http://h/&event_secret=0123456789abcdef&event_max_connections=8",
+            "event_secret=0123456789abcdef&event_listen=127.0.0.1:0&event_max_connections=0",
+            "event_secret=0123456789abcdef&event_listen=127.0.0.1:0&event_max_connections=x",
+            "event_secret=0123456789abcdef&event_listen=127.0.0.1:0&event_head_timeout_ms=0",
+            "event_secret=0123456789abcdef&event_listen=127.0.0.1:0&event_head_timeout_ms=-5",
         ] {
             let e = parse(bad).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad}");
@@ -705,6 +759,18 @@ mod tests {
         assert_eq!(
             parse("event_secret=0123456789abcdef&event_listen=127.0.0.1:0"),
             Ok(true)
+        );
+        let mut dsn = Dsn::parse(
+            "poketalk://k@h?event_secret=0123456789abcdef&event_listen=127.0.0.1:0\
+             &event_max_connections=8&event_head_timeout_ms=250",
+        )
+        .unwrap();
+        let o = EventOptions::take(&mut dsn).unwrap().unwrap();
+        assert!(dsn.finish().is_ok());
+        assert_eq!(o.listener.max_connections, 8);
+        assert_eq!(
+            o.listener.head_timeout,
+            std::time::Duration::from_millis(250)
         );
     }
 }

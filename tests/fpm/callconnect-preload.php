@@ -1,0 +1,2 @@
+<?php // /etc/php/8.2/fpm/callconnect-preload.php, named by opcache.preload
+require '/usr/local/share/callconnect/php/CallConnect.php';
