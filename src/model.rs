@@ -664,4 +664,36 @@ mod tests {
         };
         assert!(negative.check("x", all).is_err());
     }
+
+    #[test]
+    fn names_are_the_c_names() {
+        use CallState::*;
+        let states = [
+            (Initiating, "INITIATING"),
+            (RingingA, "RINGING_A"),
+            (AAnswered, "A_ANSWERED"),
+            (RingingB, "RINGING_B"),
+            (Connected, "CONNECTED"),
+            (Ended, "ENDED"),
+            (Failed, "FAILED"),
+        ];
+        for (i, (state, name)) in states.iter().enumerate() {
+            assert_eq!((*state as usize, state.name()), (i, *name));
+            assert_eq!(state.is_final(), i >= 5, "{name}");
+        }
+        let reasons = [
+            (FailReason::None, "NONE"),
+            (FailReason::Busy, "BUSY"),
+            (FailReason::NoAnswer, "NO_ANSWER"),
+            (FailReason::Rejected, "REJECTED"),
+            (FailReason::InsufficientFunds, "INSUFFICIENT_FUNDS"),
+            (FailReason::InvalidNumber, "INVALID_NUMBER"),
+            (FailReason::Cancelled, "CANCELLED"),
+            (FailReason::ProviderError, "PROVIDER_ERROR"),
+            (FailReason::Unknown, "UNKNOWN"),
+        ];
+        for (i, (reason, name)) in reasons.iter().enumerate() {
+            assert_eq!((*reason as usize, reason.name()), (i, *name));
+        }
+    }
 }
