@@ -513,4 +513,50 @@ mod tests {
             "webcallid=$webcallid&status=$status&duration=$duration&debit=$debit"
         );
     }
+
+    #[test]
+    fn replies_without_a_code_by_http_status() {
+        let transport = Transport::new(std::time::Duration::from_secs(1));
+        let reply = |status: u16, body: &str| {
+            let resp = Response {
+                status,
+                date: None,
+                content_type: Some("text/plain".into()),
+                body: body.into(),
+            };
+            read_reply(&transport, &resp)
+        };
+        assert!(reply(200, "00").is_ok());
+        // A code in the body decides, whatever the HTTP status.
+        assert_eq!(reply(403, "40").unwrap_err().kind(), ErrorKind::Auth);
+        assert_eq!(reply(200, "60").unwrap_err().carrier_code(), Some("60"));
+        for (status, kind) in [
+            (401, ErrorKind::Auth),
+            (403, ErrorKind::Auth),
+            // Not served: nothing was acted on.
+            (503, ErrorKind::Network),
+            // Anything else may have placed the call.
+            (500, ErrorKind::OutcomeUnknown),
+            (404, ErrorKind::OutcomeUnknown),
+            (400, ErrorKind::OutcomeUnknown),
+            (200, ErrorKind::OutcomeUnknown),
+            (399, ErrorKind::OutcomeUnknown),
+        ] {
+            let e = reply(status, "Forbidden").unwrap_err();
+            assert_eq!(e.kind(), kind, "HTTP {status}: {e}");
+        }
+        // Which of the two unknowns: an HTTP error is named as one, a 2xx/3xx without a
+        // code shows what came.
+        assert!(reply(500, "x")
+            .unwrap_err()
+            .message()
+            .contains("answered HTTP 500"));
+        assert!(reply(400, "x")
+            .unwrap_err()
+            .message()
+            .contains("answered HTTP 400"));
+        let e = reply(399, "odd").unwrap_err();
+        assert!(e.message().contains("holds no result code"), "{e}");
+        assert!(e.message().contains("odd"), "{e}");
+    }
 }
