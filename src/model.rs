@@ -524,6 +524,12 @@ mod tests {
             (s.state, s.reason, s.failed_leg, s.hangup_pending),
             (CallState::Ended, FailReason::Cancelled, Leg::None, false)
         );
+        // Only a final observation gives a reason: one on a live state is not taken.
+        let mut live = CallStatus::new(true);
+        let mut odd = Observation::state(CallState::Connected);
+        odd.reason = FailReason::Busy;
+        assert!(live.apply(&odd));
+        assert_eq!(live.reason, FailReason::None);
         // A plain end says nothing about why: the reason stays NONE.
         let mut plain = CallStatus::new(true);
         assert!(plain.apply(&Observation::state(CallState::Ended)));
