@@ -601,6 +601,8 @@ mod tests {
         }
         let two = Capabilities::HANGUP | Capabilities::SMS;
         assert_eq!(two.bits(), 0b1100);
+        // A union, not a toggle: a capability named twice stays.
+        assert_eq!(two | Capabilities::SMS, two);
         assert!(two.contains(Capabilities::SMS));
         assert!(!two.contains(Capabilities::SMS | Capabilities::TOPUP));
         assert!(!two.contains(Capabilities::CALLBACK));
