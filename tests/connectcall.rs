@@ -496,12 +496,15 @@ fn the_password_never_leaks() {
     // Each of those logins placed its call (the fault came after): never repeated.
     assert_eq!(count(&account(&sim, "leak"), "calls_placed"), 4);
 
-    // A good login with the odd password works; then faults on the session's commands.
+    // A good login with the odd password works; then faults on the session's commands
+    // (the call held at its start, so that it is still up for the hang-up below).
+    hold_next_calls(&sim, "leak");
     let call = c.start_call("0171 1234567", "030 1234567", &opts).unwrap();
     fault("nocode");
     let e = call.poll().unwrap_err();
     assert_eq!(keep(&mut texts, e), ErrorKind::Protocol);
-    let (seen, _) = watch_until(&call, |s| s.state == RingingA);
+    let seen = feed(&sim, "leak", &call, &[27]);
+    assert_eq!(seen[0].0, RingingA);
     for (_, raw) in &seen {
         texts.push(raw.clone());
     }
