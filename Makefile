@@ -8,9 +8,10 @@ SIM_STEP_MS ?= 700
 .PHONY: all lib header demo test check lint clean examples release install uninstall fuzz bench load mutants
 
 # `make install PREFIX=/opt/callconnect [DESTDIR=/staging]`: the release library with its
-# soname links, the static archive, both headers, pkg-config metadata, and the PHP and
-# Python wrappers. Every directory can be overridden.
+# soname links, the static archive, both headers, pkg-config metadata, the PHP and
+# Python wrappers, and the `callconnect` command. Every directory can be overridden.
 PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 DATADIR ?= $(PREFIX)/share
@@ -44,6 +45,8 @@ test:
 
 # The release build. rustc names the system libraries a static link needs
 # (native-static-libs); cargo repeats that note on a fresh build, so it is always read.
+# `CALLCONNECT_RELR=1 make release`: a smaller library (packed relocations, DT_RELR) for
+# systems with glibc 2.36 or newer (BENCHMARKS.md, "Size").
 release:
 	@mkdir -p $(RELEASE)
 	@if ! $(CARGO) rustc --release --lib --color never -- --print native-static-libs \
@@ -76,6 +79,9 @@ install: release
 	    bindings/python/callconnect.py > $(DESTDIR)$(PYTHONDIR)/callconnect.py
 	@grep -q "INSTALLED_HEADER = '" $(DESTDIR)$(PHPDIR)/CallConnect.php
 	@grep -q '^_INSTALLED_LIB: Optional\[str\] = "' $(DESTDIR)$(PYTHONDIR)/callconnect.py
+	$(CARGO) build --release -p callconnect-cli
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 $(RELEASE)/callconnect $(DESTDIR)$(BINDIR)/callconnect
 	@echo "installed callconnect $(VERSION) into $(DESTDIR)$(PREFIX)"
 
 uninstall:
@@ -83,7 +89,7 @@ uninstall:
 	    $(DESTDIR)$(LIBDIR)/libcallconnect.so $(DESTDIR)$(LIBDIR)/libcallconnect.a \
 	    $(DESTDIR)$(INCLUDEDIR)/callconnect.h $(DESTDIR)$(INCLUDEDIR)/callconnect_php.h \
 	    $(DESTDIR)$(PKGCONFIGDIR)/callconnect.pc $(DESTDIR)$(PHPDIR)/CallConnect.php \
-	    $(DESTDIR)$(PYTHONDIR)/callconnect.py
+	    $(DESTDIR)$(PYTHONDIR)/callconnect.py $(DESTDIR)$(BINDIR)/callconnect
 
 # A bounded coverage-guided run of every fuzz target (FUZZ_SECONDS each, default 20).
 fuzz:
@@ -92,7 +98,7 @@ fuzz:
 # The library next to raw libcurl and Python requests (release build); see BENCHMARKS.md.
 bench:
 	@bash tools/bench-deps.sh
-	@python3 bench/run.py
+	@python3 bench/run.py --write
 
 # The load test at full size, against the release build.
 load:

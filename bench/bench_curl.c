@@ -55,7 +55,7 @@ int main(int argc, char **argv) {
     } else {
         if (argc < 7) return 2;
         n = atol(argv[6]);
-        snprintf(body, sizeof body, "act=stopcallback&callId=%s", argv[5]);
+        snprintf(body, sizeof body, "act=stopcallback&callerId=%s&callId=%s", argv[5], argv[5]);
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     curl = curl_easy_init();

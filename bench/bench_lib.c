@@ -9,7 +9,11 @@
  *   bench_lib poll DSN REF N           N cc_poll_status of a call that is already final
  *   bench_lib pollev DSN N             N cc_poll_status of a live PokeTALK call fed by events
  *                                      (DSN with event_listen; a slow simulator keeps it live)
- *   bench_lib handles DSN REF N        resident memory of N live call handles */
+ *   bench_lib handles DSN REF N        resident memory of N live call handles (attached)
+ *   bench_lib placed DSN N             resident memory of N live placed calls
+ *   bench_lib cold DSN [COUNTRY]       a fresh process: its first cc_client_new, then its
+ *                                      first cc_start_call (after cc_warm_up(COUNTRY) when
+ *                                      COUNTRY is given), then a second one */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdio.h>
@@ -109,6 +113,47 @@ static void poll_event_fed(long n) {
     cc_call_free(call);
 }
 
+/* One placement, timed: wall and CPU microseconds. */
+static void place_timed(double *wall_us, double *cpu_us) {
+    cc_call *call = NULL;
+    double w = now(), c = cpu();
+    if (cc_start_call(client, "0171 1234567", "030 1234567", NULL, &call) != CC_OK) die("start");
+    *cpu_us = (cpu() - c) * 1e6;
+    *wall_us = (now() - w) * 1e6;
+    cc_call_free(call);
+}
+
+/* A fresh process's first steps, each timed (wall and CPU) with the resident memory after. */
+static int cold(const char *dsn, int country) {
+    double w0, c0, new_us, new_cpu_us, warm_us = 0, warm_cpu_us = 0, first_us, first_cpu_us, second_us, second_cpu_us;
+    long rss0 = rss_kib(), rss_new, rss_warm = 0, rss_first;
+    w0 = now();
+    c0 = cpu();
+    if (cc_client_new(dsn, &client) != CC_OK) die("client");
+    new_cpu_us = (cpu() - c0) * 1e6;
+    new_us = (now() - w0) * 1e6;
+    rss_new = rss_kib();
+    if (country > 0) {
+        w0 = now();
+        c0 = cpu();
+        if (cc_warm_up((uint16_t)country) != CC_OK) die("warm up");
+        warm_cpu_us = (cpu() - c0) * 1e6;
+        warm_us = (now() - w0) * 1e6;
+        rss_warm = rss_kib();
+    }
+    place_timed(&first_us, &first_cpu_us);
+    rss_first = rss_kib();
+    place_timed(&second_us, &second_cpu_us);
+    printf("{\"mode\": \"cold\", \"client_new_us\": %.1f, \"client_new_cpu_us\": %.1f, \"warm_up_us\": %.1f, "
+           "\"warm_up_cpu_us\": %.1f, \"first_place_us\": %.1f, \"first_place_cpu_us\": %.1f, "
+           "\"second_place_us\": %.1f, \"second_place_cpu_us\": %.1f, \"rss_start_kib\": %ld, "
+           "\"rss_client_kib\": %ld, \"rss_warm_kib\": %ld, \"rss_first_place_kib\": %ld}\n",
+           new_us, new_cpu_us, warm_us, warm_cpu_us, first_us, first_cpu_us, second_us, second_cpu_us, rss0, rss_new,
+           rss_warm, rss_first);
+    cc_client_free(client);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *mode;
     long n, i;
@@ -118,6 +163,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     mode = argv[1];
+    if (strcmp(mode, "cold") == 0) return cold(argv[2], argc > 3 ? atoi(argv[3]) : 0);
     if (cc_client_new(argv[2], &client) != CC_OK) die("client");
     if (strcmp(mode, "start") == 0) { /* one call: its id and reference, for the driver */
         cc_call *call = NULL;
@@ -146,6 +192,28 @@ int main(int argc, char **argv) {
         t1 = now();
         printf("{\"mode\": \"place\", \"n\": %ld, \"us_per_request\": %.2f, \"cpu_us_per_request\": %.2f}\n", n,
                (t1 - t0) * 1e6 / (double)n, (c1 - c0) * 1e6 / (double)n);
+        cc_client_free(client);
+        return 0;
+    }
+    if (strcmp(mode, "placed") == 0) { /* N placed calls held live: memory */
+        cc_call **calls;
+        long before, after;
+        n = atol(argv[3]);
+        calls = calloc((size_t)n, sizeof *calls);
+        if (!calls) die("calloc");
+        /* The first placements load the metadata and warm the allocator: not the calls'. */
+        for (i = 0; i < 100; i++)
+            if (cc_start_call(client, "0171 1234567", "030 1234567", NULL, &calls[i]) != CC_OK) die("start");
+        for (i = 0; i < 100; i++) cc_call_free(calls[i]);
+        before = rss_kib();
+        for (i = 0; i < n; i++)
+            if (cc_start_call(client, "0171 1234567", "030 1234567", NULL, &calls[i]) != CC_OK) die("start");
+        after = rss_kib();
+        printf("{\"mode\": \"placed\", \"n\": %ld, \"rss_before_kib\": %ld, \"rss_after_kib\": %ld, "
+               "\"bytes_per_call\": %.0f}\n",
+               n, before, after, (double)(after - before) * 1024.0 / (double)n);
+        for (i = 0; i < n; i++) cc_call_free(calls[i]);
+        free(calls);
         cc_client_free(client);
         return 0;
     }

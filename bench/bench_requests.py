@@ -14,7 +14,7 @@ def main():
     n = int(n)
     s = requests.Session()
     headers = {"x-date": x_date, "x-authorization": x_auth}
-    body = {"act": "stopcallback", "callId": call_id}
+    body = {"act": "stopcallback", "callerId": call_id, "callId": call_id}
     for _ in range(50):
         s.post(url, data=body, headers=headers, timeout=15)
     t0, c0 = time.perf_counter(), time.process_time()

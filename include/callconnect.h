@@ -566,6 +566,17 @@ const char *cc_last_error_carrier_code(void);
 // Thread safety: any thread (not only the one that received the string).
 void cc_string_free(char *s);
 
+// Loads the phone number metadata now and, when `country_code` is not 0, compiles the
+// regular expressions that country's numbers are read with, instead of at the first
+// number (creating a client does neither). For a process that forks its workers (a
+// PHP-FPM master through `opcache.preload`, a pre-forking daemon): called once before
+// the fork, the workers share the loaded data and each first call is as fast as the
+// next. Sends nothing. Calling it again does no harm and costs next to nothing.
+//
+// Returns CC_OK, CC_ERR_INVALID_ARGUMENT (not a country calling code), CC_ERR_INTERNAL.
+// Thread safety: any thread.
+cc_result cc_warm_up(uint16_t country_code);
+
 // The library's version and its TLS stack, e.g. `"callconnect 0.1.0 (ureq 3, rustls
 // 0.23)"`. The header's CALLCONNECT_VERSION is the version a program was compiled
 // against; this is the one it runs with.

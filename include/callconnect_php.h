@@ -179,6 +179,8 @@ const char *cc_last_error_carrier_code(void);
 
 void cc_string_free(char *s);
 
+cc_result cc_warm_up(uint16_t country_code);
+
 const char *cc_version(void);
 
 const char *cc_state_name(uint32_t state);

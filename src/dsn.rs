@@ -276,6 +276,17 @@ mod tests {
     }
 
     #[test]
+    fn host_names_are_taken_as_written() {
+        // A DSN's host is never IDNA-mapped (`cc://` is not one of url's special schemes),
+        // which is why idna needs no Unicode data here (Cargo.toml, idna_adapter): an
+        // internationalised name is written in its xn-- form.
+        let d = Dsn::parse("42call://demo:hunter2@xn--bcher-kva.example").unwrap();
+        assert_eq!(d.host, "xn--bcher-kva.example");
+        let d = Dsn::parse("42call://demo:hunter2@bücher.example").unwrap();
+        assert_ne!(d.host, "xn--bcher-kva.example");
+    }
+
+    #[test]
     fn secret_is_not_printed() {
         let d = Dsn::parse("42call://demo:hunter2@h").unwrap();
         assert!(!format!("{d:?}").contains("hunter2"));

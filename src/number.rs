@@ -40,9 +40,96 @@ impl std::fmt::Display for Number {
     }
 }
 
-/// Whether `code` is a country calling code that libphonenumber knows.
+/// The country calling codes of libphonenumber's metadata (the `countryCode`s of its
+/// `PhoneNumberMetadata.xml`), sorted. A DSN's `default_country` is checked against this
+/// list, so that creating a client does not load the metadata (a few milliseconds and
+/// about 1 MiB, paid at the first number instead). The test
+/// `country_codes_are_the_metadata_s` holds it to the metadata.
+const COUNTRY_CODES: [u16; 215] = [
+    1, 7, 20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44, 45, 46, 47, 48, 49, 51, 52, 53, 54,
+    55, 56, 57, 58, 60, 61, 62, 63, 64, 65, 66, 81, 82, 84, 86, 90, 91, 92, 93, 94, 95, 98, 211,
+    212, 213, 216, 218, 220, 221, 222, 223, 224, 225, 226, 227, 228, 229, 230, 231, 232, 233, 234,
+    235, 236, 237, 238, 239, 240, 241, 242, 243, 244, 245, 246, 247, 248, 249, 250, 251, 252, 253,
+    254, 255, 256, 257, 258, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269, 290, 291, 297, 298,
+    299, 350, 351, 352, 353, 354, 355, 356, 357, 358, 359, 370, 371, 372, 373, 374, 375, 376, 377,
+    378, 380, 381, 382, 383, 385, 386, 387, 389, 420, 421, 423, 500, 501, 502, 503, 504, 505, 506,
+    507, 508, 509, 590, 591, 592, 593, 594, 595, 596, 597, 598, 599, 670, 672, 673, 674, 675, 676,
+    677, 678, 679, 680, 681, 682, 683, 685, 686, 687, 688, 689, 690, 691, 692, 800, 808, 850, 852,
+    853, 855, 856, 870, 878, 880, 881, 882, 883, 886, 888, 960, 961, 962, 963, 964, 965, 966, 967,
+    968, 970, 971, 972, 973, 974, 975, 976, 977, 979, 992, 993, 994, 995, 996, 998,
+];
+
+/// Whether `code` is a country calling code that libphonenumber knows (without loading
+/// its metadata).
 pub fn is_country_code(code: u16) -> bool {
-    phonenumber::metadata::DATABASE.by_code(&code).is_some()
+    COUNTRY_CODES.binary_search(&code).is_ok()
+}
+
+/// Loads libphonenumber's metadata now and, for `country`, compiles every regular
+/// expression of its metadata and reads its example numbers in national and
+/// international form, instead of at the first number. For a process that forks
+/// workers (a PHP-FPM master through `opcache.preload`, a pre-forking daemon): done
+/// before the fork, the workers share the loaded data instead of each loading its own.
+pub fn warm_up(country: Option<u16>) -> Result<()> {
+    let db = &*phonenumber::metadata::DATABASE;
+    let Some(code) = country else {
+        return Ok(());
+    };
+    if !is_country_code(code) {
+        return Err(Error::invalid_argument(format!(
+            "{code} is not a country calling code"
+        )));
+    }
+    for meta in db.by_code(&code).unwrap_or_default() {
+        // Every pattern of the country, compiled (in the metadata's regex cache).
+        let d = meta.descriptors();
+        let descriptors = [
+            Some(d.general()),
+            d.fixed_line(),
+            d.mobile(),
+            d.toll_free(),
+            d.premium_rate(),
+            d.shared_cost(),
+            d.personal_number(),
+            d.voip(),
+            d.pager(),
+            d.uan(),
+            d.emergency(),
+            d.voicemail(),
+            d.short_code(),
+            d.standard_rate(),
+            d.carrier(),
+            d.no_international(),
+        ];
+        let patterns = descriptors
+            .into_iter()
+            .flatten()
+            .map(|desc| desc.national_number())
+            .chain(meta.international_prefix())
+            .chain(meta.national_prefix_for_parsing())
+            .chain(meta.leading_digits())
+            .chain(
+                meta.formats()
+                    .iter()
+                    .chain(meta.international_formats())
+                    .flat_map(|f| std::iter::once(f.pattern()).chain(f.leading_digits())),
+            );
+        for pattern in patterns {
+            pattern.is_match("");
+        }
+        // And the searches of a national and an international number of each kind.
+        for desc in [d.fixed_line(), d.mobile()].into_iter().flatten() {
+            let Some(example) = desc.example() else {
+                continue;
+            };
+            // Whether each example is valid does not matter here, only that it was read.
+            let _ = parse(&format!("+{code}{example}"), Some(code));
+            if let Some(prefix) = meta.national_prefix() {
+                let _ = parse(&format!("{prefix}{example}"), Some(code));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn region_of(code: u16) -> Option<phonenumber::country::Id> {
@@ -204,6 +291,28 @@ mod tests {
             parse(&long, Some(49)).unwrap_err().kind(),
             ErrorKind::InvalidNumber
         );
+    }
+
+    #[test]
+    fn country_codes_are_the_metadata_s() {
+        // Calling codes have at most three digits. (`DATABASE.iter()` goes by region and
+        // has the non-geographic codes, all region "001", only once.)
+        let codes: Vec<u16> = (0..1000)
+            .filter(|c| phonenumber::metadata::DATABASE.by_code(c).is_some())
+            .collect();
+        assert_eq!(codes, COUNTRY_CODES);
+    }
+
+    #[test]
+    fn warm_up_reads_a_country_and_refuses_unknown_codes() {
+        warm_up(None).unwrap();
+        warm_up(Some(49)).unwrap();
+        warm_up(Some(1)).unwrap();
+        assert_eq!(
+            warm_up(Some(999)).unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(parse("0171 1234567", Some(49)).unwrap().country_code(), 49);
     }
 
     #[test]

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::error::{Error, ErrorKind, Result};
 use crate::secrets::Secrets;
 
+mod connector;
+
 /// The largest reply body read from a carrier; a larger one is a protocol error.
 pub const MAX_REPLY_BYTES: u64 = 1 << 20;
 /// The largest header section of a reply.
@@ -122,11 +124,7 @@ impl Transport {
                 .output_buffer_size(16 * 1024)
         };
         let agent = |config: ureq::config::Config| {
-            ureq::Agent::with_parts(
-                config,
-                ureq::unversioned::transport::DefaultConnector::default(),
-                Resolver::default(),
-            )
+            ureq::Agent::with_parts(config, connector::chain(), Resolver::default())
         };
         let pooled = agent(
             base()

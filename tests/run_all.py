@@ -327,8 +327,11 @@ def suite_install(env):
         lib = os.path.join(prefix, "lib")
         for rel in [f"lib/libcallconnect.so.{version}", "lib/libcallconnect.a", "include/callconnect.h",
                     "include/callconnect_php.h", "lib/pkgconfig/callconnect.pc",
-                    "share/callconnect/php/CallConnect.php", "share/callconnect/python/callconnect.py"]:
+                    "share/callconnect/php/CallConnect.php", "share/callconnect/python/callconnect.py",
+                    "bin/callconnect"]:
             tally(check(os.path.isfile(os.path.join(prefix, rel)), f"installed {rel}"))
+        code, out = run([os.path.join(prefix, "bin", "callconnect"), "--version"])
+        tally(check(code == 0 and out.strip() == f"callconnect {version}", "the installed callconnect runs", out))
         tally(check(os.readlink(os.path.join(lib, f"libcallconnect.so.{major}")) == f"libcallconnect.so.{version}",
                     "soname link"))
         tally(check(os.readlink(os.path.join(lib, "libcallconnect.so")) == f"libcallconnect.so.{major}", "dev link"))

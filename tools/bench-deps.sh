@@ -9,5 +9,15 @@ if ! echo '#include <curl/curl.h>' | cc -E - >/dev/null 2>&1; then
     echo "bench needs libcurl's headers: sudo apt-get install -y libcurl4-openssl-dev" >&2; exit 1
   fi
 fi
+# strace counts system calls per request, valgrind (callgrind) instructions.
+for tool in strace valgrind; do
+  if ! command -v $tool >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q $tool
+    else
+      echo "bench needs $tool: sudo apt-get install -y $tool" >&2; exit 1
+    fi
+  fi
+done
 python3 -c 'import requests' 2>/dev/null || python3 -m pip install -q requests
 command -v strip >/dev/null || { echo "bench needs strip (binutils)" >&2; exit 1; }

@@ -167,6 +167,24 @@ final class Library
     }
 
     /**
+     * Loads the phone number metadata now and, for $countryCode (e.g. 49; 0 for none),
+     * compiles the patterns its numbers are read with, instead of at a worker's first
+     * number. In an opcache.preload script, after preload(), the PHP-FPM master does it
+     * once and every worker forked from it shares the loaded data. Throws for a code that
+     * is no country calling code.
+     */
+    public static function warmUp(int $countryCode = 0): void
+    {
+        if ($countryCode < 0 || $countryCode > 0xFFFF) {
+            throw new \InvalidArgumentException('country code must be 0..65535');
+        }
+        $r = self::ffi()->cc_warm_up($countryCode);
+        if ($r !== 0) {
+            self::fail($r);
+        }
+    }
+
+    /**
      * For opcache.preload: loads the PHP header so that requests find it with
      * FFI::scope("CALLCONNECT") under ffi.enable=preload (PHP-FPM's default).
      */

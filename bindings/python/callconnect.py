@@ -374,6 +374,7 @@ _FUNCTIONS: Dict[str, Tuple[Any, List[Any]]] = {
     "cc_last_error_carrier_code": (c_char_p, []),
     "cc_string_free": (None, [c_void_p]),
     "cc_version": (c_char_p, []),
+    "cc_warm_up": (_R, [ctypes.c_uint16]),
     "cc_state_name": (c_char_p, [c_uint32]),
     "cc_reason_name": (c_char_p, [c_uint32]),
     "cc_result_name": (c_char_p, [c_uint32]),
@@ -510,6 +511,16 @@ def library_path() -> str:
 def version() -> str:
     """The running library's version and TLS stack, e.g. "callconnect 0.1.0 (ureq 3, rustls 0.23)"."""
     return _lib().cc_version().decode()
+
+
+def warm_up(country_code: int = 0) -> None:
+    """Loads the phone number metadata now and, for country_code (e.g. 49; 0 for none),
+    compiles the patterns its numbers are read with, instead of at the first number. Call
+    it before forking workers (a pre-forking server) so that they share the loaded data.
+    Raises InvalidArgument for a code that is no country calling code."""
+    if not 0 <= country_code <= 0xFFFF:
+        raise ValueError("country_code must be 0..65535")
+    _check(_lib().cc_warm_up(country_code))
 
 
 def _error(result: int, http_status: Optional[int] = None) -> CallConnectError:

@@ -247,7 +247,7 @@ static const struct {
 /* The functions that return nothing or take no pointer, checked in the_rest(). */
 static const char *const OTHERS[] = {"cc_client_free", "cc_call_free", "cc_string_free", "cc_last_error_message",
                                      "cc_last_error_carrier_code", "cc_version", "cc_state_name", "cc_reason_name",
-                                     "cc_result_name", "cc_debug_panic", "cc_set_log_callback"};
+                                     "cc_result_name", "cc_debug_panic", "cc_set_log_callback", "cc_warm_up"};
 
 static void count_line(uint32_t level, const char *message, void *userdata) {
     (void)level;
@@ -354,6 +354,9 @@ static void the_rest(void) {
               strcmp(cc_result_name(1000), "?") == 0,
           "names of unknown values");
     CHECK(strlen(cc_version()) > 0, "version");
+    CHECK(cc_warm_up(999) == CC_ERR_INVALID_ARGUMENT && cc_warm_up(UINT16_MAX) == CC_ERR_INVALID_ARGUMENT,
+          "warm-up: not a country calling code");
+    CHECK(cc_warm_up(0) == CC_OK && cc_warm_up(49) == CC_OK && cc_warm_up(49) == CC_OK, "warm-up, twice");
     CHECK(cc_last_error_carrier_code() != NULL && cc_last_error_message() != NULL, "last error never NULL");
     CHECK(cc_debug_panic() == CC_ERR_INTERNAL, "panic -> CC_ERR_INTERNAL");
 

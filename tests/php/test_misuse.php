@@ -82,7 +82,7 @@ foreach (['cc_card_show', 'cc_card_block', 'cc_card_unblock', 'cc_card_disable',
 // Functions that return nothing or take no pointer: checked below the matrix.
 $OTHERS = ['cc_client_free', 'cc_call_free', 'cc_string_free', 'cc_last_error_message',
     'cc_last_error_carrier_code', 'cc_version', 'cc_state_name', 'cc_reason_name', 'cc_result_name',
-    'cc_debug_panic', 'cc_set_log_callback'];
+    'cc_debug_panic', 'cc_set_log_callback', 'cc_warm_up'];
 // What "" gives, by kind: an event query "" is parsed as an event for a client that takes
 // none; an empty list of numbers is no number at all (an argument error).
 $EMPTY = ['D' => $cc->CC_ERR_INVALID_ARGUMENT, 'N' => $cc->CC_ERR_INVALID_NUMBER,
@@ -224,6 +224,10 @@ check($cc->cc_capabilities($client) !== 0, 'the good client survived them');
 check($cc->cc_state_name(99) === '?' && $cc->cc_reason_name(4294967295) === '?' && $cc->cc_result_name(1000) === '?',
     'names of unknown values');
 check($cc->cc_version() !== '' && $cc->cc_last_error_carrier_code() !== null, 'version, carrier code');
+check($cc->cc_warm_up(999) === $cc->CC_ERR_INVALID_ARGUMENT && $cc->cc_warm_up(65535) === $cc->CC_ERR_INVALID_ARGUMENT,
+    'warm-up: not a country calling code');
+check($cc->cc_warm_up(0) === $cc->CC_OK && $cc->cc_warm_up(49) === $cc->CC_OK && $cc->cc_warm_up(49) === $cc->CC_OK,
+    'warm-up, twice');
 check($cc->cc_debug_panic() === $cc->CC_ERR_INTERNAL, 'panic -> CC_ERR_INTERNAL');
 
 // The log hook: a level that is not a cc_log_level, a NULL callback (removes it), NULL

@@ -40,6 +40,10 @@ function thrown(callable $fn): ?Throwable {
 $base = live_handles();
 check(str_starts_with(Library::version(), 'callconnect ' . Library::ABI_MAJOR . '.'), 'version names the ABI major');
 check(str_contains(Library::version(), 'rustls'), 'version names the TLS stack');
+Library::warmUp(49);
+Library::warmUp();
+check(thrown(fn() => Library::warmUp(999)) instanceof InvalidArgumentException, 'warmUp: 999 is no country code');
+check(thrown(fn() => Library::warmUp(-1)) instanceof \InvalidArgumentException, 'warmUp: a negative code');
 
 $client = new Client(sim_dsn('42call', 'test-phpw:secret-test-phpw'));
 check(($client->capabilities() & Capability::SMS) !== 0, 'capabilities');

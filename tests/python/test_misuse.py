@@ -57,6 +57,7 @@ for _name, _args in {
     "cc_card_activate": (c_void_p, c_char_p, c_char_p, OUT),
     "cc_event_ingest": (c_void_p, c_char_p, POINTER(c_int)),
     "cc_set_log_callback": (c_uint32, c_void_p, c_void_p),
+    "cc_warm_up": (ctypes.c_uint16,),
 }.items():
     getattr(lib, _name).restype = c_uint32
     getattr(lib, _name).argtypes = list(_args)
@@ -124,7 +125,7 @@ GOOD_RESULT = {"cc_topup": PROVIDER,  # PIN "12" is refused by the carrier
 # The functions that return nothing, or take no pointer: checked in test_the_rest.
 OTHERS = ["cc_client_free", "cc_call_free", "cc_string_free", "cc_last_error_message",
           "cc_last_error_carrier_code", "cc_version", "cc_state_name", "cc_reason_name",
-          "cc_result_name", "cc_debug_panic", "cc_set_log_callback"]
+          "cc_result_name", "cc_debug_panic", "cc_set_log_callback", "cc_warm_up"]
 # What "" gives, by kind: an event query "" is parsed as an event for a client that takes
 # none; an empty list of numbers is no number at all (an argument error).
 EMPTY = {"D": INVALID_ARGUMENT, "N": INVALID_NUMBER, "T": INVALID_ARGUMENT, "P": INVALID_ARGUMENT,
@@ -261,6 +262,9 @@ class Misuse(unittest.TestCase):
         self.assertEqual(lib.cc_reason_name(2 ** 32 - 1), b"?")
         self.assertEqual(lib.cc_result_name(1000), b"?")
         self.assertTrue(lib.cc_version())
+        self.assertEqual(lib.cc_warm_up(999), INVALID_ARGUMENT)
+        self.assertEqual(lib.cc_warm_up(2 ** 16 - 1), INVALID_ARGUMENT)
+        self.assertEqual([lib.cc_warm_up(0), lib.cc_warm_up(49), lib.cc_warm_up(49)], [0, 0, 0])
         self.assertIsNotNone(lib.cc_last_error_carrier_code())
         self.assertEqual(lib.cc_debug_panic(), INTERNAL)
         self.assertIn("panic", last_error())

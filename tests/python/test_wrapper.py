@@ -56,6 +56,14 @@ class Wrapper(unittest.TestCase):
         self.assertIn(cc.Capability.SMS, self.client.capabilities)
         self.assertNotIn(cc.Capability.LIVE_STATUS, self.client.capabilities)
 
+    def test_warm_up(self):
+        cc.warm_up(49)
+        cc.warm_up()
+        with self.assertRaises(cc.InvalidArgumentError):
+            cc.warm_up(999)
+        with self.assertRaises(ValueError):
+            cc.warm_up(70000)
+
     def test_call_states_and_hangup(self):
         before = sim_stats()["42call"]["calls_placed"]
         call = self.client.start_call("0171 1234567", "030 1234567")

@@ -163,9 +163,11 @@ impl Call42 {
         resp: &Response,
         effect: Effect,
     ) -> Result<serde_json::Value> {
-        // Lenient: the card module's documented replies hold PHP-style '' strings.
-        let parsed: std::result::Result<Envelope, _> =
-            lenient_json(&resp.body).and_then(serde_json::from_value);
+        // Straight into the envelope (one pass over the text); only a reply that is not
+        // strict JSON goes the lenient way: the card module's documented replies hold
+        // PHP-style '' strings.
+        let parsed: std::result::Result<Envelope, _> = serde_json::from_str(&resp.body)
+            .or_else(|_| lenient_json(&resp.body).and_then(serde_json::from_value));
         let env = match parsed {
             Ok(env) if env.error.is_some() || !env.codes.is_empty() => env,
             _ => {
