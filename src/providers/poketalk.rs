@@ -559,4 +559,11 @@ mod tests {
         assert!(e.message().contains("holds no result code"), "{e}");
         assert!(e.message().contains("odd"), "{e}");
     }
+
+    #[test]
+    fn the_provider_names_its_scheme() {
+        let p = PokeTalk::from_dsn(Dsn::parse("poketalk://KEY@127.0.0.1?tls=0").unwrap()).unwrap();
+        assert_eq!(p.scheme(), "poketalk");
+        assert_eq!(p.capabilities(), Capabilities::CALLBACK);
+    }
 }
