@@ -57,15 +57,16 @@
 #include <stdint.h>
 
 #define CALLCONNECT_VERSION_MAJOR 0
-#define CALLCONNECT_VERSION_MINOR 1
+#define CALLCONNECT_VERSION_MINOR 2
 #define CALLCONNECT_VERSION_PATCH 0
-#define CALLCONNECT_VERSION "0.1.0"
+#define CALLCONNECT_VERSION "0.2.0"
 
 
-// The longest PokeTALK may take to act on `cc_hangup`, in seconds: it ends a call when
-// the answer to its next event is 412, and while a call is up it sends one at least
-// every 60 seconds (at every change of status, and every 60 s once A answered).
-#define CC_POKETALK_MAX_HANGUP_DELAY_S 60
+// The longest any carrier may take to act on `cc_hangup`, in seconds. Where the carrier
+// ends a call only in its answer to the carrier's next event (`cc_event_ingest`), the
+// call stays CC_STATUS_HANGUP_PENDING until then; carriers that end calls at once are
+// done when `cc_hangup` returns.
+#define CC_MAX_HANGUP_DELAY_S 60
 
 // The result of every fallible function. 0 is success; the values never change and a
 // retired value is never reused. `cc_last_error_message()` tells more.
@@ -404,7 +405,60 @@ cc_result cc_client_new(const char *dsn, struct cc_client **out_client);
 // wrong handle is ignored (and `cc_last_error_message` says so).
 // Thread safety: any thread. A request that another thread is running with this client
 // at that moment finishes; later ones are refused with CC_ERR_INVALID_HANDLE.
+//
+// Errors: none returned; a freed or wrong handle leaves CC_ERR_INVALID_HANDLE's message
+// in `cc_last_error_message`.
 void cc_client_free(struct cc_client *client);
+
+// The `cc_capability` bits of the client's carrier; 0 for a NULL, freed or invalid
+// handle (and `cc_last_error_message` says why). Sends nothing.
+//
+// Ownership: borrows the client.
+// Thread safety: any thread.
+//
+// Errors: returns 0 for CC_ERR_INVALID_HANDLE (the message is in
+// `cc_last_error_message`).
+uint32_t cc_capabilities(const struct cc_client *client);
+
+// Sends `text` (UTF-8, up to 1530 characters) to `recipients`, one number or several
+// separated by `|` (`"0171 1234567|+4930123456"`). Never repeated on a fault
+// (CC_ERR_OUTCOME_UNKNOWN).
+//
+// Ownership: the strings are borrowed for the call. On success `*out_message_id` is the
+// carrier's id of the message, owned by the caller (free with `cc_string_free`).
+// Thread safety: any thread.
+//
+// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INVALID_NUMBER,
+// CC_ERR_UNSUPPORTED, CC_ERR_AUTH, CC_ERR_INSUFFICIENT_FUNDS, CC_ERR_NETWORK,
+// CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER, CC_ERR_OUTCOME_UNKNOWN, CC_ERR_INTERNAL.
+cc_result cc_send_sms(struct cc_client *client,
+                      const char *recipients,
+                      const char *text,
+                      char **out_message_id);
+
+// Tops the account up with a PIN (1 to 64 letters or digits). The PIN is never logged
+// or put in a message. Never repeated on a fault (CC_ERR_OUTCOME_UNKNOWN).
+//
+// Ownership: `pin` is borrowed for the call. On success, if `out_balance` is not NULL,
+// `*out_balance` is the new balance as `"28.40 EUR"` (decimal with `.`, a space, the
+// currency), owned by the caller (free with `cc_string_free`), or NULL when the carrier
+// did not say.
+// Thread safety: any thread.
+//
+// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_UNSUPPORTED,
+// CC_ERR_AUTH, CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER (e.g.
+// 42call 1200: PIN not valid), CC_ERR_OUTCOME_UNKNOWN, CC_ERR_INTERNAL.
+cc_result cc_topup(struct cc_client *client, const char *pin, char **out_balance);
+
+// The balance the carrier reported last, as `"18.40 EUR"`, without asking it (42call
+// sends the balance with every reply).
+//
+// Ownership: `*out_balance` is owned by the caller (free with `cc_string_free`).
+// Thread safety: any thread.
+//
+// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_NOT_FOUND (no
+// balance heard yet), CC_ERR_INTERNAL.
+cc_result cc_known_balance(const struct cc_client *client, char **out_balance);
 
 // Places a two-leg callback: the carrier rings `a_number`, and when A answers, bridges
 // to `b_number`. Numbers are read as a person types them (`0171 1234567` with the DSN's
@@ -448,7 +502,9 @@ cc_result cc_start_call(struct cc_client *client,
 // CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER, CC_ERR_INTERNAL.
 cc_result cc_poll_status(struct cc_call *call, struct cc_call_status *out_status);
 
-// Asks the carrier to end the call. A call that is already over is left alone.
+// Asks the carrier to end the call. A call that is already over is left alone. Where
+// the carrier ends calls only in its answer to its next event, the call stays
+// CC_STATUS_HANGUP_PENDING until then: at most CC_MAX_HANGUP_DELAY_S seconds.
 //
 // Ownership: borrows the call; it stays valid (free it with `cc_call_free`).
 // Thread safety: any thread; requests on one call are served one after the other.
@@ -464,47 +520,10 @@ cc_result cc_hangup(struct cc_call *call);
 // wrong handle is ignored.
 // Thread safety: any thread. A request that another thread is running on this call at
 // that moment finishes; later ones are refused with CC_ERR_INVALID_HANDLE.
+//
+// Errors: none returned; a freed or wrong handle leaves CC_ERR_INVALID_HANDLE's message
+// in `cc_last_error_message`.
 void cc_call_free(struct cc_call *call);
-
-// Sends `text` (UTF-8, up to 1530 characters) to `recipients`, one number or several
-// separated by `|` (`"0171 1234567|+4930123456"`). Never repeated on a fault
-// (CC_ERR_OUTCOME_UNKNOWN).
-//
-// Ownership: the strings are borrowed for the call. On success `*out_message_id` is the
-// carrier's id of the message, owned by the caller (free with `cc_string_free`).
-// Thread safety: any thread.
-//
-// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INVALID_NUMBER,
-// CC_ERR_UNSUPPORTED, CC_ERR_AUTH, CC_ERR_INSUFFICIENT_FUNDS, CC_ERR_NETWORK,
-// CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER, CC_ERR_OUTCOME_UNKNOWN, CC_ERR_INTERNAL.
-cc_result cc_send_sms(struct cc_client *client,
-                      const char *recipients,
-                      const char *text,
-                      char **out_message_id);
-
-// Tops the account up with a PIN (1 to 64 letters or digits). The PIN is never logged
-// or put in a message. Never repeated on a fault (CC_ERR_OUTCOME_UNKNOWN).
-//
-// Ownership: `pin` is borrowed for the call. On success, if `out_balance` is not NULL,
-// `*out_balance` is the new balance as `"28.40 EUR"` (decimal with `.`, a space, the
-// currency), owned by the caller (free with `cc_string_free`), or NULL when the carrier
-// did not say.
-// Thread safety: any thread.
-//
-// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_UNSUPPORTED,
-// CC_ERR_AUTH, CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER (e.g.
-// 42call 1200: PIN not valid), CC_ERR_OUTCOME_UNKNOWN, CC_ERR_INTERNAL.
-cc_result cc_topup(struct cc_client *client, const char *pin, char **out_balance);
-
-// The balance the carrier reported last, as `"18.40 EUR"`, without asking it (42call
-// sends the balance with every reply).
-//
-// Ownership: `*out_balance` is owned by the caller (free with `cc_string_free`).
-// Thread safety: any thread.
-//
-// Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_NOT_FOUND (no
-// balance heard yet), CC_ERR_INTERNAL.
-cc_result cc_known_balance(const struct cc_client *client, char **out_balance);
 
 // A text that names the call (it holds no secret) for the host to store, e.g. in a PHP
 // session or a database, and turn back into a call with `cc_call_attach`, in this
@@ -538,17 +557,14 @@ cc_result cc_call_attach(struct cc_client *client,
 // Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INTERNAL.
 cc_result cc_call_id(struct cc_call *call, char **out_id);
 
-// The `cc_capability` bits of the client's carrier; 0 for a NULL, freed or invalid
-// handle (and `cc_last_error_message` says why). Sends nothing.
-// Thread safety: any thread.
-uint32_t cc_capabilities(const struct cc_client *client);
-
 // The message of this thread's last failed call into the library ("" after a success).
 // Never NULL, never a secret.
 //
 // Ownership: the pointer is owned by the library and valid until the next `cc_` call on
 // this thread; copy it to keep it.
 // Thread safety: per thread: it describes the last call made on the calling thread.
+//
+// Errors: none; never NULL.
 const char *cc_last_error_message(void);
 
 // The carrier's own code for this thread's last error (`"1200"`, `"60"`,
@@ -557,6 +573,8 @@ const char *cc_last_error_message(void);
 // Ownership: as `cc_last_error_message` (library-owned, valid until the next `cc_` call
 // on this thread).
 // Thread safety: per thread, as `cc_last_error_message`.
+//
+// Errors: none; never NULL.
 const char *cc_last_error_carrier_code(void);
 
 // Frees a string the library returned through a `char **out_...` parameter.
@@ -564,47 +582,15 @@ const char *cc_last_error_carrier_code(void);
 // Ownership: consumes the string. NULL is a no-op; a pointer the library did not return,
 // or one already freed, is ignored (never freed twice) and `cc_last_error_message` says so.
 // Thread safety: any thread (not only the one that received the string).
+//
+// Errors: none returned; a foreign or already freed pointer leaves
+// CC_ERR_INVALID_ARGUMENT's message in `cc_last_error_message`.
 void cc_string_free(char *s);
-
-// Loads the phone number metadata now and, when `country_code` is not 0, compiles the
-// regular expressions that country's numbers are read with, instead of at the first
-// number (creating a client does neither). For a process that forks its workers (a
-// PHP-FPM master through `opcache.preload`, a pre-forking daemon): called once before
-// the fork, the workers share the loaded data and each first call is as fast as the
-// next. Sends nothing. Calling it again does no harm and costs next to nothing.
-//
-// Returns CC_OK, CC_ERR_INVALID_ARGUMENT (not a country calling code), CC_ERR_INTERNAL.
-// Thread safety: any thread.
-cc_result cc_warm_up(uint16_t country_code);
-
-// The library's version and its TLS stack, e.g. `"callconnect 0.1.0 (ureq 3, rustls
-// 0.23)"`. The header's CALLCONNECT_VERSION is the version a program was compiled
-// against; this is the one it runs with.
-//
-// Ownership: static, owned by the library; never free it.
-// Thread safety: any thread.
-const char *cc_version(void);
-
-// The name of a `cc_call_state` value (`"RINGING_A"`), `"?"` for an unknown value.
-//
-// Ownership: static, owned by the library; never free it.
-// Thread safety: any thread.
-const char *cc_state_name(uint32_t state);
-
-// The name of a `cc_fail_reason` value (`"BUSY"`), `"?"` for an unknown value.
-//
-// Ownership: static, owned by the library; never free it.
-// Thread safety: any thread.
-const char *cc_reason_name(uint32_t reason);
-
-// The name of a `cc_result` value (`"CC_ERR_AUTH"`), `"?"` for an unknown value.
-//
-// Ownership: static, owned by the library; never free it.
-// Thread safety: any thread.
-const char *cc_result_name(uint32_t result);
 
 // Test support: makes the library panic inside its panic boundary, to show that a panic
 // becomes CC_ERR_INTERNAL and never crosses into the host. Does nothing else.
+//
+// Ownership: nothing is passed or returned but the result.
 // Thread safety: any thread.
 //
 // Returns CC_ERR_INTERNAL, always.
@@ -619,8 +605,58 @@ cc_result cc_debug_panic(void);
 // Returns CC_OK, CC_ERR_INTERNAL.
 cc_result cc_live_handles(size_t *out_clients, size_t *out_calls);
 
+// Loads the phone number metadata now and, when `country_code` is not 0, compiles the
+// regular expressions that country's numbers are read with, instead of at the first
+// number (creating a client does neither). For a process that forks its workers (a
+// PHP-FPM master through `opcache.preload`, a pre-forking daemon): called once before
+// the fork, the workers share the loaded data and each first call is as fast as the
+// next. Sends nothing. Calling it again does no harm and costs next to nothing.
+//
+// Ownership: nothing is passed or returned but the result.
+// Thread safety: any thread.
+//
+// Returns CC_OK, CC_ERR_INVALID_ARGUMENT (not a country calling code), CC_ERR_INTERNAL.
+cc_result cc_warm_up(uint16_t country_code);
+
+// The library's version and its TLS stack, e.g. `"callconnect 0.2.0 (ureq 3, rustls
+// 0.23)"`. The header's CALLCONNECT_VERSION is the version a program was compiled
+// against; this is the one it runs with.
+//
+// Ownership: static, owned by the library; never free it.
+// Thread safety: any thread.
+//
+// Errors: none; never NULL.
+const char *cc_version(void);
+
+// The name of a `cc_call_state` value (`"RINGING_A"`), `"?"` for an unknown value.
+//
+// Ownership: static, owned by the library; never free it.
+// Thread safety: any thread.
+//
+// Errors: none; never NULL.
+const char *cc_state_name(uint32_t state);
+
+// The name of a `cc_fail_reason` value (`"BUSY"`), `"?"` for an unknown value.
+//
+// Ownership: static, owned by the library; never free it.
+// Thread safety: any thread.
+//
+// Errors: none; never NULL.
+const char *cc_reason_name(uint32_t reason);
+
+// The name of a `cc_result` value (`"CC_ERR_AUTH"`), `"?"` for an unknown value.
+//
+// Ownership: static, owned by the library; never free it.
+// Thread safety: any thread.
+//
+// Errors: none; never NULL.
+const char *cc_result_name(uint32_t result);
+
 // Asks the carrier for the account's balance (a fresh request, unlike
 // `cc_known_balance`) and fills `*out_balance` (caller-owned) on success.
+//
+// Ownership: `*out_balance` is caller-owned memory, written only on success.
+// Thread safety: any thread; one client serves several threads at once.
 //
 // Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT (NULL out_balance),
 // CC_ERR_UNSUPPORTED (the carrier has no account services), CC_ERR_AUTH,
@@ -633,6 +669,9 @@ cc_result cc_account_balance(struct cc_client *client, struct cc_balance *out_ba
 // every account the carrier listed. `*out_json` is owned by the caller (free with
 // `cc_string_free`).
 //
+// Ownership: on success `*out_json` is owned by the caller (free with `cc_string_free`).
+// Thread safety: any thread; one client serves several threads at once.
+//
 // Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_UNSUPPORTED,
 // CC_ERR_AUTH, CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER,
 // CC_ERR_NOT_FOUND, CC_ERR_INTERNAL.
@@ -644,6 +683,10 @@ cc_result cc_account_info(struct cc_client *client, char **out_json);
 // the last three are null for a number the carrier gave no rate for. `*out_json` is
 // owned by the caller (free with `cc_string_free`).
 //
+// Ownership: `numbers` is borrowed for the call; on success `*out_json` is owned by the
+// caller (free with `cc_string_free`).
+// Thread safety: any thread; one client serves several threads at once.
+//
 // Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INVALID_NUMBER
 // (checked before anything is sent), CC_ERR_UNSUPPORTED, CC_ERR_AUTH, CC_ERR_NETWORK,
 // CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER, CC_ERR_INTERNAL.
@@ -654,6 +697,10 @@ cc_result cc_account_rates(struct cc_client *client, const char *numbers, char *
 // them, the latest (0: the carrier's default). `*out_json` is a JSON list of records,
 // oldest first (schema `call_records.schema.json`); `[]` when there is none, whichever
 // way the carrier said so. Owned by the caller (free with `cc_string_free`).
+//
+// Ownership: the dates are borrowed for the call; on success `*out_json` is owned by
+// the caller (free with `cc_string_free`).
+// Thread safety: any thread; one client serves several threads at once.
 //
 // Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT (a date that is not
 // YYYY-MM-DD, a range that ends before it starts, count above 10000),
@@ -668,6 +715,9 @@ cc_result cc_account_call_records(struct cc_client *client,
 // Call records of a callshop account (42call `cdr-callshop`), in the same record shape
 // and with the same arguments, results and ownership as `cc_account_call_records`.
 //
+// Ownership: as `cc_account_call_records`.
+// Thread safety: any thread; one client serves several threads at once.
+//
 // Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_UNSUPPORTED,
 // CC_ERR_AUTH, CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER,
 // CC_ERR_INTERNAL.
@@ -681,6 +731,10 @@ cc_result cc_account_callshop_records(struct cc_client *client,
 // `number_check.schema.json`): `{"number", "country_code", "prefix", "subscriber",
 // "destination"}`. `*out_json` is owned by the caller (free with `cc_string_free`).
 //
+// Ownership: `number` is borrowed for the call; on success `*out_json` is owned by the
+// caller (free with `cc_string_free`).
+// Thread safety: any thread; one client serves several threads at once.
+//
 // Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INVALID_NUMBER
 // (not a possible number: nothing is sent), CC_ERR_NOT_FOUND (the carrier knows
 // nothing of it), CC_ERR_UNSUPPORTED, CC_ERR_AUTH, CC_ERR_NETWORK, CC_ERR_TIMEOUT,
@@ -692,6 +746,9 @@ cc_result cc_account_number_check(struct cc_client *client, const char *number, 
 // when the account has none of a kind. `*out_json` is owned by the caller (free with
 // `cc_string_free`).
 //
+// Ownership: on success `*out_json` is owned by the caller (free with `cc_string_free`).
+// Thread safety: any thread; one client serves several threads at once.
+//
 // Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_UNSUPPORTED,
 // CC_ERR_AUTH, CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER,
 // CC_ERR_INTERNAL.
@@ -701,6 +758,10 @@ cc_result cc_account_dialin_numbers(struct cc_client *client, char **out_json);
 // connects it to `b_number`. Sent once (never repeated). On success, if `out_json` is
 // not NULL, `*out_json` is the dial-in JSON as after `cc_account_dialin_numbers`, owned
 // by the caller (free with `cc_string_free`).
+//
+// Ownership: the numbers are borrowed for the call; `out_json` may be NULL, else on
+// success `*out_json` is owned by the caller (free with `cc_string_free`).
+// Thread safety: any thread; one client serves several threads at once.
 //
 // Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INVALID_NUMBER,
 // CC_ERR_UNSUPPORTED, CC_ERR_AUTH, CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL,
@@ -718,6 +779,9 @@ cc_result cc_account_store_callthrough(struct cc_client *client,
 // never logs them or puts them in a message. `*out_json` is owned by the caller (free
 // with `cc_string_free`; a host that keeps passwords should wipe its own copies).
 //
+// Ownership: on success `*out_json` is owned by the caller (free with `cc_string_free`).
+// Thread safety: any thread; one client serves several threads at once.
+//
 // Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_UNSUPPORTED,
 // CC_ERR_AUTH, CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER,
 // CC_ERR_INTERNAL.
@@ -731,6 +795,10 @@ cc_result cc_account_voip_lines(struct cc_client *client, bool include_passwords
 // carrier unanswered (check with `cc_card_show`). On success, if `out_json` is not
 // NULL, `*out_json` is the card as JSON (schema `card.schema.json`, with its PIN),
 // owned by the caller (free with `cc_string_free`).
+//
+// Ownership: the strings are borrowed for the call; `out_json` may be NULL, else on
+// success `*out_json` is owned by the caller (free with `cc_string_free`).
+// Thread safety: any thread; one client serves several threads at once.
 //
 // Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INVALID_NUMBER,
 // CC_ERR_UNSUPPORTED, CC_ERR_AUTH, CC_ERR_INSUFFICIENT_FUNDS, CC_ERR_NETWORK,
@@ -747,6 +815,10 @@ cc_result cc_card_create(struct cc_client *client,
 // The calling card of `number` as JSON (schema `card.schema.json`). `*out_json` is
 // owned by the caller (free with `cc_string_free`).
 //
+// Ownership: `number` is borrowed for the call; on success `*out_json` is owned by the
+// caller (free with `cc_string_free`).
+// Thread safety: any thread; one client serves several threads at once.
+//
 // Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INVALID_NUMBER,
 // CC_ERR_NOT_FOUND (no card for this number), CC_ERR_UNSUPPORTED, CC_ERR_AUTH,
 // CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER, CC_ERR_INTERNAL.
@@ -756,12 +828,19 @@ cc_result cc_card_show(struct cc_client *client, const char *number, char **out_
 // success, if `out_json` is not NULL, `*out_json` is the card as JSON, owned by the
 // caller (free with `cc_string_free`).
 //
+// Ownership: `number` is borrowed for the call; `out_json` may be NULL, else on success
+// `*out_json` is owned by the caller (free with `cc_string_free`).
+// Thread safety: any thread; one client serves several threads at once.
+//
 // Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INVALID_NUMBER,
 // CC_ERR_NOT_FOUND, CC_ERR_UNSUPPORTED, CC_ERR_AUTH, CC_ERR_NETWORK, CC_ERR_TIMEOUT,
 // CC_ERR_PROTOCOL, CC_ERR_PROVIDER, CC_ERR_INTERNAL.
 cc_result cc_card_block(struct cc_client *client, const char *number, char **out_json);
 
 // Unblocks the calling card of `number`. As `cc_card_block` otherwise.
+//
+// Ownership: as `cc_card_block`.
+// Thread safety: any thread; one client serves several threads at once.
 //
 // Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT, CC_ERR_INVALID_NUMBER,
 // CC_ERR_NOT_FOUND, CC_ERR_UNSUPPORTED, CC_ERR_AUTH, CC_ERR_NETWORK, CC_ERR_TIMEOUT,
@@ -771,6 +850,9 @@ cc_result cc_card_unblock(struct cc_client *client, const char *number, char **o
 // Disables the calling card of `number` (42call `disableCliByNumber`; needs the DSN
 // option `realm`). As `cc_card_block` otherwise.
 //
+// Ownership: as `cc_card_block`.
+// Thread safety: any thread; one client serves several threads at once.
+//
 // Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT (also: no `realm` in
 // the DSN), CC_ERR_INVALID_NUMBER, CC_ERR_NOT_FOUND, CC_ERR_UNSUPPORTED, CC_ERR_AUTH,
 // CC_ERR_NETWORK, CC_ERR_TIMEOUT, CC_ERR_PROTOCOL, CC_ERR_PROVIDER, CC_ERR_INTERNAL.
@@ -779,6 +861,10 @@ cc_result cc_card_disable(struct cc_client *client, const char *number, char **o
 // Moves the calling card of `number` to `new_number` (42call `changeCliByNumber`;
 // needs the DSN option `realm`). Sent once. On success, if `out_json` is not NULL,
 // `*out_json` is the card as JSON, owned by the caller (free with `cc_string_free`).
+//
+// Ownership: the numbers are borrowed for the call; `out_json` may be NULL, else on
+// success `*out_json` is owned by the caller (free with `cc_string_free`).
+// Thread safety: any thread; one client serves several threads at once.
 //
 // Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT (also: no `realm`),
 // CC_ERR_INVALID_NUMBER, CC_ERR_NOT_FOUND, CC_ERR_UNSUPPORTED, CC_ERR_AUTH,
@@ -793,6 +879,10 @@ cc_result cc_card_change_number(struct cc_client *client,
 // CC_ERR_OUTCOME_UNKNOWN when it may have reached the carrier unanswered. On success,
 // if `out_json` is not NULL, `*out_json` is the card as JSON, owned by the caller
 // (free with `cc_string_free`).
+//
+// Ownership: the number and the PIN are borrowed for the call; `out_json` may be NULL,
+// else on success `*out_json` is owned by the caller (free with `cc_string_free`).
+// Thread safety: any thread; one client serves several threads at once.
 //
 // Returns CC_OK, CC_ERR_INVALID_HANDLE, CC_ERR_INVALID_ARGUMENT (also: no `realm`),
 // CC_ERR_INVALID_NUMBER, CC_ERR_NOT_FOUND, CC_ERR_UNSUPPORTED, CC_ERR_AUTH,
@@ -820,12 +910,14 @@ cc_result cc_card_activate(struct cc_client *client,
 //   called `cc_hangup` (in any process sharing the spool) or the call reached its
 //   `max_duration_s` or `max_cost`. `cc_hangup` on PokeTALK only marks the call
 //   (CC_STATUS_HANGUP_PENDING) until this answer ends it: up to
-//   CC_POKETALK_MAX_HANGUP_DELAY_S seconds;
+//   CC_MAX_HANGUP_DELAY_S seconds;
 // - 400 malformed, 403 a token that does not match (forged, or made for another call),
 //   404 a call unknown here (or a client that takes no events), 500 an invalid client
 //   handle or an internal fault. The event changed nothing.
 //
-// Does not take ownership of its arguments.
+// Ownership: borrows its arguments; `*out_http_status` is caller-owned memory.
+// Thread safety: any thread; a web server may take several events at once on several
+// threads.
 //
 // Returns CC_OK, CC_ERR_INVALID_HANDLE (500), CC_ERR_INVALID_ARGUMENT (NULL, not UTF-8, too
 // long, or malformed: 400), CC_ERR_AUTH (403), CC_ERR_NOT_FOUND (404),
@@ -853,7 +945,8 @@ cc_result cc_event_ingest(struct cc_client *client, const char *query_string, in
 // thread and is never called again, so its `userdata` may be freed.
 //
 // Ownership: `userdata` stays owned by the host; the library keeps the pointer until the
-// callback is replaced or removed.
+// callback is replaced or removed. Each `message` is owned by the library and valid
+// only during the callback.
 //
 // Returns CC_OK, CC_ERR_INVALID_ARGUMENT (`level` is not a `cc_log_level`),
 // CC_ERR_BUSY (called from inside the log callback), CC_ERR_INTERNAL.

@@ -142,6 +142,17 @@ cc_result cc_client_new(const char *dsn, struct cc_client **out_client);
 
 void cc_client_free(struct cc_client *client);
 
+uint32_t cc_capabilities(const struct cc_client *client);
+
+cc_result cc_send_sms(struct cc_client *client,
+                      const char *recipients,
+                      const char *text,
+                      char **out_message_id);
+
+cc_result cc_topup(struct cc_client *client, const char *pin, char **out_balance);
+
+cc_result cc_known_balance(const struct cc_client *client, char **out_balance);
+
 cc_result cc_start_call(struct cc_client *client,
                         const char *a_number,
                         const char *b_number,
@@ -154,15 +165,6 @@ cc_result cc_hangup(struct cc_call *call);
 
 void cc_call_free(struct cc_call *call);
 
-cc_result cc_send_sms(struct cc_client *client,
-                      const char *recipients,
-                      const char *text,
-                      char **out_message_id);
-
-cc_result cc_topup(struct cc_client *client, const char *pin, char **out_balance);
-
-cc_result cc_known_balance(const struct cc_client *client, char **out_balance);
-
 cc_result cc_call_ref(struct cc_call *call, char **out_ref);
 
 cc_result cc_call_attach(struct cc_client *client,
@@ -171,13 +173,15 @@ cc_result cc_call_attach(struct cc_client *client,
 
 cc_result cc_call_id(struct cc_call *call, char **out_id);
 
-uint32_t cc_capabilities(const struct cc_client *client);
-
 const char *cc_last_error_message(void);
 
 const char *cc_last_error_carrier_code(void);
 
 void cc_string_free(char *s);
+
+cc_result cc_debug_panic(void);
+
+cc_result cc_live_handles(size_t *out_clients, size_t *out_calls);
 
 cc_result cc_warm_up(uint16_t country_code);
 
@@ -188,10 +192,6 @@ const char *cc_state_name(uint32_t state);
 const char *cc_reason_name(uint32_t reason);
 
 const char *cc_result_name(uint32_t result);
-
-cc_result cc_debug_panic(void);
-
-cc_result cc_live_handles(size_t *out_clients, size_t *out_calls);
 
 cc_result cc_account_balance(struct cc_client *client, struct cc_balance *out_balance);
 

@@ -160,7 +160,7 @@ final class Library
         return self::$from;
     }
 
-    /** The running library's version and TLS stack ("callconnect 0.1.0 (ureq 3, rustls 0.23)"). */
+    /** The running library's version and TLS stack ("callconnect 0.2.0 (ureq 3, rustls 0.23)"). */
     public static function version(): string
     {
         return self::ffi()->cc_version();

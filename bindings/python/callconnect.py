@@ -509,7 +509,7 @@ def library_path() -> str:
 
 
 def version() -> str:
-    """The running library's version and TLS stack, e.g. "callconnect 0.1.0 (ureq 3, rustls 0.23)"."""
+    """The running library's version and TLS stack, e.g. "callconnect 0.2.0 (ureq 3, rustls 0.23)"."""
     return _lib().cc_version().decode()
 
 

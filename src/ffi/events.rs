@@ -3,14 +3,10 @@
 
 use std::ffi::{c_char, c_int};
 
-use super::util::{guard, str_arg};
-use super::{cc_client, cc_result, client_of};
+use super::handles::client_of;
+use super::types::{cc_client, cc_result};
+use super::util::{ffi_boundary, opt_out, str_arg};
 use crate::events::MAX_QUERY;
-
-/// The longest PokeTALK may take to act on `cc_hangup`, in seconds: it ends a call when
-/// the answer to its next event is 412, and while a call is up it sends one at least
-/// every 60 seconds (at every change of status, and every 60 s once A answered).
-pub const CC_POKETALK_MAX_HANGUP_DELAY_S: u32 = 60;
 
 /// Takes one event: `query_string` is the query of a hit on a call's event URL (PHP:
 /// `$_SERVER['QUERY_STRING']`; a leading `?`, or the whole request target
@@ -29,25 +25,27 @@ pub const CC_POKETALK_MAX_HANGUP_DELAY_S: u32 = 60;
 ///   called `cc_hangup` (in any process sharing the spool) or the call reached its
 ///   `max_duration_s` or `max_cost`. `cc_hangup` on PokeTALK only marks the call
 ///   (CC_STATUS_HANGUP_PENDING) until this answer ends it: up to
-///   CC_POKETALK_MAX_HANGUP_DELAY_S seconds;
+///   CC_MAX_HANGUP_DELAY_S seconds;
 /// - 400 malformed, 403 a token that does not match (forged, or made for another call),
 ///   404 a call unknown here (or a client that takes no events), 500 an invalid client
 ///   handle or an internal fault. The event changed nothing.
 ///
-/// Does not take ownership of its arguments.
+/// Ownership: borrows its arguments; `*out_http_status` is caller-owned memory.
+/// Thread safety: any thread; a web server may take several events at once on several
+/// threads.
 ///
 /// Returns CC_OK, CC_ERR_INVALID_HANDLE (500), CC_ERR_INVALID_ARGUMENT (NULL, not UTF-8, too
 /// long, or malformed: 400), CC_ERR_AUTH (403), CC_ERR_NOT_FOUND (404),
 /// CC_ERR_UNSUPPORTED (the client's DSN configured no events: 404), CC_ERR_INTERNAL
 /// (the spool could not be written: 500).
 #[no_mangle]
-pub unsafe extern "C" fn cc_event_ingest(
+pub extern "C" fn cc_event_ingest(
     client: *mut cc_client,
     query_string: *const c_char,
     out_http_status: *mut c_int,
 ) -> cc_result {
     let mut http_status: u16 = 500;
-    let result = guard(|| {
+    let result = ffi_boundary! {
         let c = client_of(client)?;
         http_status = 400;
         let query = str_arg(query_string, "query_string", MAX_QUERY)?;
@@ -61,9 +59,9 @@ pub unsafe extern "C" fn cc_event_ingest(
                 Err(refused.error)
             }
         }
-    });
-    if !out_http_status.is_null() {
-        *out_http_status = c_int::from(http_status);
+    };
+    if let Some(out) = opt_out(out_http_status) {
+        out.set(c_int::from(http_status));
     }
     result
 }

@@ -6,7 +6,9 @@
 
 use std::sync::{Arc, LazyLock, RwLock};
 
+use super::types::{cc_call, cc_client};
 use crate::error::{Error, ErrorKind, Result};
+use crate::util::{read_or_recover, write_or_recover};
 
 #[cfg(not(target_pointer_width = "64"))]
 compile_error!("callconnect's handle encoding needs 64-bit pointers");
@@ -61,11 +63,11 @@ impl<T> Registry<T> {
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner<T>> {
         // A panic never happens while the lock is held (no user code runs under it), but
         // if one did, the registry's data is still consistent: keep going.
-        self.inner.write().unwrap_or_else(|p| p.into_inner())
+        write_or_recover(&self.inner)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner<T>> {
-        self.inner.read().unwrap_or_else(|p| p.into_inner())
+        read_or_recover(&self.inner)
     }
 
     /// Stores a value and returns its handle.
@@ -174,6 +176,16 @@ fn decode(handle: usize) -> (u32, u8, usize) {
 pub static CLIENTS: LazyLock<Registry<crate::Client>> =
     LazyLock::new(|| Registry::new(Kind::Client));
 pub static CALLS: LazyLock<Registry<crate::Call>> = LazyLock::new(|| Registry::new(Kind::Call));
+
+/// The client behind a `cc_client *` handle.
+pub(crate) fn client_of(p: *const cc_client) -> Result<Arc<crate::Client>> {
+    CLIENTS.get(p as usize)
+}
+
+/// The call behind a `cc_call *` handle.
+pub(crate) fn call_of(p: *const cc_call) -> Result<Arc<crate::Call>> {
+    CALLS.get(p as usize)
+}
 
 #[cfg(test)]
 mod tests {

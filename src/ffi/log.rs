@@ -2,8 +2,8 @@
 
 use std::ffi::{c_char, c_void, CString};
 
-use super::cc_result;
-use super::util::guard;
+use super::types::cc_result;
+use super::util::ffi_boundary;
 use crate::error::Error;
 use crate::log::{self, Level};
 
@@ -72,17 +72,18 @@ impl HostCallback {
 /// thread and is never called again, so its `userdata` may be freed.
 ///
 /// Ownership: `userdata` stays owned by the host; the library keeps the pointer until the
-/// callback is replaced or removed.
+/// callback is replaced or removed. Each `message` is owned by the library and valid
+/// only during the callback.
 ///
 /// Returns CC_OK, CC_ERR_INVALID_ARGUMENT (`level` is not a `cc_log_level`),
 /// CC_ERR_BUSY (called from inside the log callback), CC_ERR_INTERNAL.
 #[no_mangle]
-pub unsafe extern "C" fn cc_set_log_callback(
+pub extern "C" fn cc_set_log_callback(
     level: u32,
     callback: cc_log_callback,
     userdata: *mut c_void,
 ) -> cc_result {
-    guard(|| {
+    ffi_boundary! {
         if level > cc_log_level::CC_LOG_DEBUG as u32 {
             return Err(Error::invalid_argument(format!(
                 "level {level} is not a cc_log_level (0 to 4)"
@@ -98,5 +99,5 @@ pub unsafe extern "C" fn cc_set_log_callback(
             }
             None => log::remove_logger(),
         }
-    })
+    }
 }

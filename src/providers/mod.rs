@@ -63,6 +63,13 @@ pub(crate) fn find(scheme: &str) -> Result<&'static Carrier> {
     })
 }
 
+/// The longest any carrier may take to act on a hang-up. PokeTALK ends a call only in
+/// its answer to the call's next event, and its server "sends HTTP 'GET' request to
+/// specified URL each time when status is changing or every 60 sec after CallA was
+/// answered" (Click-2-Call document, EventURL). The other carriers end a call in their
+/// reply to the hang-up request.
+pub(crate) const MAX_HANGUP_DELAY: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// How a carrier that reports by events speaks: the narrow hook the client's event
 /// machinery (`events`) needs. The machinery itself (token, limits, spool, listener) is
 /// the client's; the carrier only says how its events read.
