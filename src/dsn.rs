@@ -332,5 +332,54 @@ mod tests {
     fn secret_is_not_printed() {
         let d = Dsn::parse("42call://demo:hunter2@h").unwrap();
         assert!(!format!("{d:?}").contains("hunter2"));
+        // Printed, a secret says that there is one, never what it is.
+        let secret = d.secret.unwrap();
+        assert_eq!(format!("{secret}"), "***");
+        assert_eq!(format!("{secret:?}"), "Secret(***)");
+    }
+
+    #[test]
+    fn the_scheme_is_a_name_and_the_host_is_required() {
+        for dsn in [
+            "://demo@h",
+            "42_call://demo@h",
+            "voip now://demo@h",
+            "vö://demo@h",
+        ] {
+            let e = Dsn::parse(dsn).unwrap_err();
+            assert!(e.message().contains("scheme"), "{dsn}: {}", e.message());
+        }
+        // Letters, digits, `+`, `-` and `.`, as RFC 3986 allows: a name the client then
+        // looks up among the carriers.
+        let d = Dsn::parse("A.b+c-42://demo@h").unwrap();
+        assert_eq!(d.scheme, "a.b+c-42");
+        for dsn in ["42call://demo@:80", "42call://demo@/path"] {
+            assert!(Dsn::parse(dsn).is_err(), "{dsn}");
+        }
+    }
+
+    #[test]
+    fn required_parts_are_named_when_missing_or_empty() {
+        let mut d = Dsn::parse("42call://demo:pw@h").unwrap();
+        assert_eq!(d.require_user("login").unwrap(), "demo");
+        assert_eq!(d.require_secret("password").unwrap().expose(), "pw");
+        d.user = Some(String::new());
+        d.secret = Some(Secret::new(""));
+        assert!(d.secret.as_ref().unwrap().is_empty());
+        let e = d.require_user("login").unwrap_err();
+        assert_eq!(e.message(), "DSN: the login is missing");
+        let e = d.require_secret("password").unwrap_err();
+        assert_eq!(e.message(), "DSN: the password is missing");
+        d.user = None;
+        d.secret = None;
+        assert!(d.require_user("login").is_err());
+        assert!(d.require_secret("password").is_err());
+    }
+
+    #[test]
+    fn an_ipv6_host_is_bracketed_in_the_origin() {
+        let d = Dsn::parse("voipnow://a:b@[::1]:8443?tls=1").unwrap();
+        assert_eq!(d.host, "::1");
+        assert_eq!(d.origin(), "https://[::1]:8443");
     }
 }

@@ -549,4 +549,232 @@ mod tests {
         );
         assert!(s.timed_out);
     }
+
+    #[test]
+    fn a_change_of_state_stamps_last_change_and_later_news_fills_in() {
+        let mut s = CallStatus::new(true);
+        s.last_change = from_unix_ms(1_000);
+        assert_eq!(s.last_change_unix_ms(), 1_000);
+        // An observation without a state fills in, and changes nothing else.
+        let o = Observation {
+            duration_s: Some(3),
+            raw_code: Some("x".into()),
+            ..Default::default()
+        };
+        assert!(!s.apply(&o));
+        assert_eq!(s.last_change_unix_ms(), 1_000);
+        assert_eq!((s.duration_s, s.raw_code.as_deref()), (3, Some("x")));
+        let before = unix_ms(SystemTime::now());
+        assert!(s.apply(&Observation::state(CallState::Connected).raw("29")));
+        assert!(s.last_change_unix_ms() >= before);
+        assert_eq!(s.raw_code.as_deref(), Some("29"));
+        // An older state neither moves the call nor rewrites its code or cost.
+        let mut old = Observation::state(CallState::RingingA).raw("27");
+        old.cost = Some(Money {
+            amount: "9.99".into(),
+            currency: Some("EUR".into()),
+        });
+        assert!(!s.apply(&old));
+        assert_eq!(
+            (s.state, s.raw_code.as_deref()),
+            (CallState::Connected, Some("29"))
+        );
+        assert_eq!(s.cost, None);
+    }
+
+    #[test]
+    fn an_end_keeps_its_reason_and_clears_a_pending_hang_up() {
+        let mut s = CallStatus::new(true);
+        s.hangup_pending = true;
+        assert!(s.apply(&Observation::state(CallState::RingingB)));
+        assert!(s.hangup_pending);
+        let mut end = Observation::state(CallState::Ended);
+        end.reason = FailReason::Cancelled;
+        // A FAILED observation's leg is not taken by an ENDED one.
+        end.failed_leg = Leg::B;
+        assert!(s.apply(&end));
+        assert_eq!(
+            (s.state, s.reason, s.failed_leg, s.hangup_pending),
+            (CallState::Ended, FailReason::Cancelled, Leg::None, false)
+        );
+        // Only a final observation gives a reason: one on a live state is not taken.
+        let mut live = CallStatus::new(true);
+        let mut odd = Observation::state(CallState::Connected);
+        odd.reason = FailReason::Busy;
+        assert!(live.apply(&odd));
+        assert_eq!(live.reason, FailReason::None);
+        // A plain end says nothing about why: the reason stays NONE.
+        let mut plain = CallStatus::new(true);
+        assert!(plain.apply(&Observation::state(CallState::Ended)));
+        assert_eq!(plain.reason, FailReason::None);
+        // A failure clears a pending hang-up too.
+        let mut failed = CallStatus::new(true);
+        failed.hangup_pending = true;
+        assert!(failed.apply(&Observation::failed(FailReason::Busy, Leg::A)));
+        assert!(!failed.hangup_pending);
+        // The same state again is no change.
+        assert!(!failed.apply(&Observation::failed(FailReason::Busy, Leg::A)));
+    }
+
+    #[test]
+    fn a_final_call_never_expires_and_an_expired_one_is_closed_whole() {
+        let past = SystemTime::now() - Duration::from_secs(1);
+        let mut ended = CallStatus::new(true);
+        ended.apply(&Observation::state(CallState::Ended));
+        assert!(!ended.expire_if_past(past));
+        assert_eq!((ended.state, ended.timed_out), (CallState::Ended, false));
+        let mut s = CallStatus::new(true);
+        s.apply(&Observation::state(CallState::RingingA));
+        s.hangup_pending = true;
+        s.failed_leg = Leg::B;
+        s.last_change = from_unix_ms(0);
+        assert!(s.expire_if_past(past));
+        assert_eq!((s.failed_leg, s.hangup_pending), (Leg::None, false));
+        assert!(s.last_change_unix_ms() > 0);
+        assert!(!s.expire_if_past(past));
+    }
+
+    #[test]
+    fn times_before_and_after_the_epoch() {
+        for ms in [0i64, 1, 1_234, 1_700_000_000_123, -1, -1_234] {
+            assert_eq!(unix_ms(from_unix_ms(ms)), ms);
+        }
+        assert_eq!(
+            from_unix_ms(1_500),
+            UNIX_EPOCH + Duration::from_millis(1_500)
+        );
+        assert_eq!(
+            from_unix_ms(-1_500),
+            UNIX_EPOCH - Duration::from_millis(1_500)
+        );
+        assert_eq!(unix_ms(UNIX_EPOCH - Duration::from_millis(20)), -20);
+    }
+
+    #[test]
+    fn capability_bits_are_the_c_values() {
+        let all = [
+            Capabilities::CALLBACK,
+            Capabilities::LIVE_STATUS,
+            Capabilities::HANGUP,
+            Capabilities::SMS,
+            Capabilities::TOPUP,
+            Capabilities::EVENTS,
+            Capabilities::RING_GROUP,
+            Capabilities::CALLER_ID,
+            Capabilities::ACCOUNT,
+            Capabilities::IDEMPOTENT_START,
+            Capabilities::MAX_DURATION,
+            Capabilities::WAIT_FOR_PICKUP,
+            Capabilities::MAX_COST,
+            Capabilities::CONNECT_TYPE,
+            Capabilities::CALL_FLAGS,
+        ];
+        for (i, c) in all.iter().enumerate() {
+            assert_eq!(c.bits(), 1 << i, "{i}");
+        }
+        let two = Capabilities::HANGUP | Capabilities::SMS;
+        assert_eq!(two.bits(), 0b1100);
+        // A union, not a toggle: a capability named twice stays.
+        assert_eq!(two | Capabilities::SMS, two);
+        assert!(two.contains(Capabilities::SMS));
+        assert!(!two.contains(Capabilities::SMS | Capabilities::TOPUP));
+        assert!(!two.contains(Capabilities::CALLBACK));
+        assert!(two.contains(Capabilities::empty()));
+        assert_eq!(Capabilities::empty().bits(), 0);
+        assert_eq!((two & Capabilities::SMS).bits(), 0b1000);
+        assert_eq!((two & Capabilities::CALLBACK).bits(), 0);
+        let mut grown = Capabilities::from_bits(1 << 20);
+        grown |= Capabilities::CALLBACK;
+        assert_eq!(grown.bits(), (1 << 20) | 1);
+    }
+
+    #[test]
+    fn options_are_refused_by_name_where_the_carrier_cannot_honour_them() {
+        let none = Capabilities::empty();
+        assert!(CallOptions::default().check("x", none).is_ok());
+        for (opts, name) in [
+            (
+                CallOptions {
+                    caller_id_b: Some("B <+4930123>".into()),
+                    ..Default::default()
+                },
+                "caller_id",
+            ),
+            (
+                CallOptions {
+                    video: true,
+                    ..Default::default()
+                },
+                "allow_public_transfer/video",
+            ),
+            (
+                CallOptions {
+                    max_cost: Some("1.50".into()),
+                    ..Default::default()
+                },
+                "max_cost",
+            ),
+        ] {
+            let e = opts.check("x", none).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Unsupported, "{name}");
+            assert!(e.message().ends_with(name), "{}", e.message());
+        }
+        let all = Capabilities::from_bits(u32::MAX);
+        let long = CallOptions {
+            correlation: Some("c".repeat(MAX_TEXT_ARG)),
+            connect_type: Some(2),
+            max_cost: Some("0".into()),
+            ..Default::default()
+        };
+        assert!(long.check("x", all).is_ok());
+        let too_long = CallOptions {
+            correlation: Some("c".repeat(MAX_TEXT_ARG + 1)),
+            ..Default::default()
+        };
+        assert!(too_long.check("x", all).is_err());
+        for t in [0, 3] {
+            let o = CallOptions {
+                connect_type: Some(t),
+                ..Default::default()
+            };
+            assert!(o.check("x", all).is_err(), "{t}");
+        }
+        let negative = CallOptions {
+            max_cost: Some("-1".into()),
+            ..Default::default()
+        };
+        assert!(negative.check("x", all).is_err());
+    }
+
+    #[test]
+    fn names_are_the_c_names() {
+        use CallState::*;
+        let states = [
+            (Initiating, "INITIATING"),
+            (RingingA, "RINGING_A"),
+            (AAnswered, "A_ANSWERED"),
+            (RingingB, "RINGING_B"),
+            (Connected, "CONNECTED"),
+            (Ended, "ENDED"),
+            (Failed, "FAILED"),
+        ];
+        for (i, (state, name)) in states.iter().enumerate() {
+            assert_eq!((*state as usize, state.name()), (i, *name));
+            assert_eq!(state.is_final(), i >= 5, "{name}");
+        }
+        let reasons = [
+            (FailReason::None, "NONE"),
+            (FailReason::Busy, "BUSY"),
+            (FailReason::NoAnswer, "NO_ANSWER"),
+            (FailReason::Rejected, "REJECTED"),
+            (FailReason::InsufficientFunds, "INSUFFICIENT_FUNDS"),
+            (FailReason::InvalidNumber, "INVALID_NUMBER"),
+            (FailReason::Cancelled, "CANCELLED"),
+            (FailReason::ProviderError, "PROVIDER_ERROR"),
+            (FailReason::Unknown, "UNKNOWN"),
+        ];
+        for (i, (reason, name)) in reasons.iter().enumerate() {
+            assert_eq!((*reason as usize, reason.name()), (i, *name));
+        }
+    }
 }

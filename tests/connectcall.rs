@@ -84,6 +84,37 @@ fn watch_until(
     }
 }
 
+/// Holds `login`'s next calls at their start (the simulator's clock no longer moves them).
+fn hold_next_calls(sim: &Simulator, login: &str) {
+    control(sim, &format!("pace?login={login}&step_ms=3600000"));
+}
+
+/// Has the simulator report each of `codes` in turn for `login`'s call and polls once for
+/// each: every state is seen for certain, whatever the load (no poll has to land inside a
+/// stage). Returns the state and carrier code of each poll.
+fn feed(sim: &Simulator, login: &str, call: &Call, codes: &[u32]) -> Vec<(CallState, String)> {
+    codes
+        .iter()
+        .map(|code| {
+            control(sim, &format!("force?login={login}&code={code}"));
+            let s = call.poll().unwrap();
+            (s.state, s.raw_code.unwrap_or_default())
+        })
+        .collect()
+}
+
+/// The states seen while the simulator's clock ran: each one later in the call than the one
+/// before (which of them a poll lands in depends on the load, so none is required).
+fn assert_in_order(seen: &[(CallState, String)], order: &[CallState]) {
+    let mut at = 0;
+    for (s, _) in seen {
+        match order[at..].iter().position(|o| o == s) {
+            Some(i) => at += i,
+            None => panic!("{s:?} out of order in {seen:?}"),
+        }
+    }
+}
+
 fn watch(call: &Call) -> (Vec<(CallState, String)>, CallStatus) {
     watch_until(call, |_| false)
 }
@@ -103,15 +134,18 @@ fn full_call_watching_every_state() {
     let sim = sim();
     let c = client(&sim, "test-full");
     assert_eq!(c.carrier(), "connectcall");
+    hold_next_calls(&sim, "test-full");
     let call = c
         .start_call("0171 1234567", "030 1234567", &CallOptions::default())
         .unwrap();
-    let (seen, last) = watch(&call);
+    assert_eq!(call.poll().unwrap().state, Initiating);
+    let seen = feed(&sim, "test-full", &call, &[27, 28, 26, 29, 30]);
     assert_eq!(
         states(&seen),
-        [Initiating, RingingA, AAnswered, RingingB, Connected, Ended]
+        [RingingA, AAnswered, RingingB, Connected, Ended]
     );
-    assert_eq!(codes(&seen)[1..], ["27", "28", "26", "29", "30"]);
+    assert_eq!(codes(&seen), ["27", "28", "26", "29", "30"]);
+    let last = call.poll().unwrap();
     assert!(last.live);
     assert_eq!(last.reason, FailReason::None);
     let a = account(&sim, "test-full");
@@ -129,11 +163,13 @@ fn hangup_while_connected() {
     // 400 ms a stage: the bridge lasts 1.6 s unless hung up.
     let sim = sim_with(400);
     let c = client(&sim, "test-hang");
+    hold_next_calls(&sim, "test-hang");
     let call = c
         .start_call("0171 1234567", "030 1234567", &CallOptions::default())
         .unwrap();
-    let (seen, s) = watch_until(&call, |s| s.state == Connected);
-    assert_eq!(s.state, Connected, "{seen:?}");
+    assert_eq!(feed(&sim, "test-hang", &call, &[29])[0].0, Connected);
+    let s = call.poll().unwrap();
+    assert_eq!(s.state, Connected);
     assert_eq!(s.duration_s, 0);
     std::thread::sleep(Duration::from_millis(1100));
     let s = call.hangup().unwrap();
@@ -160,6 +196,7 @@ fn two_calls_in_one_session() {
     // The second call rings both legs at once (per-call type) on the same session. Until
     // its first event the simulator still reports the first call's 30, which must not end
     // the new call.
+    hold_next_calls(&sim, "test-two");
     let second = c
         .start_call(
             "0171 7654321",
@@ -171,10 +208,11 @@ fn two_calls_in_one_session() {
         )
         .unwrap();
     assert_ne!(first.id().to_string(), second.id().to_string());
-    let (seen, _) = watch(&second);
+    assert_eq!(second.poll().unwrap().state, Initiating);
+    let seen = feed(&sim, "test-two", &second, &[27, 26, 29, 30]);
     assert_eq!(
         states(&seen),
-        [Initiating, RingingA, RingingB, Connected, Ended],
+        [RingingA, RingingB, Connected, Ended],
         "{seen:?}"
     );
     let a = account(&sim, "test-two");
@@ -188,17 +226,20 @@ fn two_calls_in_one_session() {
     let third = c
         .start_call("0171 1234567", "030 1234567", &CallOptions::default())
         .unwrap();
-    let (seen, _) = watch_until(&third, |s| s.state == RingingB);
-    assert_eq!(states(&seen), [Initiating, RingingA, AAnswered, RingingB]);
+    let seen = feed(&sim, "test-two", &third, &[27, 28, 26]);
+    assert_eq!(states(&seen), [RingingA, AAnswered, RingingB]);
     assert_eq!(third.hangup().unwrap().state, Ended);
+    // The last one on the simulator's own clock, to its natural end.
+    control(&sim, "pace?login=test-two");
     let fourth = c
         .start_call("0171 1234567", "030 1234567", &CallOptions::default())
         .unwrap();
-    let (seen, _) = watch(&fourth);
-    assert_eq!(
-        states(&seen),
-        [Initiating, RingingA, AAnswered, RingingB, Connected, Ended]
+    let (seen, last) = watch(&fourth);
+    assert_in_order(
+        &seen,
+        &[Initiating, RingingA, AAnswered, RingingB, Connected, Ended],
     );
+    assert_eq!((last.state, last.raw_code.as_deref()), (Ended, Some("30")));
     let a = account(&sim, "test-two");
     assert_eq!((count(&a, "logins"), count(&a, "calls_placed")), (1, 4));
     c.close();
@@ -455,12 +496,15 @@ fn the_password_never_leaks() {
     // Each of those logins placed its call (the fault came after): never repeated.
     assert_eq!(count(&account(&sim, "leak"), "calls_placed"), 4);
 
-    // A good login with the odd password works; then faults on the session's commands.
+    // A good login with the odd password works; then faults on the session's commands
+    // (the call held at its start, so that it is still up for the hang-up below).
+    hold_next_calls(&sim, "leak");
     let call = c.start_call("0171 1234567", "030 1234567", &opts).unwrap();
     fault("nocode");
     let e = call.poll().unwrap_err();
     assert_eq!(keep(&mut texts, e), ErrorKind::Protocol);
-    let (seen, _) = watch_until(&call, |s| s.state == RingingA);
+    let seen = feed(&sim, "leak", &call, &[27]);
+    assert_eq!(seen[0].0, RingingA);
     for (_, raw) in &seen {
         texts.push(raw.clone());
     }
@@ -512,6 +556,7 @@ fn control_text(sim: &Simulator, action: &str) -> String {
 fn a_reference_follows_and_hangs_up_in_another_client() {
     let sim = sim();
     let c = client(&sim, "test-ref");
+    hold_next_calls(&sim, "test-ref");
     let call = c
         .start_call(
             "0171 1234567",
@@ -544,8 +589,7 @@ fn a_reference_follows_and_hangs_up_in_another_client() {
         again.correlation().map(String::from).as_deref(),
         Some("booth-7")
     );
-    let (seen, _) = watch_until(&again, |s| s.state == Connected);
-    assert_eq!(states(&seen).last(), Some(&Connected));
+    assert_eq!(feed(&sim, "test-ref", &again, &[29])[0].0, Connected);
     let s = again.hangup().unwrap();
     assert_eq!((s.state, s.reason), (Ended, FailReason::Cancelled));
     assert_eq!(count(&account(&sim, "test-ref"), "hangups"), 1);

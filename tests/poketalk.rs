@@ -159,9 +159,9 @@ fn a_whole_call_seen_through_the_listener() {
     assert_eq!(end.duration_s, 20);
     assert_eq!(end.cost.as_ref().unwrap().amount, "0.040");
     assert_eq!(end.raw_code.as_deref(), Some("8"));
-    // States only went forward, and the call was followed from A ringing on.
+    // States only went forward (which of them a poll lands in depends on the load; what
+    // the carrier sent is read from the simulator below).
     assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
-    assert!(seen.contains(&CallState::Connected), "{seen:?}");
     // Every status the carrier sent was taken (200), none asked for hang-up.
     assert_eq!(
         sent(&sim, &id),

@@ -7,7 +7,7 @@ and runs the Rust tests named for that file; a mutant that no test notices is "m
 Writes a summary (per file: caught, missed, timeouts, unviable, kill rate of the viable
 ones, and every survivor) to target/mutants/summary.md and prints it.
 
-Usage: tools/mutants.py [--only SUBSTRING] [--jobs N]
+Usage: tools/mutants.py [--only SUBSTRING] [--jobs N] [--no-run]
 """
 import argparse
 import json
@@ -33,17 +33,27 @@ def files():
     return rows
 
 
-def run_one(path, tests, jobs):
+def run_one(path, tests, jobs, run=True):
     out_dir = os.path.join(OUT, path.replace("/", "_"))
+    if not run:
+        return read_outcomes(out_dir, 0)
     shutil.rmtree(out_dir, ignore_errors=True)
     os.makedirs(out_dir, exist_ok=True)
     cmd = ["cargo", "mutants", "--file", path, "--package", "callconnect", "--jobs", str(jobs),
-           "--output", out_dir, "--no-shuffle", "--"]
+           "--output", out_dir, "--no-shuffle"]
+    # As cargo arguments (not test arguments after `--`), so that the build of each mutant
+    # compiles only these test targets, not every test binary of the crate.
     for t in tests:
-        cmd += ["--lib"] if t == "lib" else ["--test", t]
+        cmd += ["--cargo-arg=--lib"] if t == "lib" else [f"--cargo-arg=--test={t}"]
+    # One target directory kept across runs: the dependencies build once, not per run.
+    env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(ROOT, "target", "mutants-build"))
     t0 = time.time()
-    subprocess.run(cmd, cwd=ROOT)
-    secs = time.time() - t0
+    subprocess.run(["nice"] + cmd, cwd=ROOT, env=env)
+    return read_outcomes(out_dir, time.time() - t0)
+
+
+def read_outcomes(out_dir, secs):
+    """Counts what cargo-mutants wrote in OUT_DIR/mutants.out/outcomes.json."""
     outcomes = os.path.join(out_dir, "mutants.out", "outcomes.json")
     counts = {"caught": 0, "missed": 0, "timeout": 0, "unviable": 0}
     missed = []
@@ -53,44 +63,57 @@ def run_one(path, tests, jobs):
     for o in data.get("outcomes", []):
         scen = o.get("scenario")
         if not isinstance(scen, dict):
-            continue  # the baseline
-        summary = o.get("summary", "")
+            continue  # "Baseline": the unmutated tree
         key = {"CaughtMutant": "caught", "MissedMutant": "missed", "Timeout": "timeout",
-               "Unviable": "unviable"}.get(summary)
+               "Unviable": "unviable"}.get(o.get("summary", ""))
         if key:
             counts[key] += 1
         if key == "missed":
-            m = scen.get("Mutant", {})
-            span = m.get("span", {}).get("start", {})
-            missed.append(f"{m.get('file', path)}:{span.get('line', '?')}: "
-                          f"replace {m.get('function', {}).get('function_name', '?')} "
-                          f"{m.get('genre', '')} with {m.get('replacement', '?')}")
+            missed.append(scen.get("Mutant", {}).get("name", "?"))
     return counts, missed, secs
+
+
+def summary_row(path, result):
+    counts = result["counts"]
+    viable = counts["caught"] + counts["missed"]
+    rate = f"{100 * counts['caught'] // viable} %" if viable else "-"
+    return (f"| `{path}` | {counts['caught']} | {counts['missed']} | {counts['timeout']} "
+            f"| {counts['unviable']} | {rate} | {result['commit']}, {result['date']} |")
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="")
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--no-run", action="store_true",
+                    help="only read the outcomes of the last run again (after an interrupted run)")
     args = ap.parse_args()
     if shutil.which("cargo-mutants") is None:
         sys.exit("cargo-mutants is not installed: cargo install --locked cargo-mutants")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip()
-    lines = [f"Mutation testing at {commit}, {time.strftime('%Y-%m-%d')}", "",
-             "| file | caught | missed | timeout | unviable | viable caught |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    survivors = []
     for path, tests in files():
         if args.only not in path:
             continue
-        counts, missed, secs = run_one(path, tests, args.jobs)
-        viable = counts["caught"] + counts["missed"]
-        rate = f"{100 * counts['caught'] // viable} %" if viable else "-"
-        lines.append(f"| `{path}` | {counts['caught']} | {counts['missed']} | {counts['timeout']} "
-                     f"| {counts['unviable']} | {rate} |")
-        survivors += [f"- {m}" for m in missed]
+        counts, missed, secs = run_one(path, tests, args.jobs, run=not args.no_run)
+        result = {"counts": counts, "missed": missed, "seconds": round(secs), "tests": tests,
+                  "commit": commit, "date": time.strftime("%Y-%m-%d")}
+        with open(os.path.join(OUT, path.replace("/", "_"), "result.json"), "w") as f:
+            json.dump(result, f, indent=1)
         print(f"{path}: {counts} in {secs:.0f} s", flush=True)
+    # The summary holds the latest run of every listed file (a run of one file keeps the
+    # others' figures, each with the commit and day it was measured at).
+    lines = ["| file | caught | missed | timeout | unviable | viable caught | measured at |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    survivors = []
+    for path, _ in files():
+        rfile = os.path.join(OUT, path.replace("/", "_"), "result.json")
+        if not os.path.exists(rfile):
+            lines.append(f"| `{path}` | not run | | | | | |")
+            continue
+        result = json.load(open(rfile))
+        lines.append(summary_row(path, result))
+        survivors += [f"- {m}" for m in result["missed"]]
     lines += ["", "Survivors:" if survivors else "No survivors."] + survivors
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "summary.md"), "w") as f:

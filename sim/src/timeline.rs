@@ -67,6 +67,8 @@ pub struct Timeline {
     /// Steps of talk before the call ends on its own.
     talk_steps: u64,
     hung_up_at: Option<Instant>,
+    /// Steps the call is held at (a test control), whatever the clock says.
+    held: Option<u64>,
 }
 
 impl Timeline {
@@ -78,6 +80,7 @@ impl Timeline {
             b,
             talk_steps: TALK_STEPS,
             hung_up_at: None,
+            held: None,
         }
     }
 
@@ -88,6 +91,9 @@ impl Timeline {
     }
 
     fn steps_at(&self, t: Instant) -> u64 {
+        if let Some(steps) = self.held {
+            return steps;
+        }
         let elapsed = t.saturating_duration_since(self.started);
         if self.step.is_zero() {
             u64::MAX / 2
@@ -162,6 +168,20 @@ impl Timeline {
         true
     }
 
+    /// Puts the call at `steps` steps from its start (before or after where it is) and
+    /// keeps it there until `release`: a test sees each stage for as long as it needs.
+    pub fn hold(&mut self, steps: u64) {
+        self.held = Some(steps);
+    }
+
+    /// Lets a held call play on from where it was held.
+    pub fn release(&mut self) {
+        if let Some(steps) = self.held.take() {
+            let behind = self.step.saturating_mul(steps as u32);
+            self.started = Instant::now().checked_sub(behind).unwrap_or(self.started);
+        }
+    }
+
     pub fn is_up(&self) -> bool {
         !self.stage().is_final()
     }
@@ -190,6 +210,25 @@ mod tests {
                 why: Magic::Busy
             }
         );
+    }
+
+    #[test]
+    fn held_and_released() {
+        let mut t = Timeline::new(60_000, Magic::Normal, Magic::Normal);
+        t.hold(3);
+        assert_eq!(t.stage(), Stage::RingingB);
+        t.hold(1);
+        assert_eq!(t.stage(), Stage::RingingA);
+        t.release();
+        assert_eq!(t.stage(), Stage::RingingA);
+        let mut fast = Timeline::new(10, Magic::Normal, Magic::Normal);
+        fast.hold(4);
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(fast.stage(), Stage::Connected { secs: 0 });
+        fast.release();
+        assert!(fast
+            .stage_at(Instant::now() + Duration::from_secs(1))
+            .is_final());
     }
 
     #[test]

@@ -56,7 +56,9 @@
 //! (the app's call records are not found), `step-ms?client=&ms=` (the stage length of the
 //! app's next calls, for slow hosts), `client?id=` (the app's counters, flat JSON),
 //! `call?id=` (a call's stage and what the start asked for), `dedup?client=&on=1|0`,
-//! `cdr-own-ids?client=`.
+//! `cdr-own-ids?client=`, `hold?id=&stage=initiating|ringing_a|a_answered|ringing_b|connected`
+//! (the call stays at that stage, before or after where it was, until `release?id=`, then
+//! plays on from there: a test sees each stage for as long as it needs, whatever the load).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -956,6 +958,26 @@ impl Module for VoipNow {
             "cdr-off" => {
                 let client = req.query_param("client")?;
                 Self::app(&mut state, &client)?.cdr_off = true;
+                Some(ok())
+            }
+            // A test control, not the carrier's: `hold?id=C&stage=S` keeps call C at stage S
+            // (ringing_a, a_answered, ringing_b, connected) until `release?id=C`.
+            "hold" => {
+                let id = req.query_param("id")?;
+                let steps = match req.query_param("stage")?.as_str() {
+                    "initiating" => 0,
+                    "ringing_a" => 1,
+                    "a_answered" => 2,
+                    "ringing_b" => 3,
+                    "connected" => 4,
+                    _ => return None,
+                };
+                state.calls.get_mut(&id)?.timeline.hold(steps);
+                Some(ok())
+            }
+            "release" => {
+                let id = req.query_param("id")?;
+                state.calls.get_mut(&id)?.timeline.release();
                 Some(ok())
             }
             "client" => {

@@ -395,4 +395,176 @@ mod tests {
         let o = ev("status=$status&debit=abc");
         assert_eq!(o, Observation::default());
     }
+
+    #[test]
+    fn more_reply_forms_and_their_limits() {
+        for (body, code) in [
+            ("40:x", Some(40)),
+            ("40-x", Some(40)),
+            ("40,x", Some(40)),
+            ("40;x", Some(40)),
+            ("40.", Some(40)),
+            ("9999", Some(9999)),
+            ("12345", None),
+            ("40x", None),
+            ("9999 ok", Some(9999)),
+            ("10000 ok", None),
+            ("{\"status\":\"40\"}", Some(40)),
+            ("{\"response\":30}", Some(30)),
+            ("{\"code\":9999}", Some(9999)),
+            ("{\"code\":10000}", None),
+            ("{\"code\":\"10000\"}", None),
+            ("{\"code\":\"\"}", None),
+            ("{\"code\":{\"code\":0}}", None),
+            ("[[\"00\"]]", None),
+            ("[1,2]", None),
+            ("[40]", Some(40)),
+            ("{\"other\":1}", None),
+        ] {
+            assert_eq!(parse_code(body), code, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn result_texts_are_the_documents() {
+        assert_eq!(result_code(0), (ErrorKind::Provider, "OK"));
+        for code in [10, 20, 30, 40, 50, 60, 70, 90, 100] {
+            let (_, text) = result_code(code);
+            assert!(text.starts_with("ERROR. "), "{code}: {text}");
+        }
+        assert_eq!(result_code(40).1, "ERROR. Unknown API user.");
+        assert_eq!(result_code(100).1, "ERROR. Unknown API IP address.");
+        assert_eq!(
+            result_code(77),
+            (
+                ErrorKind::Provider,
+                "result code not in PokeTALK's documents"
+            )
+        );
+        assert_eq!(
+            code_error(40).message(),
+            "PokeTALK: ERROR. Unknown API user."
+        );
+    }
+
+    #[test]
+    fn every_event_status() {
+        use CallState::*;
+        for (status, state, leg) in [
+            (1, RingingA, Leg::None),
+            (2, Failed, Leg::A),
+            (3, AAnswered, Leg::None),
+            (4, Failed, Leg::A),
+            (5, RingingB, Leg::None),
+            (6, Failed, Leg::B),
+            (7, Connected, Leg::None),
+            (8, Ended, Leg::None),
+        ] {
+            let o = observation_of(status).unwrap();
+            assert_eq!((o.state, o.failed_leg), (Some(state), leg), "{status}");
+            let want = if state == Failed {
+                FailReason::Unknown
+            } else {
+                FailReason::None
+            };
+            assert_eq!(o.reason, want, "{status}");
+        }
+        assert!(observation_of(0).is_none());
+        assert!(observation_of(9).is_none());
+    }
+
+    #[test]
+    fn event_values_are_trimmed_cut_and_whole_seconds() {
+        let params = |q: &[(&str, &str)]| -> Vec<(String, String)> {
+            q.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let o = EVENTS
+            .observe(&params(&[("status", " 7 "), ("duration", "12.7")]))
+            .unwrap();
+        assert_eq!(o.state, Some(CallState::Connected));
+        assert_eq!(o.duration_s, Some(12));
+        let long = "9".repeat(40);
+        let o = EVENTS.observe(&params(&[("status", &long)])).unwrap();
+        assert_eq!(o.raw_code.as_deref(), Some(&long[..31]));
+        assert_eq!(o.state, None);
+        let o = EVENTS
+            .observe(&params(&[("status", ""), ("duration", " ")]))
+            .unwrap();
+        assert_eq!(o, Observation::default());
+    }
+
+    #[test]
+    fn what_the_event_protocol_declares() {
+        assert_eq!(EVENTS.name(), "PokeTALK");
+        assert_eq!(
+            EVENTS.capabilities(),
+            Capabilities::LIVE_STATUS
+                | Capabilities::HANGUP
+                | Capabilities::EVENTS
+                | Capabilities::MAX_DURATION
+                | Capabilities::MAX_COST
+        );
+        assert_eq!(EVENTS.capabilities().bits(), 0b1_0100_0010_0110);
+        assert_eq!(EVENTS.hangup_status(), 412);
+        assert_eq!(EVENTS.max_url_len(), 255);
+        assert_eq!(
+            EVENTS.url_vars(),
+            "webcallid=$webcallid&status=$status&duration=$duration&debit=$debit"
+        );
+    }
+
+    #[test]
+    fn replies_without_a_code_by_http_status() {
+        let transport = Transport::new(std::time::Duration::from_secs(1));
+        let reply = |status: u16, body: &str| {
+            let resp = Response {
+                status,
+                date: None,
+                content_type: Some("text/plain".into()),
+                body: body.into(),
+            };
+            read_reply(&transport, &resp)
+        };
+        assert!(reply(200, "00").is_ok());
+        // A code in the body decides, whatever the HTTP status.
+        assert_eq!(reply(403, "40").unwrap_err().kind(), ErrorKind::Auth);
+        assert_eq!(reply(200, "60").unwrap_err().carrier_code(), Some("60"));
+        for (status, kind) in [
+            (401, ErrorKind::Auth),
+            (403, ErrorKind::Auth),
+            // Not served: nothing was acted on.
+            (503, ErrorKind::Network),
+            // Anything else may have placed the call.
+            (500, ErrorKind::OutcomeUnknown),
+            (404, ErrorKind::OutcomeUnknown),
+            (400, ErrorKind::OutcomeUnknown),
+            (200, ErrorKind::OutcomeUnknown),
+            (399, ErrorKind::OutcomeUnknown),
+        ] {
+            let e = reply(status, "Forbidden").unwrap_err();
+            assert_eq!(e.kind(), kind, "HTTP {status}: {e}");
+        }
+        // Which of the two unknowns: an HTTP error is named as one, a 2xx/3xx without a
+        // code shows what came.
+        assert!(reply(500, "x")
+            .unwrap_err()
+            .message()
+            .contains("answered HTTP 500"));
+        assert!(reply(400, "x")
+            .unwrap_err()
+            .message()
+            .contains("answered HTTP 400"));
+        let e = reply(399, "odd").unwrap_err();
+        assert!(e.message().contains("holds no result code"), "{e}");
+        assert!(e.message().contains("odd"), "{e}");
+    }
+
+    #[test]
+    fn the_provider_names_its_scheme() {
+        let p = PokeTalk::from_dsn(Dsn::parse("poketalk://KEY@127.0.0.1?tls=0").unwrap()).unwrap();
+        assert_eq!(p.scheme(), "poketalk");
+        assert_eq!(p.capabilities(), Capabilities::CALLBACK);
+    }
 }

@@ -130,7 +130,7 @@ int main(void) {
     cc_call_options opts;
     char *ref = NULL, *s = NULL;
     char who[512], wrong[128];
-    uint32_t last = 99, seen_connected = 0, monotonic = 1;
+    uint32_t last = 99, monotonic = 1;
     int i, code, polls, ok;
     size_t clients = 0, calls = 0;
 
@@ -174,14 +174,15 @@ int main(void) {
         if (cc_poll_status(second, &st) != CC_OK) break;
         if (st.state != last) {
             if (last != 99 && st.state < last) monotonic = 0;
-            if (st.state == CC_STATE_CONNECTED) seen_connected = 1;
             last = st.state;
         }
         if (st.state == CC_STATE_ENDED || st.state == CC_STATE_FAILED) break;
         nap_ms(5);
     }
     CHECK(st.state == CC_STATE_ENDED && strcmp(st.raw_status, "30") == 0, "call 2 ended by B (30)");
-    CHECK(monotonic && seen_connected, "call 2 moved forward through CONNECTED");
+    /* Which stages a poll lands in depends on the load: only their order is checked (30 is
+     * the end after the bridge, so the call was connected). */
+    CHECK(monotonic, "call 2 only moved forward");
     /* Call 1's handle keeps its own end. */
     CHECK(poll_is(call, CC_STATE_ENDED, "4"), "call 1 still reads its own end");
     cc_call_free(call);

@@ -60,7 +60,9 @@ do {
 $sorted = $seen;
 sort($sorted);
 check($st !== null && $st->state === $cc->CC_STATE_ENDED && raw($st) === '30', 'call 2 ended by B (30)');
-check($seen === $sorted && in_array($cc->CC_STATE_CONNECTED, $seen, true), 'call 2 moved forward through CONNECTED');
+// Which stages a poll lands in depends on the load: only their order is checked (30 is
+// the end after the bridge, so the call was connected).
+check($seen === $sorted, 'call 2 only moved forward');
 $a = account($login);
 check($a['logins'] === 1 && $a['connects'] === 1 && $a['calls_placed'] === 2, 'two calls, one login');
 check(raw(status($call)) === '4', 'call 1 keeps its own end');

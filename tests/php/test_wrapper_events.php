@@ -74,7 +74,8 @@ try {
     $call = $portal->startCall('0171 1234567', '+49 30 1234567');
     [$seen, $st] = follow($call);
     check($st->state === 'ENDED' && $st->durationS === 20 && $st->isLive(), 'the whole call read from the spool: ' . implode(' ', $seen));
-    check(count($seen) > 2 && $st->cost?->amount === '0.040' && $st->rawStatus === '8', 'states, cost and raw status');
+    // How many stages the polls land in depends on the load: only the end is checked here.
+    check($st->cost?->amount === '0.040' && $st->rawStatus === '8', 'cost and raw status');
     $log = sent($call);
     check($log === ['1:200', '3:200', '5:200', '7:200', '8:200'], 'the class receiver answered every event 200: ' . implode(' ', $log));
 

@@ -107,8 +107,9 @@ class ConnectCall(unittest.TestCase):
         self.assertEqual(r, OK, last_error())
         seen, st = self.watch(second)
         states = [s for s, _ in seen]
+        # Which stages a poll lands in depends on the load: only their order is checked
+        # (30 is the end after the bridge, so the call was connected).
         self.assertEqual(states, sorted(states), seen)
-        self.assertIn(CONNECTED, states)
         self.assertEqual((st.state, st.raw_status), (ENDED, b"30"))
         acct = account(self.login)
         self.assertEqual((acct["logins"], acct["connects"], acct["calls_placed"]), (1, 1, 2), acct)

@@ -16,7 +16,8 @@ from decimal import Decimal
 import urllib.request
 from ctypes import POINTER, byref, c_char_p, c_int, c_uint32, c_void_p
 
-from ccffi import (AUTH, CONNECTED, ENDED, FAILED, INITIATING, INVALID_ARGUMENT, INVALID_HANDLE,
+from ccffi import (AUTH, A_ANSWERED, CONNECTED, NETWORK, OUTCOME_UNKNOWN, ENDED, FAILED, INITIATING, INVALID_ARGUMENT, INVALID_HANDLE,
+                   RINGING_A, RINGING_B,
                    NOT_FOUND, OK, PROVIDER, STATUS_HANGUP_PENDING, STATUS_LIVE, UNSUPPORTED, CallOptions,
                    CallStatus, last_error, lib, new_client, sim_dsn, sim_port, sim_stats, take_string)
 
@@ -117,6 +118,69 @@ class PokeTalk(unittest.TestCase):
         r = lib.cc_start_call(client, b"0171 1234567", b.encode(), byref(opts) if opts else None, byref(call))
         self.assertEqual(r, expect, last_error())
         return call
+
+    def test_each_event_status_is_its_state_status_5_ringing_b(self):
+        client = self.manual()
+        call = self.start(client)
+        for status, state in (("1", RINGING_A), ("3", A_ANSWERED), ("5", RINGING_B), ("7", CONNECTED)):
+            self.assertEqual(ingest(client, event_query(call, status)), (OK, 200), status)
+            self.assertEqual(poll(call).state, state, f"after status {status}")
+        lib.cc_call_free(call)
+
+    def test_http_401_and_403_without_a_code_are_auth(self):
+        client = self.manual()
+        placed = sim_stats()["poketalk"]["calls_placed"]
+        for status in (401, 403):
+            sim_get(f"/_sim/fault?kind=reply&status={status}&type=text/plain&body=Forbidden&path=click2call")
+            self.start(client, expect=AUTH)
+        self.assertEqual(sim_stats()["poketalk"]["calls_placed"], placed)
+
+    def test_last_change_ms_is_the_time_of_the_last_change(self):
+        client = self.manual()
+        now_ms = lambda: int(time.time() * 1000)  # noqa: E731
+        before = now_ms()
+        call = self.start(client)
+        started = poll(call).last_change_ms
+        self.assertTrue(before <= started <= now_ms(), started)
+        time.sleep(0.03)
+        before = now_ms()
+        self.assertEqual(ingest(client, event_query(call, "7")), (OK, 200))
+        changed = poll(call).last_change_ms
+        self.assertTrue(before <= changed <= now_ms(), (before, changed))
+        # A repeated event changes nothing: the time stays.
+        time.sleep(0.03)
+        self.assertEqual(ingest(client, event_query(call, "7")), (OK, 200))
+        self.assertEqual(poll(call).last_change_ms, changed)
+        lib.cc_call_free(call)
+
+    def test_event_query_cap_is_4096_bytes(self):
+        client = self.manual()
+        call = self.start(client)
+        q = event_query(call, "7")
+        pad = lambda total: f"{q}&pad={'x' * (total - len(q) - len('&pad='))}"  # noqa: E731
+        self.assertEqual(ingest(client, pad(4097)), (INVALID_ARGUMENT, 400))
+        self.assertEqual(poll(call).state, INITIATING)
+        self.assertEqual(ingest(client, pad(4096)), (OK, 200))
+        self.assertEqual(poll(call).state, CONNECTED)
+        lib.cc_call_free(call)
+
+    def test_every_spelling_of_tls_on_means_tls(self):
+        placed = sim_stats()["poketalk"]["calls_placed"]
+        # Short timeouts: a TLS hello gets no answer from the plain-HTTP simulator.
+        plain = sim_dsn("poketalk", "test-py-tls").replace("tls=0&", "")
+        plain = plain.replace("timeout_ms=5000", "timeout_ms=1500")
+        for on in ("1", "true", "yes", "on"):
+            client = new_client(f"{plain}&tls={on}")
+            self.clients.append(client)
+            call = c_void_p()
+            r = lib.cc_start_call(client, b"0171 1234567", b"030 1234567", None, byref(call))
+            self.assertIn(r, (NETWORK, OUTCOME_UNKNOWN), f"tls={on}: {last_error()}")
+        self.assertEqual(sim_stats()["poketalk"]["calls_placed"], placed, "a TLS hello is no request")
+        for off in ("0", "false", "no", "off"):
+            client = new_client(f"{plain}&tls={off}")
+            self.clients.append(client)
+            lib.cc_call_free(self.start(client))
+        self.assertEqual(sim_stats()["poketalk"]["calls_placed"], placed + 4)
 
     def test_a_whole_call_through_the_listener(self):
         client = self.listening()

@@ -92,8 +92,9 @@ class Events(unittest.TestCase):
         with self.client.start_call("0171 1234567", "+49 30 1234567") as call:
             seen, st = follow(call)
             self.assertIs(st.state, cc.State.ENDED, seen)
+            # How many stages the polls land in depends on the load: the events the carrier
+            # sent are read from the simulator below.
             self.assertEqual(seen, sorted(seen))
-            self.assertGreater(len(seen), 2, seen)
             self.assertTrue(st.live)
             self.assertEqual((st.duration_s, str(st.cost.amount), st.raw_status), (20, "0.040", "8"))
             self.assertEqual(sent(call), ["1:200", "3:200", "5:200", "7:200", "8:200"])
