@@ -459,7 +459,7 @@ def render(raw):
     o(f"| 3. stripped `libcallconnect.so`, full number metadata, `panic = \"unwind\"` | < 5 MiB | "
       f"{so / 1048576:.2f} MiB ({so:,} bytes) | {yes(so < 5 * 1048576)} |")
     o("| 4. TLS: a placing request over HTTPS against libcurl over HTTPS | ≤ 1.2× wall | not "
-      "measured: the simulator does not serve HTTPS yet (see below) | **not met** |")
+      "measured: `make bench` places no call over HTTPS yet (see below) | **not met** |")
     o(f"| 5. memory per live placed call | an honest figure | {placed['bytes_per_call']:.0f} bytes "
       f"per call (RSS {placed['rss_before_kib']} KiB → {placed['rss_after_kib']} KiB for "
       f"{placed['n']:,} placed calls held live) | reported |")
@@ -520,10 +520,11 @@ def render(raw):
           f"{ka_i / ka_ci:.3f}× and {sys_lib:.0f} system calls against libcurl's {sys_curl:.1f}: on this "
           "shared machine the rounds' spread is wider than the gap; the load average is above.")
         o("")
-    o("**TLS (goal 4)** is not measured: the simulator serves no HTTPS yet (the `ca_file=` DSN "
-      "option and the simulator's HTTPS with a test CA are being added separately). Next step, once "
-      "they are in: a `trycallback` over HTTPS against libcurl with the same CA (`CURLOPT_CAINFO`), "
-      "the handshake's CPU per call start, and whether call starts resume TLS sessions.")
+    o("**TLS (goal 4)** is not measured: the simulator serves HTTPS with a test CA it makes at start "
+      "(`callconnect-sim --tls-dir DIR`) and the library trusts it with `ca_file=`, as `make test` "
+      "does (tests/tls.rs), but `make bench` does not place calls over it yet. Next step: a "
+      "`trycallback` over HTTPS against libcurl with the same CA (`CURLOPT_CAINFO`), the handshake's "
+      "CPU per call start, and whether call starts resume TLS sessions.")
     o("")
     o("## One keep-alive request (42call `stopcallback`)")
     o("")
