@@ -477,6 +477,9 @@ static void *worker(void *arg) {
     return (void *)failures;
 }
 
+/* The last unexpected result a racer saw, for the failure message. */
+static volatile int odd_result = -1;
+
 /* Uses a client that another thread frees meanwhile: OK or INVALID_HANDLE, never a crash. */
 static void *racer(void *arg) {
     long odd = 0;
@@ -485,10 +488,10 @@ static void *racer(void *arg) {
         char *s = NULL;
         cc_result r = cc_known_balance(shared, &s);
         if (r == CC_OK) cc_string_free(s);
-        else if (r != CC_ERR_INVALID_HANDLE && r != CC_ERR_NOT_FOUND) odd++;
+        else if (r != CC_ERR_INVALID_HANDLE && r != CC_ERR_NOT_FOUND) { odd++; odd_result = (int)r; }
         /* A request to the carrier that costs nothing: a PIN it refuses. */
         r = cc_topup(shared, "12", NULL);
-        if (r != CC_ERR_PROVIDER && r != CC_ERR_INVALID_HANDLE) odd++;
+        if (r != CC_ERR_PROVIDER && r != CC_ERR_INVALID_HANDLE) { odd++; odd_result = (int)r; }
     }
     return (void *)odd;
 }
@@ -526,6 +529,7 @@ static void threads(void) {
         odd += (long)ret;
     }
     CHECK(odd == 0, "a client freed while 16 threads use it: OK or INVALID_HANDLE only");
+    if (odd) printf("# %ld unexpected results, the last %s\n", odd, cc_result_name((uint32_t)odd_result));
     CHECK(cc_live_handles(&clients, &calls) == CC_OK && clients == 1 && calls == 1,
           "only the matrix's own client and call are left");
 }
