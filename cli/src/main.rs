@@ -588,3 +588,19 @@ pub fn status_json(s: &CallStatus) -> Value {
         "last_change_unix_ms": s.last_change_unix_ms(),
     })
 }
+
+#[cfg(test)]
+mod version_tests {
+    /// `callconnect --version` names the library's release: the command's version is the
+    /// library's (root Cargo.toml), so that a release bumps both.
+    #[test]
+    fn the_command_has_the_library_version() {
+        let root = include_str!("../../Cargo.toml");
+        let lib = root
+            .lines()
+            .find_map(|l| l.strip_prefix("version = \""))
+            .and_then(|v| v.strip_suffix('"'))
+            .expect("a version line in the root Cargo.toml");
+        assert_eq!(env!("CARGO_PKG_VERSION"), lib);
+    }
+}
