@@ -511,9 +511,20 @@ def render(raw):
           "that run once (regex-syntax, postcard, idna, url); ureq without gzip; regex without the "
           "Unicode tables phone numbers do not use; one regex-syntax instead of two; idna without "
           "ICU4X's data (url never IDNA-maps a DSN's host; an `event_url=` host is written in its `xn--` form). What remains is the number "
-          "metadata (514 KiB), the regex engine, rustls and ring, and the unwinding tables "
-          "`panic = \"unwind\"` needs. Next step: the regex engine's hot search code and its cold "
+          "metadata (514 KiB), the regex engine, rustls and ring, the unwinding tables "
+          "`panic = \"unwind\"` needs, and since the signed references, `ca_file=` and the call-state "
+          "store also Mozilla's root certificates in DER form (`webpki-root-certs`: ureq takes extra roots "
+          "only as a whole list) and the Redis client. Next step: the regex engine's hot search code and its cold "
           "compiler are in one crate (regex-automata), so its size cannot be traded at the crate level.")
+        o("")
+    if ka_i / ka_ci > 1.05:
+        o(f"**Keep-alive instructions** {ka_i / ka_ci:.3f}×: the measured request starts with "
+          "`cc_call_attach`, which since references are signed checks the reference's HMAC-SHA256 "
+          "under an HKDF-SHA256 key and opens its sealed carrier data (ChaCha20-Poly1305); measured "
+          "alone (bench/bench_attach.c) attach went from 6,911 to 20,100 instructions with that "
+          "change (the keys are derived once per client; each attach verifies the MAC, decodes the "
+          "JSON and opens the seal). The whole was 1.041× when attach was unsigned. Next step: measure "
+          "the HTTP exchange apart from attach, which this goal is about.")
         o("")
     if w[0] > 1.05:
         o(f"**Keep-alive wall time** {w[0]:.3f}× (rounds {w[1]:.3f}–{w[2]:.3f}) with instructions at "
