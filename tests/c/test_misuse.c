@@ -489,9 +489,13 @@ static void *racer(void *arg) {
         cc_result r = cc_known_balance(shared, &s);
         if (r == CC_OK) cc_string_free(s);
         else if (r != CC_ERR_INVALID_HANDLE && r != CC_ERR_NOT_FOUND) { odd++; odd_result = (int)r; }
-        /* A request to the carrier that costs nothing: a PIN it refuses. */
+        /* A request to the carrier that costs nothing: a PIN it refuses. Under valgrind a
+         * pooled connection can be closed by the simulator while the request is on it: the
+         * library then says honestly that it cannot know (OUTCOME_UNKNOWN) or that the
+         * connection failed (NETWORK); anything else is odd. */
         r = cc_topup(shared, "12", NULL);
-        if (r != CC_ERR_PROVIDER && r != CC_ERR_INVALID_HANDLE) { odd++; odd_result = (int)r; }
+        if (r != CC_ERR_PROVIDER && r != CC_ERR_INVALID_HANDLE && r != CC_ERR_OUTCOME_UNKNOWN &&
+            r != CC_ERR_NETWORK) { odd++; odd_result = (int)r; }
     }
     return (void *)odd;
 }
