@@ -155,15 +155,13 @@ impl Transport {
     fn build(
         timeout: Duration,
         secrets: Arc<Secrets>,
-        roots: Option<ureq::tls::RootCerts>,
+        roots: Option<Vec<rustls::pki_types::CertificateDer<'static>>>,
     ) -> Transport {
-        let tls = match roots {
-            Some(roots) => ureq::tls::TlsConfig::builder().root_certs(roots).build(),
-            None => ureq::tls::TlsConfig::default(),
-        };
+        // One TLS configuration (and session store) for both agents: a call start
+        // resumes the session of any earlier connection of this client.
+        let tls = Arc::new(connector::Tls::new(roots.unwrap_or_default()));
         let base = || {
             ureq::Agent::config_builder()
-                .tls_config(tls.clone())
                 .http_status_as_error(false)
                 .max_redirects(0)
                 .user_agent(concat!("callconnect/", env!("CARGO_PKG_VERSION")))
@@ -175,7 +173,7 @@ impl Transport {
                 .output_buffer_size(16 * 1024)
         };
         let agent = |config: ureq::config::Config| {
-            ureq::Agent::with_parts(config, connector::chain(), Resolver::default())
+            ureq::Agent::with_parts(config, connector::chain(tls.clone()), Resolver::default())
         };
         let pooled = agent(
             base()
@@ -346,19 +344,21 @@ impl Transport {
     }
 }
 
-/// The roots a client with `ca_file=PATH` trusts: the public roots ureq trusts by
-/// default (Mozilla's list, as certificates) plus every certificate in the PEM file.
-fn load_roots(path: &str) -> Result<ureq::tls::RootCerts> {
+/// The certificates of `ca_file=PATH`, trusted by the client beside the public roots
+/// (Mozilla's list, as ureq trusts by default: [`connector::Tls`]).
+fn load_roots(path: &str) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
     let pem = std::fs::read(path).map_err(|e| {
         Error::invalid_argument(format!(
             "DSN: option ca_file: cannot read {path} ({})",
             e.kind()
         ))
     })?;
-    let mut certs: Vec<ureq::tls::Certificate<'static>> = Vec::new();
+    let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
         match item {
-            Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+            Ok(ureq::tls::PemItem::Certificate(c)) => {
+                certs.push(rustls::pki_types::CertificateDer::from(c.der().to_vec()))
+            }
             Ok(_) => {}
             Err(_) => {
                 return Err(Error::invalid_argument(format!(
@@ -372,12 +372,7 @@ fn load_roots(path: &str) -> Result<ureq::tls::RootCerts> {
             "DSN: option ca_file: {path} holds no PEM certificate"
         )));
     }
-    let mut all: Vec<ureq::tls::Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-        .iter()
-        .map(|c| ureq::tls::Certificate::from_der(c.as_ref()))
-        .collect();
-    all.extend(certs);
-    Ok(ureq::tls::RootCerts::Specific(std::sync::Arc::new(all)))
+    Ok(certs)
 }
 
 /// What a TLS failure was, when it was one: `Some((message, nothing_sent))`. A handshake

@@ -2,7 +2,9 @@
 //! by `ca_file`, and each certificate a client must refuse (self-signed, another name,
 //! expired, a private CA not given) refused before anything is sent: `Network` naming
 //! the host and "certificate", never `OutcomeUnknown`, and no request reaches a carrier.
-//! `tls=0` toward a host that is not this machine warns once per client.
+//! `tls=0` toward a host that is not this machine warns once per client. A client's new
+//! connections (every call start opens one) resume its earlier TLS session, as the
+//! server sees it; another client does not share its sessions.
 
 use std::sync::{Arc, Mutex};
 
@@ -103,6 +105,44 @@ fn every_carrier_places_polls_and_ends_a_call_over_tls_with_ca_file() {
         );
         client.close();
     }
+}
+
+#[test]
+fn a_clients_new_connections_resume_its_tls_session() {
+    let s = setup(Leaf::Good);
+    let (_, dsn) = dsns("127.0.0.1", s.front.port(), &ca_option(&s))
+        .into_iter()
+        .find(|(name, _)| *name == "42call")
+        .unwrap();
+    let hs = s.front.handshakes();
+    let client = Client::new(&dsn).unwrap();
+    // Every call start opens a new connection: the first makes a full handshake, the
+    // next ones resume its session (no certificate sent, none verified).
+    for _ in 0..4 {
+        client
+            .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+            .unwrap();
+    }
+    assert_eq!((hs.full(), hs.resumed()), (1, 3), "starts of one client");
+    // A request on a pooled connection (a hang-up) resumes too: both agents of a client
+    // share its TLS configuration.
+    let call = client
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    let before = s.sim.requests();
+    call.hangup().unwrap();
+    assert_eq!(s.sim.requests(), before + 1, "the hang-up's request");
+    assert_eq!((hs.full(), hs.resumed()), (1, 5), "a start and a hang-up");
+    // Another client has sessions of its own: a full handshake first, then its own
+    // resumed ones.
+    let other = Client::new(&dsn).unwrap();
+    for _ in 0..2 {
+        other
+            .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+            .unwrap();
+    }
+    assert_eq!((hs.full(), hs.resumed()), (2, 6), "a second client");
+    assert_eq!(s.sim.stats()["_tls"]["resumed"].as_u64(), Some(6));
 }
 
 /// A certificate the client must refuse: every carrier's start is `Network` (never

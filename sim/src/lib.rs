@@ -145,6 +145,8 @@ struct Shared {
     addr: SocketAddr,
     /// Requests that reached a carrier module (not `/_sim/` ones).
     requests: std::sync::atomic::AtomicU64,
+    /// Handshakes of this simulator's TLS fronts ([`tls::Handshakes`]).
+    tls: Arc<tls::Handshakes>,
 }
 
 impl Shared {
@@ -161,6 +163,7 @@ impl Shared {
                     "_requests".into(),
                     serde_json::json!({"total": self.requests.load(Ordering::SeqCst)}),
                 );
+                map.insert("_tls".into(), self.tls.stats());
                 return SimResponse::json(200, &serde_json::Value::Object(map));
             }
             if rest == "health" {
@@ -216,6 +219,7 @@ impl Simulator {
             faults: faults::Faults::default(),
             addr,
             requests: std::sync::atomic::AtomicU64::new(0),
+            tls: Arc::default(),
         });
         let workers = (0..WORKERS)
             .map(|_| {
@@ -266,6 +270,11 @@ impl Simulator {
     /// path but `/_sim/`).
     pub fn requests(&self) -> u64 {
         self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// The handshake counters shared by this simulator's TLS fronts.
+    pub fn tls_handshakes(&self) -> Arc<tls::Handshakes> {
+        self.shared.tls.clone()
     }
 
     /// The counters of every module, as `/_sim/stats` shows them.

@@ -9,10 +9,16 @@
 //! [`TestPki`] is a throw-away CA (never stored anywhere but where a test writes it) and
 //! the server certificates a test needs: a good one for `127.0.0.1`/`localhost`, one for
 //! another name, an expired one, and a self-signed one.
+//!
+//! Each front counts the handshakes it completed, full and resumed ([`Handshakes`], in
+//! `/_sim/stats` as `_tls`), as rustls' server side reports them: whether clients resume
+//! their TLS sessions is seen from the server, as a carrier's server would see it. Its
+//! `ServerConfig` keeps rustls' defaults for resumption (a stateful session cache of 256
+//! entries, two TLS 1.3 tickets per handshake), as a common HTTPS server does.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -110,29 +116,76 @@ impl TestPki {
     }
 }
 
+/// Handshakes completed by TLS fronts, as the server saw them.
+#[derive(Debug, Default)]
+pub struct Handshakes {
+    full: AtomicU64,
+    resumed: AtomicU64,
+}
+
+impl Handshakes {
+    /// Full handshakes (the certificate was sent and verified; with or without a
+    /// HelloRetryRequest).
+    pub fn full(&self) -> u64 {
+        self.full.load(Ordering::SeqCst)
+    }
+
+    /// Handshakes that resumed an earlier session (no certificate sent).
+    pub fn resumed(&self) -> u64 {
+        self.resumed.load(Ordering::SeqCst)
+    }
+
+    fn count(&self, kind: Option<rustls::HandshakeKind>) {
+        match kind {
+            Some(rustls::HandshakeKind::Resumed) => &self.resumed,
+            _ => &self.full,
+        }
+        .fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// As `/_sim/stats` shows them.
+    pub fn stats(&self) -> serde_json::Value {
+        serde_json::json!({"full": self.full(), "resumed": self.resumed()})
+    }
+}
+
 /// A TLS listener on 127.0.0.1 that forwards every connection, decrypted, to `backend`.
 /// Stops when dropped.
 pub struct TlsFront {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    handshakes: Arc<Handshakes>,
 }
 
 impl TlsFront {
+    /// A front with counters of its own.
     pub fn start(backend: SocketAddr, config: Arc<ServerConfig>) -> io::Result<TlsFront> {
+        TlsFront::start_counting(backend, config, Arc::default())
+    }
+
+    /// A front that counts its handshakes in `handshakes` (shared with its simulator's
+    /// `/_sim/stats`).
+    pub fn start_counting(
+        backend: SocketAddr,
+        config: Arc<ServerConfig>,
+        handshakes: Arc<Handshakes>,
+    ) -> io::Result<TlsFront> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
+        let counts = handshakes.clone();
         let thread = std::thread::spawn(move || {
             while !stopped.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((tcp, _)) => {
                         let config = config.clone();
+                        let counts = counts.clone();
                         std::thread::spawn(move || {
                             let _ = tcp.set_nonblocking(false);
-                            let _ = serve(tcp, backend, config);
+                            let _ = serve(tcp, backend, config, &counts);
                         });
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -146,7 +199,13 @@ impl TlsFront {
             addr,
             stop,
             thread: Some(thread),
+            handshakes,
         })
+    }
+
+    /// The handshakes this front completed so far.
+    pub fn handshakes(&self) -> &Handshakes {
+        &self.handshakes
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -169,15 +228,22 @@ impl Drop for TlsFront {
 
 impl crate::Simulator {
     /// Serves this simulator over HTTPS too, on another port, with `config`'s certificate.
+    /// Its handshakes are counted in `/_sim/stats` (`_tls`, with every other front of this
+    /// simulator's) as well as by the front itself.
     pub fn tls_front(&self, config: Arc<ServerConfig>) -> io::Result<TlsFront> {
-        TlsFront::start(self.addr(), config)
+        TlsFront::start_counting(self.addr(), config, self.tls_handshakes())
     }
 }
 
 /// One TLS connection: the client's records are decrypted and written to a backend
 /// connection (opened on the first plaintext byte, so a failed handshake never reaches
 /// a carrier module); the backend's bytes are encrypted back to the client.
-fn serve(tcp: TcpStream, backend: SocketAddr, config: Arc<ServerConfig>) -> io::Result<()> {
+fn serve(
+    tcp: TcpStream,
+    backend: SocketAddr,
+    config: Arc<ServerConfig>,
+    handshakes: &Handshakes,
+) -> io::Result<()> {
     let conn = Arc::new(Mutex::new(
         rustls::ServerConnection::new(config).map_err(io::Error::other)?,
     ));
@@ -185,6 +251,7 @@ fn serve(tcp: TcpStream, backend: SocketAddr, config: Arc<ServerConfig>) -> io::
     let mut to_client = tcp.try_clone()?;
     let mut upstream: Option<TcpStream> = None;
     let mut pump: Option<JoinHandle<()>> = None;
+    let mut counted = false;
     let mut buf = vec![0u8; 16 * 1024];
     'outer: loop {
         let n = match from_client.read(&mut buf) {
@@ -207,6 +274,10 @@ fn serve(tcp: TcpStream, backend: SocketAddr, config: Arc<ServerConfig>) -> io::
                 }
                 if state.is_err() {
                     break 'outer;
+                }
+                if !counted && !c.is_handshaking() {
+                    counted = true;
+                    handshakes.count(c.handshake_kind());
                 }
                 let mut chunk = [0u8; 16 * 1024];
                 loop {

@@ -27,26 +27,178 @@
 //!
 //! Connecting tries each resolved address in turn, with the error kinds ureq's connector
 //! reports (what `transport::classify` sorts into "nothing was sent").
+//!
+//! **TLS** ([`TlsConnector`]) is rustls', over that transport, as ureq's own
+//! `RustlsConnector` does it, with one difference: the rustls `ClientConfig` (the trusted
+//! roots and, in it, the in-memory store of TLS sessions) is made once per client and
+//! shared by all its connections ([`Tls`]). ureq's connector keeps its config only for
+//! requests made with the agent's own configuration; every request here has a
+//! request-level one (its timeouts), for which ureq builds a new `ClientConfig` per
+//! connection: the roots were loaded again and no session was ever resumed, so every call
+//! start paid a full handshake (certificate chain verified, one more round trip). With
+//! the config shared, a new connection resumes the session of an earlier one (TLS 1.3
+//! tickets or TLS 1.2 session IDs, rustls' `Resumption::default()`: 256 sessions);
+//! tests/tls.rs asserts it from the server's side.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, ShutdownHandle,
-    Transport,
+    Transport, TransportAdapter,
 };
 use ureq::{Error, Timeout};
 
 /// The agents' connector chain: ureq's default one (HTTP CONNECT proxies from the
-/// environment, TCP, rustls for https) with [`TcpConnector`] as its TCP step.
-pub fn chain() -> impl Connector<()> {
-    use ureq::unversioned::transport::{ConnectProxyConnector, RustlsConnector};
+/// environment, TCP, rustls for https) with [`TcpConnector`] as its TCP step and
+/// [`TlsConnector`] (the client's one rustls configuration) as its TLS step.
+pub fn chain(tls: Arc<Tls>) -> impl Connector<()> {
+    use ureq::unversioned::transport::ConnectProxyConnector;
     ().chain(ConnectProxyConnector::default())
         .chain(TcpConnector::default())
-        .chain(RustlsConnector::default())
+        .chain(TlsConnector { tls })
+}
+
+/// One client's TLS: the roots it trusts (Mozilla's, as ureq trusts by default, plus the
+/// certificates of `ca_file=`) and the rustls configuration made from them at its first
+/// TLS connection, then shared by every connection of both its agents, with the session
+/// store inside it.
+#[derive(Debug, Default)]
+pub struct Tls {
+    extra_roots: Vec<CertificateDer<'static>>,
+    config: OnceLock<Arc<ClientConfig>>,
+}
+
+impl Tls {
+    /// Trusting Mozilla's roots and `extra_roots` (DER).
+    pub fn new(extra_roots: Vec<CertificateDer<'static>>) -> Tls {
+        Tls {
+            extra_roots,
+            config: OnceLock::new(),
+        }
+    }
+
+    /// The client's rustls configuration, made at the first call (a client that never
+    /// opens a TLS connection never pays for it).
+    pub fn config(&self) -> Arc<ClientConfig> {
+        self.config
+            .get_or_init(|| {
+                let mut roots = RootCertStore {
+                    roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+                };
+                // As ureq's connector: a certificate rustls cannot use is left out (the
+                // handshake then names the unknown issuer).
+                roots.add_parsable_certificates(self.extra_roots.iter().cloned());
+                let provider = Arc::new(rustls::crypto::ring::default_provider());
+                let config = ClientConfig::builder_with_provider(provider)
+                    .with_protocol_versions(rustls::ALL_VERSIONS)
+                    .expect("ring supports every TLS version rustls has")
+                    .with_root_certificates(roots)
+                    .with_no_client_auth();
+                Arc::new(config)
+            })
+            .clone()
+    }
+}
+
+/// Wraps a connection to an `https` URL in rustls with the client's [`Tls`] configuration
+/// (see the module comment); anything else passes through.
+#[derive(Debug)]
+pub struct TlsConnector {
+    tls: Arc<Tls>,
+}
+
+impl<In: Transport> Connector<In> for TlsConnector {
+    type Out = Either<In, TlsTransport>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, Error> {
+        let Some(transport) = chained else {
+            return Ok(None);
+        };
+        if !details.needs_tls() || transport.is_tls() {
+            return Ok(Some(Either::A(transport)));
+        }
+        let host = details.uri.host().unwrap_or_default();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let name = ServerName::try_from(host)
+            .map_err(|_| Error::Tls("the host is not a valid name for TLS"))?
+            .to_owned();
+        let mut conn = ClientConnection::new(self.tls.config(), name)?;
+        let mut sock = TransportAdapter::new(transport.boxed(), details.current_time.clone());
+        sock.set_timeout(left_of(details));
+        conn.complete_io(&mut sock)?;
+        Ok(Some(Either::B(TlsTransport {
+            buffers: LazyBuffers::new(
+                details.config.input_buffer_size(),
+                details.config.output_buffer_size(),
+            ),
+            stream: StreamOwned::new(conn, sock),
+        })))
+    }
+}
+
+/// The connect budget that is left now (the TCP connection took some of it).
+fn left_of(details: &ConnectionDetails) -> NextTimeout {
+    use ureq::unversioned::transport::time::{Duration as D, Instant as I};
+    let mut timeout = details.timeout;
+    if let (D::Exact(limit), I::Exact(then), I::Exact(now)) =
+        (timeout.after, details.now, (details.current_time)())
+    {
+        timeout.after = D::Exact(limit.saturating_sub(now.saturating_duration_since(then)));
+    }
+    timeout
+}
+
+/// A TLS connection for ureq: rustls over the chained transport.
+pub struct TlsTransport {
+    buffers: LazyBuffers,
+    stream: StreamOwned<ClientConnection, TransportAdapter>,
+}
+
+impl std::fmt::Debug for TlsTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsTransport")
+            .field("chained", &self.stream.sock.inner())
+            .finish()
+    }
+}
+
+impl Transport for TlsTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.buffers
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), Error> {
+        self.stream.sock.set_timeout(timeout);
+        let output = &self.buffers.output()[..amount];
+        self.stream.write_all(output)?;
+        Ok(())
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
+        self.stream.sock.set_timeout(timeout);
+        let input = self.buffers.input_append_buf();
+        let amount = self.stream.read(input)?;
+        self.buffers.input_appended(amount);
+        Ok(amount > 0)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.stream.sock.get_mut().is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        true
+    }
 }
 
 /// The most bytes held back to be sent with what follows (a request's head and a small
