@@ -4,7 +4,12 @@
  * HMAC-SHA1 and MD5 per request, which the library does).
  *
  *   bench_curl keepalive URL XDATE XAUTH CALLID N   N stopcallback POSTs, keep-alive
- *   bench_curl place URL XDATE XAUTH N              N trycallback POSTs, a new connection each */
+ *   bench_curl place URL XDATE XAUTH N [CAFILE]     N trycallback POSTs, a new connection each
+ *
+ * An https URL is verified against CAFILE (CURLOPT_CAINFO), as the library's ca_file=.
+ * The new connections of `place` are made by one easy handle, whose TLS session cache
+ * (on by default, CURLOPT_SSL_SESSIONID_CACHE) lets them resume the first one's session,
+ * as the library's client does. */
 #define _GNU_SOURCE /* memmem */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -44,6 +49,7 @@ int main(int argc, char **argv) {
     char h1[256], h2[256], body[256];
     long n, i, status = 0;
     int place;
+    const char *cafile = NULL;
     double t0, t1, c0, c1;
     if (argc < 6) return 2;
     place = strcmp(argv[1], "place") == 0;
@@ -51,6 +57,7 @@ int main(int argc, char **argv) {
     snprintf(h2, sizeof h2, "x-authorization: %s", argv[4]);
     if (place) {
         n = atol(argv[5]);
+        if (argc > 6) cafile = argv[6];
         snprintf(body, sizeof body, "act=trycallback&aNumber=00491711234567&bNumber=0049301234567");
     } else {
         if (argc < 7) return 2;
@@ -69,6 +76,7 @@ int main(int argc, char **argv) {
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 15000L);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     if (place) curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L);
+    if (cafile) curl_easy_setopt(curl, CURLOPT_CAINFO, cafile);
     for (i = 0; i < (place ? 0 : 50); i++) curl_easy_perform(curl); /* warm the connection */
     t0 = now();
     c0 = cpu();

@@ -4,6 +4,9 @@
  *   bench_lib start DSN                one call: prints its id and reference
  *   bench_lib keepalive DSN REF N      N hang-up requests (one keep-alive POST each) of the
  *                                      call REF: cc_call_attach + cc_hangup + cc_call_free
+ *   bench_lib exchange DSN REF N       the same N requests, the exchange alone: N handles
+ *                                      are attached before the measured part, which is
+ *                                      only their cc_hangup (one POST each); freed after
  *   bench_lib place DSN N              N call starts (each on a new connection, by design)
  *   bench_lib threads DSN REF T SECS   T threads doing the keep-alive request for SECS s
  *   bench_lib poll DSN REF N           N cc_poll_status of a call that is already final
@@ -224,7 +227,26 @@ int main(int argc, char **argv) {
     }
     if (argc < 5) return 2;
     ref = argv[3];
-    if (strcmp(mode, "keepalive") == 0) {
+    if (strcmp(mode, "exchange") == 0) {
+        cc_call **calls;
+        double c0, c1;
+        n = atol(argv[4]);
+        calls = calloc((size_t)n, sizeof *calls);
+        if (!calls) die("calloc");
+        for (i = 0; i < 50; i++) hangup_once(); /* warm the connection pool */
+        for (i = 0; i < n; i++)
+            if (cc_call_attach(client, ref, &calls[i]) != CC_OK) die("attach");
+        t0 = now();
+        c0 = cpu();
+        for (i = 0; i < n; i++)
+            if (cc_hangup(calls[i]) != CC_OK) die("hangup");
+        c1 = cpu();
+        t1 = now();
+        for (i = 0; i < n; i++) cc_call_free(calls[i]);
+        free(calls);
+        printf("{\"mode\": \"exchange\", \"n\": %ld, \"us_per_request\": %.2f, \"cpu_us_per_request\": %.2f}\n", n,
+               (t1 - t0) * 1e6 / (double)n, (c1 - c0) * 1e6 / (double)n);
+    } else if (strcmp(mode, "keepalive") == 0) {
         n = atol(argv[4]);
         double c0, c1;
         for (i = 0; i < 50; i++) hangup_once(); /* warm the connection pool */

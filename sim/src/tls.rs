@@ -172,27 +172,29 @@ impl TlsFront {
         handshakes: Arc<Handshakes>,
     ) -> io::Result<TlsFront> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
         let counts = handshakes.clone();
-        let thread = std::thread::spawn(move || {
-            while !stopped.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((tcp, _)) => {
-                        let config = config.clone();
-                        let counts = counts.clone();
-                        std::thread::spawn(move || {
-                            let _ = tcp.set_nonblocking(false);
-                            let _ = serve(tcp, backend, config, &counts);
-                        });
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(Duration::from_millis(5))
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        // A blocking accept (a connection is taken the moment it arrives, as a server's
+        // would be: a polling loop would add its sleep to every call start's time);
+        // dropping the front wakes it with a connection of its own.
+        let thread = std::thread::spawn(move || loop {
+            match listener.accept() {
+                Ok(_) if stopped.load(Ordering::SeqCst) => break,
+                Ok((tcp, _)) => {
+                    let config = config.clone();
+                    let counts = counts.clone();
+                    std::thread::spawn(move || {
+                        // As HTTPS servers do (nginx's `tcp_nodelay on` is its default):
+                        // without it, the handshake's and the reply's small records wait
+                        // for the client's delayed ACK (40 ms per call start on Linux).
+                        let _ = tcp.set_nodelay(true);
+                        let _ = serve(tcp, backend, config, &counts);
+                    });
                 }
+                Err(_) if stopped.load(Ordering::SeqCst) => break,
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
             }
         });
         Ok(TlsFront {
@@ -221,7 +223,10 @@ impl Drop for TlsFront {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            // Wakes the accept; if even that fails, the thread is left to the process.
+            if TcpStream::connect_timeout(&self.addr, Duration::from_secs(2)).is_ok() {
+                let _ = t.join();
+            }
         }
     }
 }
