@@ -688,6 +688,10 @@ def render(raw):
       f"resumed of {res['curl']['starts']}")
     o(f"- system calls: callconnect {syst_lib:.2f} ({by(syst_lib_by)}); libcurl {syst_curl:.2f} "
       f"({by(syst_curl_by)})")
+    if syst_curl_by.get("openat", 0) >= 0.95:
+        o("- libcurl (with OpenSSL) opens and reads the CA file again for every connection (the `openat` "
+          "and `read` per start above) and builds its certificate store from it; the library reads "
+          "`ca_file=` once, at `cc_client_new`.")
     o("")
     o("## Cold start")
     o("")
