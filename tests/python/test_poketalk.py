@@ -231,6 +231,7 @@ class PokeTalk(unittest.TestCase):
         q = event_query(call, "7")
         pad = lambda total: f"{q}&pad={'x' * (total - len(q) - len('&pad='))}"  # noqa: E731
         self.assertEqual(ingest(client, pad(4097)), (INVALID_ARGUMENT, 400))
+        self.assertIn("longer than 4096 bytes", last_error())  # refused for its length, nothing else
         self.assertEqual(poll(call).state, INITIATING)
         self.assertEqual(ingest(client, pad(4096)), (OK, 200))
         self.assertEqual(poll(call).state, CONNECTED)
