@@ -22,7 +22,8 @@ from ctypes import POINTER, byref, c_char_p, c_int, c_uint32, c_void_p
 from ccffi import (AUTH, A_ANSWERED, CONNECTED, NETWORK, OUTCOME_UNKNOWN, ENDED, FAILED, INITIATING, INVALID_ARGUMENT, INVALID_HANDLE,
                    RINGING_A, RINGING_B,
                    NOT_FOUND, OK, PROVIDER, STATUS_HANGUP_PENDING, STATUS_LIVE, UNSUPPORTED, CallOptions,
-                   CallStatus, last_error, lib, new_client, sim_dsn, sim_port, sim_stats, take_string)
+                   CallStatus, last_error, lib, new_client, signed_reference, sim_dsn, sim_port, sim_stats,
+                   take_string)
 
 lib.cc_event_ingest.argtypes = [c_void_p, c_char_p, POINTER(c_int)]
 lib.cc_event_ingest.restype = c_uint32
@@ -80,21 +81,6 @@ def genuine_event(call_id_text, status):
     (src/events/token.rs): base64url(HMAC-SHA1(event_secret, context + id + lim))."""
     mac = hmac.new(SECRET.encode(), f"callconnect-event-v1\n{call_id_text}\n".encode(), hashlib.sha1)
     return f"cc_id={urllib.parse.quote(call_id_text, safe='')}&cc_tok={b64url(mac.digest())}&status={status}"
-
-
-def signed_reference(key, call_id_text):
-    """A call reference naming any id, signed with the keys of the PokeTALK account `key`
-    (src/reference.rs: HKDF-SHA256 of the API key, then HMAC-SHA256 over the body), as
-    only a client of the account could make one."""
-    prk = hmac.new(b"callconnect call reference v2", key.encode(), hashlib.sha256).digest()
-
-    def expand(purpose, n):
-        info = b"\x00".join((b"poketalk", b"127.0.0.1", key.encode(), purpose))
-        return hmac.new(prk, info + b"\x01", hashlib.sha256).digest()[:n]
-    wire = {"v": 2, "carrier": "poketalk", "kid": b64url(expand(b"kid", 8)), "id": call_id_text,
-            "started_ms": int(time.time() * 1000), "limit_s": 600}
-    body = "cc2." + b64url(json.dumps(wire, separators=(",", ":")).encode())
-    return body + "." + b64url(hmac.new(expand(b"mac", 32), body.encode(), hashlib.sha256).digest())
 
 
 def ingest(client, query):
@@ -169,12 +155,12 @@ class PokeTalk(unittest.TestCase):
                              "&event_url=http%3A%2F%2F127.0.0.1%3A9%2Fcb", key="test-py-ids")
         # A well-formed id signed the same way attaches: the signature is not what refuses.
         h = c_void_p()
-        self.assertEqual(lib.cc_call_attach(client, signed_reference("test-py-ids", "0123456789abcdef012").encode(),
+        self.assertEqual(lib.cc_call_attach(client, signed_reference("poketalk", "test-py-ids", "test-py-ids", "0123456789abcdef012").encode(),
                                             byref(h)), OK, last_error())
         lib.cc_call_free(h)
         for forged in ("../x", "../../x", absolute):
             h = c_void_p()
-            self.assertEqual(lib.cc_call_attach(client, signed_reference("test-py-ids", forged).encode(), byref(h)),
+            self.assertEqual(lib.cc_call_attach(client, signed_reference("poketalk", "test-py-ids", "test-py-ids", forged).encode(), byref(h)),
                              INVALID_ARGUMENT, forged)
             self.assertIn("call id", last_error())
             self.assertFalse(h.value)

@@ -12,7 +12,7 @@ from ctypes import byref, c_size_t, c_void_p
 
 from ccffi import (AUTH, A_ANSWERED, CONNECTED, CallOptions, CallStatus, ENDED, FAILED, INVALID_ARGUMENT,
                    INVALID_NUMBER, OK, OUTCOME_UNKNOWN, PROTOCOL, PROVIDER, RINGING_A, RINGING_B, STATUS_LIVE,
-                   last_error, lib, new_client, sim_dsn, sim_port, sim_stats, take_string)
+                   last_error, lib, new_client, signed_reference, sim_dsn, sim_port, sim_stats, take_string)
 
 CAP_CALLBACK, CAP_LIVE_STATUS, CAP_HANGUP, CAP_RING_GROUP, CAP_CALLER_ID = 1, 2, 4, 64, 128
 CAP_IDEMPOTENT_START, CAP_MAX_DURATION, CAP_WAIT_FOR_PICKUP, CAP_CALL_FLAGS = 512, 1024, 2048, 16384
@@ -159,6 +159,19 @@ class VoipNow(unittest.TestCase):
             h = c_void_p()
             self.assertEqual(lib.cc_call_attach(client, reference(forged).encode(), byref(h)), INVALID_ARGUMENT)
             self.assertIn("unsigned", last_error())
+            self.assertFalse(h.value)
+        # Signed by the account itself, so that the id is what is checked: an id that
+        # would make the DELETE address the whole extension, or leave its path segment,
+        # is refused at attach; a well-formed one attaches.
+        h = c_void_p()
+        good = signed_reference("voipnow", app, f"secret-{app}", "c3e92a04ff422a7a0b9f")
+        self.assertEqual(lib.cc_call_attach(client, good.encode(), byref(h)), OK, last_error())
+        lib.cc_call_free(h)
+        for forged in (" ", ".", "..", "", "../210"):
+            h = c_void_p()
+            ref = signed_reference("voipnow", app, f"secret-{app}", forged)
+            self.assertEqual(lib.cc_call_attach(client, ref.encode(), byref(h)), INVALID_ARGUMENT, repr(forged))
+            self.assertIn("call id", last_error())
             self.assertFalse(h.value)
         self.assertEqual(lib.cc_hangup(other), OK)
         n = counters(app)
