@@ -256,6 +256,21 @@ class PokeTalk(unittest.TestCase):
         self.assertEqual((stats["last_from"], stats["last_to"]), ("491711234567", "49301234567"))
         lib.cc_call_free(call)
 
+    def test_events_before_the_start_returns_keep_their_reason(self):
+        """The reply to the start is held back while the call's events go out: they wait
+        in the early buffer, and the call read after the start keeps each end's reason
+        (a normal end NONE, a failed B leg UNKNOWN with its leg)."""
+        sim_get("/_sim/poketalk/settings?reply_delay_ms=1500")
+        self.addCleanup(sim_get, "/_sim/poketalk/settings?reply_delay_ms=0")
+        client = self.listening()
+        for b, want in (("030 1234567", (ENDED, REASON_NONE, 0, b"8")),
+                        ("030 1234486", (FAILED, REASON_UNKNOWN, LEG_B, b"6"))):
+            call = self.start(client, b)
+            _, st = follow(call)
+            self.assertEqual((st.state, st.reason, st.failed_leg, st.raw_status), want, b)
+            self.assertEqual(sent(call)[-1], want[3].decode() + ":200")
+            lib.cc_call_free(call)
+
     def test_failed_leg(self):
         call = self.start(self.listening(), "030 1234486")
         _, st = follow(call)
