@@ -566,5 +566,52 @@ mod tests {
         assert!(plausible_id("voipnow", "c3e92a04ff422a7a0b9f"));
         assert!(!plausible_id("voipnow", ".."));
         assert!(!plausible_id("voipnow", "a/b"));
+        // Each condition of a shape on its own: the right length but not hex, hex but
+        // not the right length.
+        assert!(!plausible_id(
+            "42call",
+            "ZZZZZZZZ-C346-44FF-80E3-33D89FBE963B"
+        ));
+        assert!(!plausible_id(
+            "42call",
+            "4AF46744-C346-44FF-80E3-33D89FBE963"
+        ));
+        assert!(!plausible_id("poketalk", "0190f1e2d3c4a1b2c3z"));
+        assert!(!plausible_id("poketalk", "0190f1e2d3c4a1b2c3"));
+        assert!(!plausible_id("connectcall", "cc-0123456789abcdeg-2"));
+        assert!(!plausible_id("connectcall", "cc-0123456789abcde-2"));
+        assert!(!plausible_id(
+            "connectcall",
+            "cc-0123456789abcdef-12345678901"
+        ));
+        assert!(plausible_id(
+            "connectcall",
+            "cc-0123456789abcdef-1234567890"
+        ));
+        assert!(!plausible_id("connectcall", "cc-0123456789abcdef-1a"));
+        assert!(!plausible_id("connectcall", "xx-0123456789abcdef-1"));
+        assert!(plausible_id("voipnow", "a_b-c.d"));
+        assert!(plausible_id("voipnow", &"v".repeat(128)));
+        assert!(!plausible_id("voipnow", &"v".repeat(129)));
+        assert!(!plausible_id("voipnow", ""));
+        // A carrier without a shape of its own: printable, 1 to 128 bytes.
+        assert!(plausible_id("other", "a:b/c"));
+        assert!(!plausible_id("other", ""));
+        assert!(!plausible_id("other", "a b"));
+        assert!(!plausible_id("other", &"o".repeat(129)));
+        assert!(plausible_id("other", &"o".repeat(128)));
+    }
+
+    #[test]
+    fn a_sealed_part_opens_only_in_the_reference_of_its_call() {
+        // The account itself moves the sealed part of one call's reference into another
+        // call's (a client of the account writing nonsense): it is bound to its carrier
+        // and id, so it does not open there.
+        let k = keys();
+        let first = k.encode(&payload());
+        let body = B64.decode(first[4..].split('.').next().unwrap()).unwrap();
+        let mut json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        json["id"] = serde_json::json!("cc-0123456789abcdef-3");
+        refused(&signed_by_hand(&k, json), "does not open");
     }
 }
