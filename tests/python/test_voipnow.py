@@ -78,6 +78,10 @@ def reference(call_id_text):
 
 
 class VoipNow(unittest.TestCase):
+    def setUp(self):
+        # The tests that arm faults count them simulator-wide: none is left from before.
+        sim_get("/_sim/fault/clear")
+
     def start(self, client, a, b="030 1234567", opts=None):
         call = c_void_p()
         r = lib.cc_start_call(client, a.encode(), b.encode(), byref(opts) if opts else None, byref(call))
