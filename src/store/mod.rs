@@ -382,6 +382,41 @@ mod tests {
 
     const T0: i64 = 1_700_000_000_000;
 
+    #[test]
+    fn a_record_read_as_a_status() {
+        let live = Record {
+            state: CallState::RingingB,
+            changed_ms: T0,
+            hangup_ms: T0 + 5,
+            ..Default::default()
+        };
+        let s = live.status(true);
+        assert_eq!(s.state, CallState::RingingB);
+        assert_eq!(s.last_change, from_unix_ms(T0));
+        assert!(s.hangup_requested && s.hangup_pending);
+        // Ended after the request: requested, no longer pending.
+        let ended = Record {
+            state: CallState::Ended,
+            ..live.clone()
+        };
+        let s = ended.status(true);
+        assert!(s.hangup_requested && !s.hangup_pending);
+        // Never asked to end: neither.
+        let s = Record {
+            hangup_ms: 0,
+            ..live.clone()
+        }
+        .status(true);
+        assert!(!s.hangup_requested && !s.hangup_pending);
+        // A record that never moved keeps the status's own time (now), not 1970.
+        let s = Record {
+            changed_ms: 0,
+            ..live
+        }
+        .status(true);
+        assert!(s.last_change > from_unix_ms(T0));
+    }
+
     fn started() -> Record {
         Record {
             started_ms: T0,
