@@ -17,27 +17,26 @@ use crate::metadata::loader;
 use crate::Metadata;
 use fnv::FnvHashMap;
 use once_cell::sync::Lazy;
-use regex_cache::{CachedRegex, CachedRegexBuilder, RegexCache};
 use std::borrow::Borrow;
 use std::fs::File;
 use std::hash::Hash;
 use std::io::{BufReader, Cursor};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 const DATABASE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/database.bin"));
 
 /// The Google provided metadata database, used as default.
 ///
-/// Its patterns are not syntax-checked at load (see `Database::from_checked`): they come
-/// from libphonenumber's metadata, converted at build time.
+/// Its patterns are not compiled at load (see `Database::from_checked`): they come
+/// from libphonenumber's metadata, converted at build time; each is compiled at its
+/// first use.
 pub static DEFAULT: Lazy<Database> =
     Lazy::new(|| Database::from_checked(postcard::from_bytes(DATABASE).unwrap(), false).unwrap());
 
 /// Representation of a database of metadata for phone number.
 #[derive(Clone, Debug)]
 pub struct Database {
-    cache: Arc<Mutex<RegexCache>>,
     by_id: FnvHashMap<String, Arc<super::Metadata>>,
     by_code: FnvHashMap<u16, Vec<Arc<super::Metadata>>>,
     regions: FnvHashMap<u16, Vec<String>>,
@@ -59,12 +58,12 @@ impl Database {
         Database::from_checked(meta, true)
     }
 
-    /// Create a database from a loaded database; `check`: parse every pattern now, so
-    /// that a bad one is an error here. Without it, a bad pattern panics when it is
-    /// first used. Checking is nearly all of the load's cost (the whole regex-syntax
-    /// parser over every pattern of every country, work the regex engine repeats when a
-    /// pattern is first compiled), so the built-in database, whose patterns are known
-    /// good, skips it.
+    /// Create a database from a loaded database; `check`: compile every pattern now
+    /// (`Pattern::check`, kept for its uses), so that a bad one is an error here.
+    /// Without it, a bad pattern panics when it is first used. Checking is nearly all
+    /// of the load's cost (every pattern of every country compiled, when a process
+    /// uses the patterns of one or two countries), so the built-in database, whose
+    /// patterns are known good, skips it.
     fn from_checked(meta: Vec<loader::Metadata>, check: bool) -> Result<Self, error::LoadMetadata> {
         fn tranpose<T, E>(value: Option<Result<T, E>>) -> Result<Option<T>, E> {
             match value {
@@ -76,19 +75,12 @@ impl Database {
             }
         }
 
-        let cache = Arc::new(Mutex::new(RegexCache::new(100)));
-        let regex = |value: String| -> Result<CachedRegex, error::LoadMetadata> {
+        let regex = |value: String| -> Result<super::Pattern, error::LoadMetadata> {
+            let pattern = super::Pattern::new(value);
             if check {
-                // Checked with the engine that will run the pattern (regex 1), rather than
-                // with `CachedRegexBuilder::build()`, which parses with regex-syntax 0.6: a
-                // second regex-syntax in the build.
-                regex::RegexBuilder::new(&value)
-                    .ignore_whitespace(true)
-                    .build()?;
+                pattern.check()?;
             }
-            Ok(CachedRegexBuilder::new(cache.clone(), &value)
-                .ignore_whitespace(true)
-                .build_unchecked())
+            Ok(pattern)
         };
 
         let descriptor =
@@ -233,16 +225,10 @@ impl Database {
         }
 
         Ok(Database {
-            cache: cache.clone(),
             by_id,
             by_code,
             regions,
         })
-    }
-
-    /// Get the regular expression cache.
-    pub fn cache(&self) -> Arc<Mutex<RegexCache>> {
-        self.cache.clone()
     }
 
     /// Get a metadata entry by country ID.

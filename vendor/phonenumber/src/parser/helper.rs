@@ -15,7 +15,7 @@
 use crate::consts;
 use crate::country;
 use crate::error;
-use crate::metadata::{Database, Metadata};
+use crate::metadata::{Database, Metadata, Pattern};
 use crate::phone_number::Type;
 use crate::validator;
 use fnv::FnvHashMap;
@@ -26,7 +26,6 @@ use nom::{
     multi::*,
     AsChar, IResult,
 };
-use regex_cache::CachedRegex;
 use std::borrow::Cow;
 
 macro_rules! parse {
@@ -211,7 +210,7 @@ pub fn country_code<'a>(
 ///
 /// Note that since the IDD comes from a passed default region, we can find the
 /// country code from the given default if the country source is from the IDD.
-pub fn international_prefix<'a>(idd: Option<&CachedRegex>, mut number: Number<'a>) -> Number<'a> {
+pub fn international_prefix<'a>(idd: Option<&Pattern>, mut number: Number<'a>) -> Number<'a> {
     // If there's a prefix already, i.e. RFC3966, just change the country source.
     if number.prefix.is_some() {
         number.country = country::Source::Plus;
@@ -700,7 +699,7 @@ mod test {
                 ..Default::default()
             },
             helper::international_prefix(
-                Some(&CachedRegex::new(DATABASE.cache(), "00[39]").unwrap()),
+                Some(&Pattern::new("00[39]")),
                 Number {
                     national: "0034567700-3898003".into(),
 
@@ -717,7 +716,7 @@ mod test {
                 ..Default::default()
             },
             helper::international_prefix(
-                Some(&CachedRegex::new(DATABASE.cache(), "00[39]").unwrap()),
+                Some(&Pattern::new("00[39]")),
                 Number {
                     national: "00945677003898003".into(),
 
@@ -734,7 +733,7 @@ mod test {
                 ..Default::default()
             },
             helper::international_prefix(
-                Some(&CachedRegex::new(DATABASE.cache(), "00[39]").unwrap()),
+                Some(&Pattern::new("00[39]")),
                 Number {
                     national: "00 9 45677003898003".into(),
 
@@ -750,7 +749,7 @@ mod test {
                 ..Default::default()
             },
             helper::international_prefix(
-                Some(&CachedRegex::new(DATABASE.cache(), "00[39]").unwrap()),
+                Some(&Pattern::new("00[39]")),
                 Number {
                     national: "45677003898003".into(),
 
@@ -767,7 +766,7 @@ mod test {
                 ..Default::default()
             },
             helper::international_prefix(
-                Some(&CachedRegex::new(DATABASE.cache(), "00[39]").unwrap()),
+                Some(&Pattern::new("00[39]")),
                 Number {
                     national: "+45677003898003".into(),
 
