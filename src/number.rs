@@ -429,6 +429,141 @@ mod tests {
         PersonalNumber | 178 123 4567 | +39 178 123 4567 | tel:+39-178-123-4567 | refused | refused | +391781234562\n\
     ";
 
+    /// The characters phonenumber's viability check accepts, over all of Unicode: as
+    /// phonenumber 0.3.10 lists them (`parser/helper.rs`: `punctuation`, `digit`,
+    /// `alpha`, `plus`, `star`, each a `one_of` list), which the patched crate tests with
+    /// predicates instead (vendor/phonenumber, PATCHES.md).
+    #[test]
+    fn viable_numbers_take_the_same_characters_as_before() {
+        const PUNCTUATION: &str = "-x\u{2010}\u{2011}\u{2012}\u{2013}\u{2014}\u{2015}\u{2212}\u{30FC}\u{FF0D}-\u{FF0F} \u{00A0}\u{00AD}\u{200B}\u{2060}\u{3000}()\u{FF08}\u{FF09}\u{FF3B}\u{FF3D}.[]/~\u{2053}\u{223C}\u{FF5E}";
+        let punctuation = |c: char| PUNCTUATION.contains(c) || c == '*';
+        let mut accepted = 0;
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            // Between digits, after three: punctuation, `*`, a digit or a letter.
+            let inside = punctuation(c) || c.is_ascii_alphanumeric();
+            assert_eq!(phonenumber::is_viable(format!("123{c}4")), inside, "{c:?}");
+            // First: a plus sign, punctuation, `*` or a digit.
+            let first = punctuation(c) || c.is_ascii_digit() || c == '+' || c == '\u{FF0B}';
+            assert_eq!(phonenumber::is_viable(format!("{c}123")), first, "{c:?}");
+            accepted += usize::from(inside);
+        }
+        // The 62 ASCII letters and digits, 31 punctuation characters besides `x`, `*`.
+        assert_eq!(accepted, 62 + 31 + 1);
+    }
+
+    /// How phonenumber reads typed forms around the number itself (leading and
+    /// trailing characters, a second number, extensions, other digits than ASCII): each
+    /// of these goes through the regexes the patched crate now skips when their answer
+    /// is known (vendor/phonenumber, PATCHES.md), or through the regexes themselves.
+    #[test]
+    fn typed_forms_read_as_before() {
+        let typed = [
+            "+49 30 123456",
+            "030 123456",
+            "030/123456",
+            "(030) 123456)",
+            "030 123456 !",
+            "030 123456 #",
+            "abc 030 123456",
+            "*030 123456",
+            "030 123456 ext. 12",
+            "030 123456 ext 12",
+            "030 123456 x12",
+            "030 123456;ext=12",
+            "030 123456 - 12#",
+            "030 123456 / x 17",
+            "030 123456 \\ x17",
+            "+1 650 253 0000 extn. 4567",
+            "+1 650 253 0000 X4567",
+            "+1 650 253 0000 anexo 4567",
+            "tel:+49-30-123456",
+            "tel:+49-30-123456;ext=7",
+            "\u{FF10}\u{FF13}\u{FF10} \u{FF11}\u{FF12}\u{FF13}\u{FF14}\u{FF15}\u{FF16}",
+            "\u{FF0B}49 30 123456",
+            "\u{0660}\u{0663}\u{0660}\u{0661}\u{0662}\u{0663}\u{0664}\u{0665}\u{0666}",
+            "0049 30 123456",
+            "0800-FLOWERS",
+            "030 1234 56x",
+            "030 123456,",
+            "030 123456.",
+            "",
+            "x",
+        ];
+        let mut seen = String::new();
+        for t in typed {
+            for country in [Some(phonenumber::country::DE), None] {
+                seen.push_str(&format!("{:?}\n", phonenumber::parse(country, t)));
+            }
+        }
+        assert_eq!(seen, TYPED_AS_BEFORE, "seen:\n{seen}");
+    }
+
+    /// What `typed_forms_read_as_before` saw with phonenumber 0.3.10 before the
+    /// patches of PATCHES.md: each text read with Germany as the default country, then
+    /// without one.
+    const TYPED_AS_BEFORE: &str = "\
+        Ok(PhoneNumber { code: Code { value: 49, source: Plus }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Plus }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: Some(Extension(\"\")), carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: Some(Extension(\"12\")), carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: Some(Extension(\"12\")), carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: Some(Extension(\"12\")), carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Err(NoNumber)\n\
+        Err(NoNumber)\n\
+        Err(NoNumber)\n\
+        Err(NoNumber)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 1, source: Plus }, national: NationalNumber { value: 6502530000 }, extension: Some(Extension(\"4567\")), carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 1, source: Plus }, national: NationalNumber { value: 6502530000 }, extension: Some(Extension(\"4567\")), carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 1, source: Plus }, national: NationalNumber { value: 6502530000 }, extension: Some(Extension(\"4567\")), carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 1, source: Plus }, national: NationalNumber { value: 6502530000 }, extension: Some(Extension(\"4567\")), carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 1, source: Plus }, national: NationalNumber { value: 6502530000 }, extension: Some(Extension(\"4567\")), carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 1, source: Plus }, national: NationalNumber { value: 6502530000 }, extension: Some(Extension(\"4567\")), carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Plus }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Plus }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Plus }, national: NationalNumber { value: 30123456 }, extension: Some(Extension(\"7\")), carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Plus }, national: NationalNumber { value: 30123456 }, extension: Some(Extension(\"7\")), carrier: None })\n\
+        Err(NoNumber)\n\
+        Err(NoNumber)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Plus }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Plus }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(NoNumber)\n\
+        Err(NoNumber)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Idd }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 8003569377 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: Some(Extension(\"\")), carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Err(NoNumber)\n\
+        Err(NoNumber)\n\
+        Err(NoNumber)\n\
+        Err(NoNumber)\n\
+    ";
+
     #[test]
     fn lists() {
         let l = parse_list("0171 1234567|+4930123456", Some(49)).unwrap();
