@@ -437,7 +437,9 @@ mod tests {
         refused(&other_secret, "another account");
         refused("cc1.eyJ2IjoxfQ", "unsigned");
         refused("", "not a call reference");
-        refused(&"x".repeat(MAX_LEN + 1), "longer");
+        refused(&"x".repeat(8193), "longer");
+        // 8192 bytes are read (and refused here for what they say, not for their length).
+        refused(&"x".repeat(8192), "not a call reference");
         // A body re-signed with a wrong MAC but the right kid: altered.
         let (body, _) = r.rsplit_once('.').unwrap();
         let mut json: serde_json::Value =
@@ -465,6 +467,91 @@ mod tests {
         refused(&k.encode(&p), "shape");
     }
 
+    /// A reference the account signed over a body written by hand.
+    fn signed_by_hand(k: &Keys, json: serde_json::Value) -> String {
+        let body = format!("{PREFIX}{}", B64.encode(json.to_string()));
+        let tag = hmac::sign(&k.mac, body.as_bytes());
+        format!("{body}.{}", B64.encode(tag.as_ref()))
+    }
+
+    #[test]
+    fn correlations_up_to_255_bytes_and_sealed_parts_shorter_than_a_nonce() {
+        let k = keys();
+        let with = |correlation: usize| {
+            let mut p = payload();
+            p.correlation = Some("c".repeat(correlation));
+            k.decode(&k.encode(&p), NOW)
+        };
+        assert!(with(255).is_ok());
+        let e = with(256).unwrap_err();
+        assert!(e.message().contains("correlation"), "{}", e.message());
+        // A sealed part of 11 bytes cannot hold the nonce: damaged. One of exactly 12
+        // (a nonce, no ciphertext or tag) is read as a nonce and does not open.
+        let wire = |sealed: &[u8]| {
+            serde_json::json!({"v": 2, "carrier": "connectcall", "kid": k.kid,
+                "id": "cc-0123456789abcdef-2", "started_ms": NOW - 1000, "limit_s": 600,
+                "sealed": B64.encode(sealed)})
+        };
+        refused(&signed_by_hand(&k, wire(&[7u8; 11])), "damaged");
+        refused(&signed_by_hand(&k, wire(&[7u8; 12])), "does not open");
+        // The same body without a sealed part is read: the hand-made body is well formed.
+        let mut plain = wire(&[]);
+        plain.as_object_mut().unwrap().remove("sealed");
+        assert_eq!(
+            k.decode(&signed_by_hand(&k, plain), NOW).unwrap().extra,
+            serde_json::Value::Null
+        );
+    }
+
+    #[test]
+    fn a_reference_signed_with_a_dsn_is_read_by_that_account() {
+        let dsn = "connectcall://alice:s3cret@api.example";
+        let r = sign_with_dsn(
+            dsn,
+            "cc-0123456789abcdef-7",
+            NOW - 5,
+            60,
+            serde_json::json!({"seq": 7}),
+        )
+        .unwrap();
+        let p = keys_for(&crate::dsn::Dsn::parse(dsn).unwrap())
+            .decode(&r, NOW)
+            .unwrap();
+        assert_eq!(
+            (p.id.as_str(), p.started_ms, p.limit_s),
+            ("cc-0123456789abcdef-7", NOW - 5, 60)
+        );
+        assert_eq!(p.extra, serde_json::json!({"seq": 7}));
+        // keys_for takes the DSN's secret: the account alice with this secret is `keys()`.
+        assert!(keys().decode(&r, NOW).is_ok());
+    }
+
+    #[test]
+    fn keys_print_as_a_redaction() {
+        // What a `{:?}` of a client's state shows for its keys: a marker, no key material.
+        assert_eq!(format!("{:?}", keys()), "Keys(***)");
+    }
+
+    #[test]
+    fn the_bounds_are_a_day_ahead_and_31_days_of_limits() {
+        // Written out, not through the constants, so that a changed bound fails here.
+        let k = keys();
+        let at = |started_ms: i64, limit_s: u32| {
+            let mut p = payload();
+            p.started_ms = started_ms;
+            p.limit_s = limit_s;
+            k.decode(&k.encode(&p), NOW)
+        };
+        assert!(at(NOW + 86_400_000, 600).is_ok());
+        assert!(at(NOW + 86_400_001, 600).is_err());
+        assert!(at(1, 600).is_ok());
+        assert!(at(0, 600).is_err());
+        assert!(at(NOW, 2_678_400).is_ok());
+        assert!(at(NOW, 2_678_401).is_err());
+        assert!(at(NOW, 1).is_ok());
+        assert!(at(NOW, 0).is_err());
+    }
+
     #[test]
     fn id_shapes() {
         assert!(plausible_id(
@@ -479,5 +566,52 @@ mod tests {
         assert!(plausible_id("voipnow", "c3e92a04ff422a7a0b9f"));
         assert!(!plausible_id("voipnow", ".."));
         assert!(!plausible_id("voipnow", "a/b"));
+        // Each condition of a shape on its own: the right length but not hex, hex but
+        // not the right length.
+        assert!(!plausible_id(
+            "42call",
+            "ZZZZZZZZ-C346-44FF-80E3-33D89FBE963B"
+        ));
+        assert!(!plausible_id(
+            "42call",
+            "4AF46744-C346-44FF-80E3-33D89FBE963"
+        ));
+        assert!(!plausible_id("poketalk", "0190f1e2d3c4a1b2c3z"));
+        assert!(!plausible_id("poketalk", "0190f1e2d3c4a1b2c3"));
+        assert!(!plausible_id("connectcall", "cc-0123456789abcdeg-2"));
+        assert!(!plausible_id("connectcall", "cc-0123456789abcde-2"));
+        assert!(!plausible_id(
+            "connectcall",
+            "cc-0123456789abcdef-12345678901"
+        ));
+        assert!(plausible_id(
+            "connectcall",
+            "cc-0123456789abcdef-1234567890"
+        ));
+        assert!(!plausible_id("connectcall", "cc-0123456789abcdef-1a"));
+        assert!(!plausible_id("connectcall", "xx-0123456789abcdef-1"));
+        assert!(plausible_id("voipnow", "a_b-c.d"));
+        assert!(plausible_id("voipnow", &"v".repeat(128)));
+        assert!(!plausible_id("voipnow", &"v".repeat(129)));
+        assert!(!plausible_id("voipnow", ""));
+        // A carrier without a shape of its own: printable, 1 to 128 bytes.
+        assert!(plausible_id("other", "a:b/c"));
+        assert!(!plausible_id("other", ""));
+        assert!(!plausible_id("other", "a b"));
+        assert!(!plausible_id("other", &"o".repeat(129)));
+        assert!(plausible_id("other", &"o".repeat(128)));
+    }
+
+    #[test]
+    fn a_sealed_part_opens_only_in_the_reference_of_its_call() {
+        // The account itself moves the sealed part of one call's reference into another
+        // call's (a client of the account writing nonsense): it is bound to its carrier
+        // and id, so it does not open there.
+        let k = keys();
+        let first = k.encode(&payload());
+        let body = B64.decode(first[4..].split('.').next().unwrap()).unwrap();
+        let mut json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        json["id"] = serde_json::json!("cc-0123456789abcdef-3");
+        refused(&signed_by_hand(&k, json), "does not open");
     }
 }

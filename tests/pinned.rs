@@ -184,6 +184,12 @@ fn event_query_cap_is_4096_bytes() {
     assert_eq!(over.len(), 4097);
     let r = c.ingest_event(&over).unwrap_err();
     assert_eq!(r.http_status, 400, "{}", r.error);
+    // Refused for its length, not for anything else in it.
+    assert!(
+        r.error.message().contains("longer than 4096 bytes"),
+        "{}",
+        r.error
+    );
     assert_eq!(call.status().unwrap().state, CallState::Initiating);
     let exact = pad(4096);
     assert_eq!(exact.len(), 4096);

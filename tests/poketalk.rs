@@ -394,11 +394,31 @@ fn events_that_beat_the_start_reply_are_kept() {
         .start_call("0171 1234567", "030 1234567", &CallOptions::default())
         .unwrap();
     let (_, end) = follow(&call, Duration::from_secs(10));
-    assert_eq!(end.state, CallState::Ended);
-    assert_eq!(end.duration_s, 20);
+    assert_eq!(
+        (end.state, end.reason, end.duration_s),
+        (CallState::Ended, FailReason::None, 20)
+    );
     assert_eq!(
         sent(&sim, call.id()),
         ["1:200", "3:200", "5:200", "7:200", "8:200"]
+    );
+    // A failed leg taken from the early buffer keeps its reason and leg.
+    let failed = c
+        .start_call("0171 1234567", "030 1234486", &CallOptions::default())
+        .unwrap();
+    let (_, end) = follow(&failed, Duration::from_secs(10));
+    assert_eq!(
+        (
+            end.state,
+            end.reason,
+            end.failed_leg,
+            end.raw_code.as_deref()
+        ),
+        (CallState::Failed, FailReason::Unknown, Leg::B, Some("6"))
+    );
+    assert_eq!(
+        sent(&sim, failed.id()).last().map(String::as_str),
+        Some("6:200")
     );
 }
 

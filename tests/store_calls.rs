@@ -154,15 +154,53 @@ fn poketalk_events_and_hang_up_across_processes() {
             .unwrap();
         let end = poll_until(&call, |s| s.state.is_final());
         assert_eq!(
-            (end.state, end.duration_s),
-            (CallState::Ended, 20),
+            (end.state, end.reason, end.duration_s),
+            (CallState::Ended, FailReason::None, 20),
             "{spec}"
         );
         assert_eq!(end.cost.unwrap().amount, "0.040");
-        // A third process attaches the reference and reads the same end.
+        // A third process attaches the reference and reads the same end, with its reason
+        // (a call that simply ended is not CANCELLED).
         let later = Client::new(&portal_dsn).unwrap();
         let s = later.attach(&call.reference()).unwrap().poll().unwrap();
-        assert_eq!((s.state, s.duration_s), (CallState::Ended, 20), "{spec}");
+        assert_eq!(
+            (s.state, s.reason, s.duration_s),
+            (CallState::Ended, FailReason::None, 20),
+            "{spec}"
+        );
+
+        // A failed B leg keeps its reason and leg in every process.
+        let failed = portal
+            .start_call("0171 1234567", "030 1234486", &CallOptions::default())
+            .unwrap();
+        let end = poll_until(&failed, |s| s.state.is_final());
+        let want = (
+            CallState::Failed,
+            FailReason::Unknown,
+            callconnect::Leg::B,
+            Some("6"),
+        );
+        assert_eq!(
+            (
+                end.state,
+                end.reason,
+                end.failed_leg,
+                end.raw_code.as_deref()
+            ),
+            want,
+            "{spec}"
+        );
+        let s = Client::new(&portal_dsn)
+            .unwrap()
+            .attach(&failed.reference())
+            .unwrap()
+            .poll()
+            .unwrap();
+        assert_eq!(
+            (s.state, s.reason, s.failed_leg, s.raw_code.as_deref()),
+            want,
+            "{spec}"
+        );
 
         // Hang-up asked in one process, answered 412 by the receiver process.
         let call = portal
@@ -186,6 +224,18 @@ fn poketalk_events_and_hang_up_across_processes() {
         let end = poll_until(&call, |s| s.state.is_final());
         assert_eq!(
             (end.state, end.reason),
+            (CallState::Ended, FailReason::Cancelled),
+            "{spec}"
+        );
+        // A process that neither asked for the end nor took the event reads it as well.
+        let s = Client::new(&portal_dsn)
+            .unwrap()
+            .attach(&reference)
+            .unwrap()
+            .poll()
+            .unwrap();
+        assert_eq!(
+            (s.state, s.reason),
             (CallState::Ended, FailReason::Cancelled),
             "{spec}"
         );
@@ -455,17 +505,31 @@ fn a_flood_of_events_stays_one_file_and_the_final_is_seen() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A reference as this library writes it, with another call id.
-fn forged_reference(id: &str) -> String {
-    let json = serde_json::json!({
-        "v": 1, "carrier": "poketalk", "id": id, "started_ms": 1_700_000_000_000i64, "limit_s": 600
-    });
-    format!(
-        "cc1.{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())
-    )
+/// A reference naming `id`, signed with the account's own keys (as only a client of the
+/// account can sign one): what reaches the id check is the id, not a bad signature.
+fn forged_reference(dsn: &str, id: &str) -> String {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    callconnect::reference::sign_with_dsn(dsn, id, now_ms, 600, serde_json::Value::Null).unwrap()
 }
 
+/// An event for call `id` with a genuine token (`event_secret` known), as the library
+/// would sign it for a call of that id (`tests/python` computes it the same way).
+fn genuine_event(id: &str, status: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(format!("callconnect-event-v1\n{id}\n").as_bytes());
+    let token =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("cc_id={}&cc_tok={token}&status={status}", enc(id))
+}
+
+/// Ids of attached references and of events are checked before they name a file or a
+/// key: references signed by the account itself and events with a genuine token, naming
+/// `../../x`, `../x` or an absolute path, create nothing outside the store (the
+/// reference is refused for its id, the event answered 400), and nothing in it.
 #[test]
 fn a_forged_reference_creates_nothing_outside_the_store() {
     let sim = sim(50);
@@ -483,20 +547,35 @@ fn a_forged_reference_creates_nothing_outside_the_store() {
         ),
     );
     let c = Client::new(&dsn).unwrap();
+    // A genuine reference of the account attaches: the signature is not what refuses.
+    let genuine = forged_reference(&dsn, "0123456789abcdef012");
+    c.attach(&genuine).unwrap();
     for id in [
         "../../x".to_string(),
         "../x".to_string(),
         absolute.display().to_string(),
     ] {
-        match c.attach(&forged_reference(&id)) {
-            Err(e) => assert_eq!(e.kind(), ErrorKind::InvalidArgument),
-            Ok(call) => {
-                assert!(call.hangup().is_err(), "{id}");
-                assert!(call.poll().is_err(), "{id}");
-            }
+        let e = c.attach(&forged_reference(&dsn, &id)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{id}: {e}");
+        assert!(e.message().contains("call id"), "{id}: {e}");
+        for status in ["7", "8"] {
+            let r = c.ingest_event(&genuine_event(&id, status)).unwrap_err();
+            assert_eq!(r.http_status, 400, "{id}: {}", r.error);
+            assert!(
+                r.error.message().contains("not a call id"),
+                "{id}: {}",
+                r.error
+            );
         }
     }
-    // Nothing but the store's own directory was made, and it is empty.
+    // The same event for a well-formed id is taken (its token is genuine).
+    let placed = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    let ok = c.ingest_event(&genuine_event(placed.id(), "7")).unwrap();
+    assert_eq!(ok.http_status, 200);
+    assert_eq!(placed.poll().unwrap().state, CallState::Connected);
+    // Nothing but the store's own directory was made, and it holds that one call.
     let mut made: Vec<String> = Vec::new();
     for d in [&base, &base.join("a")] {
         made.extend(
@@ -513,7 +592,7 @@ fn a_forged_reference_creates_nothing_outside_the_store() {
             format!("{}/store", base.join("a").display())
         ]
     );
-    assert!(files_in(&dir).is_empty());
+    assert_eq!(files_in(&dir).len(), 1, "{:?}", files_in(&dir));
     assert!(!absolute.exists());
     let _ = std::fs::remove_dir_all(&base);
 }

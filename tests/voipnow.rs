@@ -670,3 +670,126 @@ fn the_token_cache_file_serves_the_next_process() {
     assert_eq!(count(&sim, "test-cache-2", "auth_failures"), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The fault injections still armed in the simulator (a canned reply or fault not yet
+/// met by a request).
+fn armed(sim: &Simulator) -> u64 {
+    sim.stats()["_faults"]["armed"].as_u64().unwrap()
+}
+
+/// A repeated start that VoipNow refuses for its nonce may follow a first attempt that
+/// placed the call: the host hears that the outcome is unknown (a refusal would invite
+/// it to place the call again). On a first attempt the same code is a plain refusal
+/// (`every_documented_400_code_reaches_the_host`).
+#[test]
+fn pc_nonce_invalid_on_a_repeat_is_outcome_unknown() {
+    let sim = sim();
+    let c = client(&sim, "test-nonce-repeat");
+    // Warm up the token, so that the fault hits the start itself.
+    c.start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap()
+        .hangup()
+        .unwrap();
+    // The first attempt never arrives; the repeat is refused for its nonce.
+    sim.arm_fault(
+        faults::Kind::ResetBefore,
+        "/simple",
+        1,
+        Duration::from_millis(0),
+    );
+    control(
+        &sim,
+        "fail-next-start?client=test-nonce-repeat&code=pc_nonce_invalid",
+    );
+    let e = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.carrier_code()),
+        (ErrorKind::OutcomeUnknown, Some("pc_nonce_invalid")),
+        "{e}"
+    );
+    assert!(e.message().contains("repeated call start"), "{e}");
+    assert_eq!(armed(&sim), 0);
+    assert_eq!(count(&sim, "test-nonce-repeat", "calls_placed"), 1);
+}
+
+/// A start answered 204 (accepted, no id) is OUTCOME_UNKNOWN and is not sent again: a
+/// call may be up that this side can neither follow nor end.
+#[test]
+fn a_start_answered_204_is_outcome_unknown_and_not_repeated() {
+    let sim = sim();
+    let c = client(&sim, "test-204");
+    // Two canned 204s armed: a repeat would meet the second.
+    sim.arm_reply("/simple", 2, SimResponse::new(204, "application/json", ""));
+    let e = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::OutcomeUnknown, "{e}");
+    assert!(e.message().contains("HTTP 204"), "{e}");
+    assert_eq!(armed(&sim), 1, "the start was sent once");
+    sim.clear_faults();
+    assert_eq!(count(&sim, "test-204", "calls_placed"), 0);
+}
+
+/// A call that left the live list is settled from its call record. A lookup that fails
+/// (HTTP 5xx, 401, a body that is not JSON) is an error of that poll: the call is not
+/// taken as ended or failed (FAILED would invite the host to place it again). The next
+/// lookup that works settles it.
+#[test]
+fn call_record_lookup_errors_are_errors_not_ends() {
+    let sim = sim();
+    let c = client(&sim, "test-cdr-errors");
+    let call = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    assert_eq!(
+        held_at(&sim, &call, "connected").state,
+        CallState::Connected
+    );
+    release(&sim, &call);
+    // Wait for the simulated call's end (the simulator's record, not the library's).
+    let until = Instant::now() + Duration::from_secs(10);
+    while sim_call(&sim, call.id())["stage"] != "ended" {
+        assert!(Instant::now() < until, "{}", sim_call(&sim, call.id()));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for (reply, kind) in [
+        (
+            SimResponse::new(500, "text/plain", "Internal Server Error"),
+            ErrorKind::Provider,
+        ),
+        (
+            SimResponse::new(503, "text/plain", "Service Unavailable"),
+            ErrorKind::Provider,
+        ),
+        (
+            SimResponse::json(
+                401,
+                &serde_json::json!({"error": "invalid_token", "error_description": "expired"}),
+            ),
+            ErrorKind::Auth,
+        ),
+        (
+            SimResponse::new(200, "text/html", "<html>maintenance</html>"),
+            ErrorKind::Protocol,
+        ),
+    ] {
+        let status = reply.status;
+        sim.arm_reply("/uapi/cdr/", 10, reply);
+        let e = call.poll().unwrap_err();
+        assert_eq!(e.kind(), kind, "HTTP {status}: {e}");
+        sim.clear_faults();
+        assert_eq!(
+            call.status().unwrap().state,
+            CallState::Connected,
+            "HTTP {status}"
+        );
+    }
+    let s = call.poll().unwrap();
+    assert_eq!(
+        (s.state, s.reason, s.raw_code.as_deref()),
+        (CallState::Ended, FailReason::None, Some("disposition:0"))
+    );
+    assert_eq!(count(&sim, "test-cdr-errors", "calls_placed"), 1);
+}

@@ -209,4 +209,15 @@ mod tests {
         assert!(!decimal_at_least("-5", "0"));
         assert!(decimal_at_least("0", "0"));
     }
+
+    #[test]
+    fn call_ids_in_events() {
+        // Carrier and store ids use '-' and '_' (a generated id, PokeTALK's ids).
+        for id in ["a", "a-b_c", "-", "_", "Z9", &"x".repeat(64)] {
+            assert!(valid_id(id), "{id:?}");
+        }
+        for id in ["", "a/b", "../x", "a.b", "a b", "ä", &"x".repeat(65)] {
+            assert!(!valid_id(id), "{id:?}");
+        }
+    }
 }

@@ -419,14 +419,20 @@ mod tests {
         let f = s.file_of("abc").unwrap();
         assert_eq!(fs::metadata(&f).unwrap().mode() & 0o777, 0o660);
         assert_eq!(s.purge(KEEP).unwrap(), 0);
-        // Unchanged for longer than KEEP: removed, by age alone.
-        let old = SystemTime::now() - KEEP - Duration::from_secs(60);
-        File::options()
-            .write(true)
-            .open(&f)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        let age = |hours: u64| {
+            File::options()
+                .write(true)
+                .open(&f)
+                .unwrap()
+                .set_modified(SystemTime::now() - Duration::from_secs(hours * 3600))
+                .unwrap();
+        };
+        // Unchanged for 47 hours: kept (records live 48 hours after their last change).
+        age(47);
+        assert_eq!(s.purge(KEEP).unwrap(), 0);
+        assert!(f.exists());
+        // Unchanged for longer: removed, by age alone.
+        age(49);
         assert_eq!(s.purge(KEEP).unwrap(), 1);
         assert!(!f.exists());
         fs::remove_dir_all(&d).unwrap();

@@ -382,6 +382,117 @@ mod tests {
 
     const T0: i64 = 1_700_000_000_000;
 
+    #[test]
+    fn absorbing_a_record_into_a_status() {
+        let t_local = from_unix_ms(T0 - 60_000);
+        let local = |state: CallState| {
+            let mut s = CallStatus::new(true);
+            s.state = state;
+            s.last_change = t_local;
+            s
+        };
+        let rec = |state: CallState, changed_ms: i64| Record {
+            state,
+            changed_ms,
+            duration_s: 30,
+            ..Default::default()
+        };
+        // A status the library closed itself stays closed against a live record.
+        let mut s = local(CallState::Ended);
+        s.timed_out = true;
+        absorb(&mut s, &rec(CallState::RingingB, T0));
+        assert_eq!(
+            (s.state, s.timed_out, s.duration_s),
+            (CallState::Ended, true, 0)
+        );
+        // ... but takes a final record's detail; still timed out while the state is the same.
+        absorb(&mut s, &rec(CallState::Ended, T0));
+        assert_eq!(
+            (s.state, s.timed_out, s.duration_s),
+            (CallState::Ended, true, 30)
+        );
+        assert_eq!(
+            s.last_change, t_local,
+            "the same state keeps the local time"
+        );
+        // Another final state: no longer the library's own closing.
+        absorb(&mut s, &rec(CallState::Failed, T0));
+        assert_eq!((s.state, s.timed_out), (CallState::Failed, false));
+        assert_eq!(
+            s.last_change,
+            from_unix_ms(T0),
+            "a new state takes the record's time"
+        );
+        // A live status moves to the record's state and time; a record with no time keeps
+        // the status's.
+        let mut s = local(CallState::RingingA);
+        absorb(&mut s, &rec(CallState::Connected, T0));
+        assert_eq!(
+            (s.state, s.last_change),
+            (CallState::Connected, from_unix_ms(T0))
+        );
+        let mut s = local(CallState::RingingA);
+        absorb(&mut s, &rec(CallState::Connected, 0));
+        assert_eq!((s.state, s.last_change), (CallState::Connected, t_local));
+        // A timed-out flag never appears from nowhere.
+        let mut s = local(CallState::Ended);
+        absorb(&mut s, &rec(CallState::Ended, T0));
+        assert!(!s.timed_out);
+        // A hang-up asked in this process and not yet in the record stays asked, and
+        // pending while the call lives.
+        let mut s = local(CallState::RingingB);
+        s.hangup_requested = true;
+        s.hangup_pending = true;
+        absorb(&mut s, &rec(CallState::RingingB, T0));
+        assert!(s.hangup_requested && s.hangup_pending);
+        absorb(&mut s, &rec(CallState::Ended, T0));
+        assert!(s.hangup_requested && !s.hangup_pending);
+        // Neither asked here nor in the record: neither.
+        let mut s = local(CallState::RingingB);
+        absorb(&mut s, &rec(CallState::Connected, T0));
+        assert!(!s.hangup_requested && !s.hangup_pending);
+        // Pending here (asked, the carrier not yet told) though the flag came from elsewhere.
+        let mut s = local(CallState::RingingB);
+        s.hangup_pending = true;
+        absorb(&mut s, &rec(CallState::Connected, T0));
+        assert!(s.hangup_pending);
+    }
+
+    #[test]
+    fn a_record_read_as_a_status() {
+        let live = Record {
+            state: CallState::RingingB,
+            changed_ms: T0,
+            hangup_ms: T0 + 5,
+            ..Default::default()
+        };
+        let s = live.status(true);
+        assert_eq!(s.state, CallState::RingingB);
+        assert_eq!(s.last_change, from_unix_ms(T0));
+        assert!(s.hangup_requested && s.hangup_pending);
+        // Ended after the request: requested, no longer pending.
+        let ended = Record {
+            state: CallState::Ended,
+            ..live.clone()
+        };
+        let s = ended.status(true);
+        assert!(s.hangup_requested && !s.hangup_pending);
+        // Never asked to end: neither.
+        let s = Record {
+            hangup_ms: 0,
+            ..live.clone()
+        }
+        .status(true);
+        assert!(!s.hangup_requested && !s.hangup_pending);
+        // A record that never moved keeps the status's own time (now), not 1970.
+        let s = Record {
+            changed_ms: 0,
+            ..live
+        }
+        .status(true);
+        assert!(s.last_change > from_unix_ms(T0));
+    }
+
     fn started() -> Record {
         Record {
             started_ms: T0,

@@ -65,6 +65,27 @@ function follow($call, int $until = 99): array {
     }
 }
 
+function raw($st): string {
+    return FFI::string($st->raw_status);
+}
+
+/** The call's status as another request reads it: a client of its own attaches the
+ *  call's reference and polls once (both freed again). */
+function read_elsewhere(string $dsn, $call) {
+    $p = cc()->new('char*');
+    cc()->cc_call_ref($call, FFI::addr($p));
+    $ref = take_string($p);
+    $client = new_client($dsn);
+    $h = cc()->new('cc_call*');
+    $st = cc()->new('cc_call_status');
+    if (cc()->cc_call_attach($client, $ref, FFI::addr($h)) === cc()->CC_OK) {
+        cc()->cc_poll_status($h, FFI::addr($st));
+        cc()->cc_call_free($h);
+    }
+    cc()->cc_client_free($client);
+    return $st;
+}
+
 function start($client, string $b = '030 1234567', $opts = null): array {
     $call = cc()->new('cc_call*');
     $r = cc()->cc_start_call($client, '0171 1234567', $b, $opts === null ? null : FFI::addr($opts), FFI::addr($call));
@@ -176,8 +197,21 @@ foreach ($stores as $backend => $store) {
         check($r === $cc->CC_OK, "$backend: portal starts a call");
         [$seen, $st] = follow($call);
         check($st->state === $cc->CC_STATE_ENDED && $st->duration_s === 20, "$backend: portal reads the whole call from the store");
+        check($st->reason === $cc->CC_REASON_NONE, "$backend: a call that simply ended is not CANCELLED");
         $log = sent($call);
         check($log === ['1:200', '3:200', '5:200', '7:200', '8:200'], "$backend: the receiver process took every event: " . implode(' ', $log));
+        $st = read_elsewhere($dsn, $call);
+        check($st->state === $cc->CC_STATE_ENDED && $st->reason === $cc->CC_REASON_NONE && $st->duration_s === 20,
+              "$backend: the next request reads the end with its reason (NONE)");
+        $cc->cc_call_free($call);
+
+        // A failed B leg keeps its reason and leg, here and in the next request.
+        [, $call] = start($portal, '030 1234486');
+        [, $st] = follow($call);
+        $failed = fn($st) => $st->state === $cc->CC_STATE_FAILED && $st->reason === $cc->CC_REASON_UNKNOWN
+            && $st->failed_leg === $cc->CC_LEG_B && raw($st) === '6';
+        check($failed($st), "$backend: a failed B leg read from the store");
+        check($failed(read_elsewhere($dsn, $call)), "$backend: and in the next request");
         $cc->cc_call_free($call);
 
         // Hang-up in a later request reaches the receiver, which answers the next event 412.
@@ -199,6 +233,9 @@ foreach ($stores as $backend => $store) {
         [, $st] = follow($again);
         check($st->state === $cc->CC_STATE_ENDED && $st->reason === $cc->CC_REASON_CANCELLED, "$backend: ended by the receiver process's 412");
         check(in_array('7:412', sent($again), true), "$backend: the carrier got 412 from the other process");
+        $st = read_elsewhere($dsn, $again);
+        check($st->state === $cc->CC_STATE_ENDED && $st->reason === $cc->CC_REASON_CANCELLED,
+              "$backend: a request that did not hang up reads CANCELLED");
         $cc->cc_call_free($again);
 
         // A forged final (with the call's genuine token) taken in this process: the

@@ -2,7 +2,10 @@
 by a 412 answer, max_cost, forged and late events, the call-state store between two
 processes with each backend (this one starts and polls, tests/python/poketalk_receiver.py
 takes the events), a forged final followed by a hang-up, and every result code."""
+import base64
 import ctypes
+import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -19,14 +22,15 @@ from ctypes import POINTER, byref, c_char_p, c_int, c_uint32, c_void_p
 from ccffi import (AUTH, A_ANSWERED, CONNECTED, NETWORK, OUTCOME_UNKNOWN, ENDED, FAILED, INITIATING, INVALID_ARGUMENT, INVALID_HANDLE,
                    RINGING_A, RINGING_B,
                    NOT_FOUND, OK, PROVIDER, STATUS_HANGUP_PENDING, STATUS_LIVE, UNSUPPORTED, CallOptions,
-                   CallStatus, last_error, lib, new_client, sim_dsn, sim_port, sim_stats, take_string)
+                   CallStatus, last_error, lib, new_client, signed_reference, sim_dsn, sim_port, sim_stats,
+                   take_string)
 
 lib.cc_event_ingest.argtypes = [c_void_p, c_char_p, POINTER(c_int)]
 lib.cc_event_ingest.restype = c_uint32
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SECRET = "event-secret-for-python-0123"
-CANCELLED = 6
+REASON_NONE, CANCELLED, REASON_UNKNOWN = 0, 6, 8
 LEG_A, LEG_B = 1, 2
 
 
@@ -66,6 +70,17 @@ def event_query(call, status, duration=0, debit="0.000"):
     for k, v in (("$webcallid", "x"), ("$status", status), ("$duration", str(duration)), ("$debit", debit)):
         q = q.replace(k, v)
     return q
+
+
+def b64url(raw):
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def genuine_event(call_id_text, status):
+    """An event for any call id with a genuine token, signed as the library signs its own
+    (src/events/token.rs): base64url(HMAC-SHA1(event_secret, context + id + lim))."""
+    mac = hmac.new(SECRET.encode(), f"callconnect-event-v1\n{call_id_text}\n".encode(), hashlib.sha1)
+    return f"cc_id={urllib.parse.quote(call_id_text, safe='')}&cc_tok={b64url(mac.digest())}&status={status}"
 
 
 def ingest(client, query):
@@ -119,6 +134,49 @@ class PokeTalk(unittest.TestCase):
         self.assertEqual(r, expect, last_error())
         return call
 
+    def attach(self, client, call):
+        """The call attached in `client` from its reference (freed with the test)."""
+        ref = c_void_p()
+        self.assertEqual(lib.cc_call_ref(call, byref(ref)), OK)
+        h = c_void_p()
+        self.assertEqual(lib.cc_call_attach(client, take_string(ref).encode(), byref(h)), OK, last_error())
+        self.addCleanup(lib.cc_call_free, h)
+        return h
+
+    def test_forged_ids_create_nothing_outside_the_store(self):
+        """Ids of references (signed by the account itself) and of events (with a genuine
+        token) are checked before they name a file: `../x`, `../../x` and an absolute
+        path are refused for the id, and nothing is created outside the store."""
+        base = tempfile.mkdtemp(prefix="cc-outside-py-")
+        self.addCleanup(shutil.rmtree, base, True)
+        store = os.path.join(base, "a", "store")
+        absolute = os.path.join(base, "absolute-x")
+        client = self.client(f"event_secret={SECRET}&store={urllib.parse.quote('dir:' + store, safe='')}"
+                             "&event_url=http%3A%2F%2F127.0.0.1%3A9%2Fcb", key="test-py-ids")
+        # A well-formed id signed the same way attaches: the signature is not what refuses.
+        h = c_void_p()
+        self.assertEqual(lib.cc_call_attach(client, signed_reference("poketalk", "test-py-ids", "test-py-ids", "0123456789abcdef012").encode(),
+                                            byref(h)), OK, last_error())
+        lib.cc_call_free(h)
+        for forged in ("../x", "../../x", absolute):
+            h = c_void_p()
+            self.assertEqual(lib.cc_call_attach(client, signed_reference("poketalk", "test-py-ids", "test-py-ids", forged).encode(), byref(h)),
+                             INVALID_ARGUMENT, forged)
+            self.assertIn("call id", last_error())
+            self.assertFalse(h.value)
+            for status in ("7", "8"):
+                self.assertEqual(ingest(client, genuine_event(forged, status)), (INVALID_ARGUMENT, 400), forged)
+                self.assertIn("not a call id", last_error())
+        # The same event for a placed call's id is taken.
+        call = self.start(client)
+        self.assertEqual(ingest(client, genuine_event(call_id(call), "7")), (OK, 200))
+        self.assertEqual(poll(call).state, CONNECTED)
+        lib.cc_call_free(call)
+        made = sorted(os.path.join(d, f) for d in (base, os.path.join(base, "a")) for f in os.listdir(d))
+        self.assertEqual(made, [os.path.join(base, "a"), store])
+        self.assertEqual(len(os.listdir(store)), 1, os.listdir(store))
+        self.assertFalse(os.path.exists(absolute))
+
     def test_each_event_status_is_its_state_status_5_ringing_b(self):
         client = self.manual()
         call = self.start(client)
@@ -159,6 +217,7 @@ class PokeTalk(unittest.TestCase):
         q = event_query(call, "7")
         pad = lambda total: f"{q}&pad={'x' * (total - len(q) - len('&pad='))}"  # noqa: E731
         self.assertEqual(ingest(client, pad(4097)), (INVALID_ARGUMENT, 400))
+        self.assertIn("longer than 4096 bytes", last_error())  # refused for its length, nothing else
         self.assertEqual(poll(call).state, INITIATING)
         self.assertEqual(ingest(client, pad(4096)), (OK, 200))
         self.assertEqual(poll(call).state, CONNECTED)
@@ -196,6 +255,21 @@ class PokeTalk(unittest.TestCase):
         stats = sim_stats()["poketalk"]
         self.assertEqual((stats["last_from"], stats["last_to"]), ("491711234567", "49301234567"))
         lib.cc_call_free(call)
+
+    def test_events_before_the_start_returns_keep_their_reason(self):
+        """The reply to the start is held back while the call's events go out: they wait
+        in the early buffer, and the call read after the start keeps each end's reason
+        (a normal end NONE, a failed B leg UNKNOWN with its leg)."""
+        sim_get("/_sim/poketalk/settings?reply_delay_ms=1500")
+        self.addCleanup(sim_get, "/_sim/poketalk/settings?reply_delay_ms=0")
+        client = self.listening()
+        for b, want in (("030 1234567", (ENDED, REASON_NONE, 0, b"8")),
+                        ("030 1234486", (FAILED, REASON_UNKNOWN, LEG_B, b"6"))):
+            call = self.start(client, b)
+            _, st = follow(call)
+            self.assertEqual((st.state, st.reason, st.failed_leg, st.raw_status), want, b)
+            self.assertEqual(sent(call)[-1], want[3].decode() + ":200")
+            lib.cc_call_free(call)
 
     def test_failed_leg(self):
         call = self.start(self.listening(), "030 1234486")
@@ -296,8 +370,22 @@ class PokeTalk(unittest.TestCase):
             seen, st = follow(call)
             self.assertEqual(st.state, ENDED, seen)
             self.assertEqual(seen, sorted(seen))
-            self.assertEqual(st.duration_s, 20)
+            self.assertEqual((st.duration_s, st.reason), (20, REASON_NONE))
             self.assertEqual(sent(call), ["1:200", "3:200", "5:200", "7:200", "8:200"])
+            # A later request reads the end with its reason: a call that simply ended is
+            # not CANCELLED.
+            later = self.client(portal_extra)
+            st = poll(self.attach(later, call))
+            self.assertEqual((st.state, st.reason, st.duration_s), (ENDED, REASON_NONE, 20))
+            lib.cc_call_free(call)
+
+            # A failed B leg keeps its reason and leg, in this process and the next.
+            call = self.start(portal, "030 1234486")
+            _, st = follow(call)
+            want = (FAILED, REASON_UNKNOWN, LEG_B, b"6")
+            self.assertEqual((st.state, st.reason, st.failed_leg, st.raw_status), want)
+            st = poll(self.attach(self.client(portal_extra), call))
+            self.assertEqual((st.state, st.reason, st.failed_leg, st.raw_status), want)
             lib.cc_call_free(call)
 
             # Hang-up asked here reaches the receiver process, which answers 412.
@@ -318,6 +406,9 @@ class PokeTalk(unittest.TestCase):
             _, st = follow(again)
             self.assertEqual((st.state, st.reason), (ENDED, CANCELLED))
             self.assertIn("7:412", sent(again))
+            # A request that neither asked for the end nor took an event reads CANCELLED.
+            st = poll(self.attach(self.client(portal_extra), again))
+            self.assertEqual((st.state, st.reason), (ENDED, CANCELLED))
             lib.cc_call_free(again)
 
             # A forged final (with the call's genuine token) taken in this process: the

@@ -11,8 +11,8 @@ import urllib.request
 from ctypes import byref, c_size_t, c_void_p
 
 from ccffi import (AUTH, A_ANSWERED, CONNECTED, CallOptions, CallStatus, ENDED, FAILED, INVALID_ARGUMENT,
-                   INVALID_NUMBER, OK, RINGING_A, RINGING_B, STATUS_LIVE, last_error, lib, new_client, sim_dsn,
-                   sim_port, take_string)
+                   INVALID_NUMBER, OK, OUTCOME_UNKNOWN, PROTOCOL, PROVIDER, RINGING_A, RINGING_B, STATUS_LIVE,
+                   last_error, lib, new_client, signed_reference, sim_dsn, sim_port, sim_stats, take_string)
 
 CAP_CALLBACK, CAP_LIVE_STATUS, CAP_HANGUP, CAP_RING_GROUP, CAP_CALLER_ID = 1, 2, 4, 64, 128
 CAP_IDEMPOTENT_START, CAP_MAX_DURATION, CAP_WAIT_FOR_PICKUP, CAP_CALL_FLAGS = 512, 1024, 2048, 16384
@@ -35,6 +35,17 @@ def sim_get(path):
 
 def control(action):
     assert sim_get(f"/_sim/voipnow/{action}") == "ok", action
+
+
+def arm(query):
+    """Arms a simulator fault (sim/src/faults.rs) for the next matching requests."""
+    assert json.loads(sim_get(f"/_sim/fault?{query}"))["armed"] > 0, query
+
+
+def faults():
+    """How many faults are still armed and how many have fired, simulator-wide."""
+    f = sim_stats()["_faults"]
+    return f["armed"], f["fired"]
 
 
 def counters(app):
@@ -67,6 +78,10 @@ def reference(call_id_text):
 
 
 class VoipNow(unittest.TestCase):
+    def setUp(self):
+        # The tests that arm faults count them simulator-wide: none is left from before.
+        sim_get("/_sim/fault/clear")
+
     def start(self, client, a, b="030 1234567", opts=None):
         call = c_void_p()
         r = lib.cc_start_call(client, a.encode(), b.encode(), byref(opts) if opts else None, byref(call))
@@ -148,6 +163,19 @@ class VoipNow(unittest.TestCase):
             h = c_void_p()
             self.assertEqual(lib.cc_call_attach(client, reference(forged).encode(), byref(h)), INVALID_ARGUMENT)
             self.assertIn("unsigned", last_error())
+            self.assertFalse(h.value)
+        # Signed by the account itself, so that the id is what is checked: an id that
+        # would make the DELETE address the whole extension, or leave its path segment,
+        # is refused at attach; a well-formed one attaches.
+        h = c_void_p()
+        good = signed_reference("voipnow", app, f"secret-{app}", "c3e92a04ff422a7a0b9f")
+        self.assertEqual(lib.cc_call_attach(client, good.encode(), byref(h)), OK, last_error())
+        lib.cc_call_free(h)
+        for forged in (" ", ".", "..", "", "../210"):
+            h = c_void_p()
+            ref = signed_reference("voipnow", app, f"secret-{app}", forged)
+            self.assertEqual(lib.cc_call_attach(client, ref.encode(), byref(h)), INVALID_ARGUMENT, repr(forged))
+            self.assertIn("call id", last_error())
             self.assertFalse(h.value)
         self.assertEqual(lib.cc_hangup(other), OK)
         n = counters(app)
@@ -242,6 +270,95 @@ class VoipNow(unittest.TestCase):
         self.assertNotIn(token, last_error())
         lib.cc_call_free(call)
         lib.cc_client_free(own)
+
+    def test_a_lost_start_is_sent_at_most_three_times(self):
+        """A start that never reached the carrier is looked for among the live calls, then
+        sent again: placed once when a repeat arrives; after three lost attempts the host
+        hears OUTCOME_UNKNOWN, and nothing was placed twice."""
+        app = app_name("lost")
+        client = voipnow_client(app)
+        r, call = self.start(client, "0171 1234567")  # the token, so that faults hit the start
+        self.assertEqual((r, lib.cc_hangup(call)), (OK, OK))
+        lib.cc_call_free(call)
+        arm("kind=reset_before&path=/simple&count=1&ms=0")
+        r, call = self.start(client, "0171 1234567")
+        self.assertEqual(r, OK, last_error())
+        self.assertEqual(faults()[0], 0)
+        n = counters(app)
+        self.assertEqual((n["calls_placed"], n["nonce_reuses"], n["duplicate_starts"]), (2, 0, 0))
+        self.assertEqual(lib.cc_hangup(call), OK)
+        lib.cc_call_free(call)
+        # Four armed: the library sends three attempts and leaves the fourth.
+        _, fired = faults()
+        arm("kind=reset_before&path=/simple&count=4&ms=0")
+        r, call = self.start(client, "0171 1234567")
+        self.assertEqual(r, OUTCOME_UNKNOWN)
+        self.assertIn("after 3 attempt(s)", last_error())
+        self.assertFalse(call.value)
+        armed, fired_now = faults()
+        self.assertEqual((armed, fired_now - fired), (1, 3))
+        sim_get("/_sim/fault/clear")
+        self.assertEqual(counters(app)["calls_placed"], 2)
+        lib.cc_client_free(client)
+
+    def test_pc_nonce_invalid_on_a_repeat_is_outcome_unknown(self):
+        """The repeat of a lost start refused for its nonce: the first attempt may have
+        placed the call, so the host hears OUTCOME_UNKNOWN (on a first attempt the same
+        code is INVALID_ARGUMENT, test_every_documented_400_code)."""
+        app = app_name("nonce")
+        client = voipnow_client(app)
+        r, call = self.start(client, "0171 1234567")
+        self.assertEqual((r, lib.cc_hangup(call)), (OK, OK))
+        lib.cc_call_free(call)
+        arm("kind=reset_before&path=/simple&count=1&ms=0")
+        control(f"fail-next-start?client={app}&code=pc_nonce_invalid")
+        r, call = self.start(client, "0171 1234567")
+        self.assertEqual(r, OUTCOME_UNKNOWN, last_error())
+        self.assertEqual(lib.cc_last_error_carrier_code(), b"pc_nonce_invalid")
+        self.assertIn("repeated call start", last_error())
+        self.assertEqual(faults()[0], 0)
+        self.assertEqual(counters(app)["calls_placed"], 1)
+        lib.cc_client_free(client)
+
+    def test_a_start_answered_204_is_outcome_unknown_and_not_repeated(self):
+        app = app_name("204")
+        client = voipnow_client(app)
+        arm("kind=reply&status=204&path=/simple&count=2&type=application/json")
+        r, call = self.start(client, "0171 1234567")
+        self.assertEqual(r, OUTCOME_UNKNOWN)
+        self.assertIn("HTTP 204", last_error())
+        self.assertEqual(faults()[0], 1, "sent once: a repeat would have met the second 204")
+        sim_get("/_sim/fault/clear")
+        self.assertEqual(counters(app)["calls_placed"], 0)
+        lib.cc_client_free(client)
+
+    def test_call_record_lookup_errors_are_errors_not_ends(self):
+        """A call gone from the live list is settled from its call record; a lookup that
+        fails is an error of that poll, never an end (FAILED would invite a second call).
+        The next lookup that works settles it."""
+        app = app_name("cdrerr")
+        client = voipnow_client(app)
+        r, call = self.start(client, "0171 1234567")
+        self.assertEqual(r, OK, last_error())
+        self.assertEqual(self.held_at(call, "connected").state, CONNECTED)
+        self.release(call)
+        deadline = time.time() + 10
+        while sim_call(call)["stage"] != "ended":
+            self.assertLess(time.time(), deadline, sim_call(call))
+            time.sleep(0.01)
+        st = CallStatus()
+        for query, result in (("status=500&type=text/plain&body=oops", PROVIDER),
+                              ("status=503&type=text/plain&body=busy", PROVIDER),
+                              ("status=401&body=%7B%22error%22%3A%22invalid_token%22%7D", AUTH),
+                              ("status=200&type=text/html&body=%3Chtml%3Emaintenance%3C%2Fhtml%3E", PROTOCOL)):
+            arm(f"kind=reply&path=/uapi/cdr/&count=10&{query}")
+            self.assertEqual(lib.cc_poll_status(call, byref(st)), result, query)
+            sim_get("/_sim/fault/clear")
+        self.assertEqual(lib.cc_poll_status(call, byref(st)), OK, last_error())
+        self.assertEqual((st.state, st.reason, st.raw_status), (ENDED, REASON_NONE, b"disposition:0"))
+        self.assertEqual(counters(app)["calls_placed"], 1)
+        lib.cc_call_free(call)
+        lib.cc_client_free(client)
 
     def test_z_no_handle_leaks(self):
         clients, calls = c_size_t(), c_size_t()
