@@ -72,6 +72,9 @@ pub fn is_country_code(code: u16) -> bool {
 /// before the fork, the workers share the loaded data instead of each loading its own.
 pub fn warm_up(country: Option<u16>) -> Result<()> {
     let db = &*phonenumber::metadata::DATABASE;
+    // Every region decoded now (the built-in database decodes a region when it is first
+    // asked for, vendor/phonenumber): forked workers share them.
+    for _region in db.iter() {}
     let Some(code) = country else {
         return Ok(());
     };

@@ -103,8 +103,7 @@ impl<'n, 'd, 'f> fmt::Display for Formatter<'n, 'd, 'f> {
 
         // If the country code is invalid, return an error.
         let meta = db
-            .by_code(&self.number.country().code())
-            .and_then(|m| m.into_iter().next())
+            .first_by_code(self.number.country().code())
             .ok_or(fmt::Error)?;
 
         let national = self.number.national().to_string();
