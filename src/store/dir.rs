@@ -356,6 +356,39 @@ mod tests {
     }
 
     #[test]
+    fn a_record_of_several_kilobytes_is_read_back() {
+        // Carrier data up to its cap in many names: a record file of about 5 KiB, well
+        // within the 64 KiB read.
+        let d = tempdir("big");
+        let s = DirStore::open(d.to_str().unwrap(), false, "p").unwrap();
+        let mut u = Update::observation(Observation::state(CallState::RingingA), 1);
+        u.create = true;
+        u.data = (0..16)
+            .map(|i| {
+                (
+                    format!("key_{}", (b'a' + i) as char),
+                    "v".repeat(super::super::MAX_DATA),
+                )
+            })
+            .collect();
+        s.merge("abc", &u).unwrap().unwrap();
+        let len = fs::metadata(s.file_of("abc").unwrap()).unwrap().len();
+        assert!(len > 4096, "{len}");
+        let rec = s.load("abc").unwrap().unwrap();
+        assert_eq!(rec.data.len(), 16);
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn temporary_names_are_marked_and_never_repeat() {
+        // `purge` knows a dead writer's leftovers by the mark.
+        let a = random_name();
+        let b = random_name();
+        assert!(a.starts_with(".tmp-") && b.starts_with(".tmp-"), "{a} {b}");
+        assert_ne!(a, b);
+    }
+
+    #[test]
     fn one_file_per_call_private_and_flat() {
         let d = tempdir("flat");
         let s = DirStore::open(d.to_str().unwrap(), false, "0123456789abcdef").unwrap();
