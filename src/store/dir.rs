@@ -380,6 +380,35 @@ mod tests {
     }
 
     #[test]
+    fn a_symbolic_link_in_place_of_a_record_is_never_followed() {
+        // Someone who can write in the directory links a call's record to another file
+        // (here a valid record elsewhere): the store refuses to read through it.
+        let d = tempdir("link");
+        let s = DirStore::open(d.to_str().unwrap(), false, "p").unwrap();
+        let mut u = Update::observation(Observation::state(CallState::Connected), 1);
+        u.create = true;
+        s.merge("real", &u).unwrap().unwrap();
+        let elsewhere = d.join("elsewhere.json");
+        fs::rename(s.file_of("real").unwrap(), &elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, s.file_of("abc").unwrap()).unwrap();
+        let e = s.load("abc").unwrap_err();
+        assert!(e.message().contains("cannot read"), "{}", e.message());
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_store_whose_directory_is_gone_says_so() {
+        // Removed under a running host: an error at once, not a retry without end.
+        let d = tempdir("gone");
+        let s = DirStore::open(d.to_str().unwrap(), false, "p").unwrap();
+        fs::remove_dir_all(&d).unwrap();
+        let mut u = Update::observation(Observation::state(CallState::RingingA), 1);
+        u.create = true;
+        assert!(s.merge("abc", &u).is_err());
+        assert!(s.load("abc").unwrap().is_none());
+    }
+
+    #[test]
     fn temporary_names_are_marked_and_never_repeat() {
         // `purge` knows a dead writer's leftovers by the mark.
         let a = random_name();
