@@ -72,6 +72,9 @@ pub fn is_country_code(code: u16) -> bool {
 /// before the fork, the workers share the loaded data instead of each loading its own.
 pub fn warm_up(country: Option<u16>) -> Result<()> {
     let db = &*phonenumber::metadata::DATABASE;
+    // Every region decoded now (the built-in database decodes a region when it is first
+    // asked for, vendor/phonenumber): forked workers share them.
+    for _region in db.iter() {}
     let Some(code) = country else {
         return Ok(());
     };
@@ -81,7 +84,10 @@ pub fn warm_up(country: Option<u16>) -> Result<()> {
         )));
     }
     for meta in db.by_code(&code).unwrap_or_default() {
-        // Every pattern of the country, compiled (in the metadata's regex cache).
+        // Every pattern of the country, compiled in the form the library uses it (each
+        // kept with its metadata entry, vendor/phonenumber): the validation patterns
+        // (the number types' and the leading digits) as start matchers, the others as
+        // regexes.
         let d = meta.descriptors();
         let descriptors = [
             Some(d.general()),
@@ -101,21 +107,22 @@ pub fn warm_up(country: Option<u16>) -> Result<()> {
             d.carrier(),
             d.no_international(),
         ];
-        let patterns = descriptors
+        let formats = || meta.formats().iter().chain(meta.international_formats());
+        let matchers = descriptors
             .into_iter()
             .flatten()
             .map(|desc| desc.national_number())
-            .chain(meta.international_prefix())
-            .chain(meta.national_prefix_for_parsing())
             .chain(meta.leading_digits())
-            .chain(
-                meta.formats()
-                    .iter()
-                    .chain(meta.international_formats())
-                    .flat_map(|f| std::iter::once(f.pattern()).chain(f.leading_digits())),
-            );
-        for pattern in patterns {
-            pattern.is_match("");
+            .chain(formats().flat_map(|f| f.leading_digits()));
+        for pattern in matchers {
+            pattern.matches_start("");
+        }
+        let regexes = formats()
+            .map(|f| f.pattern())
+            .chain(meta.international_prefix())
+            .chain(meta.national_prefix_for_parsing());
+        for pattern in regexes {
+            pattern.regex();
         }
         // And the searches of a national and an international number of each kind.
         for desc in [d.fixed_line(), d.mobile()].into_iter().flatten() {
@@ -314,6 +321,251 @@ mod tests {
         );
         assert_eq!(parse("0171 1234567", Some(49)).unwrap().country_code(), 49);
     }
+
+    /// Numbers of each type of a few countries (the metadata's example numbers), typed
+    /// nationally and internationally, with their near misses: which are read, as what,
+    /// of which type, and how phonenumber formats them. These go through every number
+    /// type's pattern, the national prefixes and the formats, and pin what the patched
+    /// phonenumber (vendor/, PATCHES.md) must keep answering.
+    #[test]
+    fn each_type_of_number_reads_and_formats_as_before() {
+        let cases: &[(u16, &str, &str)] = &[
+            (49, "0", "30123456"),
+            (49, "0", "15123456789"),
+            (49, "0", "16412345"),
+            (49, "0", "8001234567890"),
+            (49, "0", "9001234567"),
+            (49, "0", "18012345"),
+            (49, "0", "70012345678"),
+            (49, "0", "18500123456"),
+            (49, "0", "177991234567"),
+            (1, "1", "2015550123"),
+            (1, "1", "8002345678"),
+            (1, "1", "9002345678"),
+            (1, "1", "5002345678"),
+            (44, "0", "1212345678"),
+            (44, "0", "7400123456"),
+            (44, "0", "7640123456"),
+            (44, "0", "5612345678"),
+            (972, "0", "21234567"),
+            (972, "0", "502345678"),
+            (972, "0", "1700123456"),
+            (33, "0", "612345678"),
+            (33, "0", "884012345"),
+            (54, "0", "1123456789"),
+            (54, "0", "8101234567"),
+            (39, "", "0212345678"),
+            (39, "", "3123456789"),
+            (39, "", "1781234567"),
+        ];
+        for &(code, prefix, national) in cases {
+            let e164 = format!("+{code}{national}");
+            for typed in [format!("{prefix}{national}"), e164.clone()] {
+                let n = parse(&typed, Some(code)).unwrap_or_else(|e| panic!("{typed}: {e:?}"));
+                assert_eq!(n.e164(), e164, "{typed}");
+            }
+        }
+        // The type of each, its formats (national and international groupings) and its
+        // near misses (a digit more, a digit fewer, another last digit): as the
+        // unpatched crate answered.
+        let mut seen = String::new();
+        for &(code, _, national) in cases {
+            let e164 = format!("+{code}{national}");
+            let last = e164.chars().last().unwrap();
+            let other = char::from(b'0' + (last as u8 - b'0' + 5) % 10);
+            let nears = [
+                format!("{e164}0"),
+                e164[..e164.len() - 1].to_string(),
+                format!("{}{other}", &e164[..e164.len() - 1]),
+            ];
+            let outcome = |t: &str| match parse(t, None) {
+                Ok(n) => n.e164(),
+                Err(_) => "refused".to_string(),
+            };
+            let p = phonenumber::parse(None, &e164).unwrap();
+            let format = |mode| p.format().mode(mode).to_string();
+            seen.push_str(&format!(
+                "{:?} | {} | {} | {} | {} | {} | {}\n",
+                p.number_type(&phonenumber::metadata::DATABASE),
+                format(phonenumber::Mode::National),
+                format(phonenumber::Mode::International),
+                format(phonenumber::Mode::Rfc3966),
+                outcome(&nears[0]),
+                outcome(&nears[1]),
+                outcome(&nears[2]),
+            ));
+        }
+        assert_eq!(seen, NUMBERS_AS_BEFORE, "seen:\n{seen}");
+    }
+
+    /// What `each_type_of_number_reads_and_formats_as_before` saw with phonenumber 0.3.10
+    /// before the patches of PATCHES.md (regex-cache, Unicode mode): the type, the
+    /// national, international and RFC 3966 forms, then a digit more, a digit fewer and
+    /// another last digit.
+    const NUMBERS_AS_BEFORE: &str = "\
+        FixedLine | 030 123456 | +49 30 123456 | tel:+49-30-123456 | +49301234560 | +493012345 | +4930123451\n\
+        Mobile | 01512 3456789 | +49 1512 3456789 | tel:+49-1512-3456789 | refused | refused | +4915123456784\n\
+        Pager | 16412345 | +49 16412345 | tel:+49-16412345 | +49164123450 | +491641234 | +4916412340\n\
+        TollFree | 0800 1234567890 | +49 800 1234567890 | tel:+49-800-1234567890 | +4980012345678900 | +49800123456789 | +498001234567895\n\
+        PremiumRate | 0900 1 234567 | +49 900 1 234567 | tel:+49-900-1-234567 | +4990012345670 | refused | +499001234562\n\
+        SharedCost | 0180 1 2345 | +49 180 1 2345 | tel:+49-180-1-2345 | +49180123450 | refused | +4918012340\n\
+        PersonalNumber | 0700 1234 5678 | +49 700 1234 5678 | tel:+49-700-1234-5678 | refused | refused | +4970012345673\n\
+        Uan | 018500 123456 | +49 18500 123456 | tel:+49-18500-123456 | +49185001234560 | refused | +4918500123451\n\
+        Voicemail | 0177 99 1234567 | +49 177 99 1234567 | tel:+49-177-99-1234567 | +491779912345670 | +4917799123456 | +49177991234562\n\
+        FixedLineOrMobile | (201) 555-0123 | +1 201-555-0123 | tel:+1-201-555-0123 | refused | refused | +12015550128\n\
+        TollFree | (800) 234-5678 | +1 800-234-5678 | tel:+1-800-234-5678 | refused | refused | +18002345673\n\
+        PremiumRate | (900) 234-5678 | +1 900-234-5678 | tel:+1-900-234-5678 | refused | refused | +19002345673\n\
+        PersonalNumber | (500) 234-5678 | +1 500-234-5678 | tel:+1-500-234-5678 | refused | refused | +15002345673\n\
+        FixedLine | 0121 234 5678 | +44 121 234 5678 | tel:+44-121-234-5678 | refused | refused | +441212345673\n\
+        Mobile | 07400 123456 | +44 7400 123456 | tel:+44-7400-123456 | refused | refused | +447400123451\n\
+        Pager | 076 4012 3456 | +44 76 4012 3456 | tel:+44-76-4012-3456 | refused | refused | +447640123451\n\
+        Voip | 056 1234 5678 | +44 56 1234 5678 | tel:+44-56-1234-5678 | refused | refused | +445612345673\n\
+        FixedLine | 02-123-4567 | +972 2-123-4567 | tel:+972-2-123-4567 | refused | refused | +97221234562\n\
+        Mobile | 050-234-5678 | +972 50-234-5678 | tel:+972-50-234-5678 | refused | refused | +972502345673\n\
+        SharedCost | 1-700-123-456 | +972 1-700-123-456 | tel:+972-1-700-123-456 | refused | refused | +9721700123451\n\
+        Mobile | 06 12 34 56 78 | +33 6 12 34 56 78 | tel:+33-6-12-34-56-78 | refused | refused | +33612345673\n\
+        SharedCost | 0 884 01 23 45 | +33 884 01 23 45 | tel:+33-884-01-23-45 | refused | refused | +33884012340\n\
+        FixedLine | 011 2345-6789 | +54 11 2345-6789 | tel:+54-11-2345-6789 | refused | refused | +541123456784\n\
+        Uan | 0810-123-4567 | +54 810-123-4567 | tel:+54-810-123-4567 | refused | refused | +548101234562\n\
+        Unknown | 02 1234 5678 | +39 02 1234 5678 | tel:+39-02-1234-5678 | +3902123456780 | +39021234567 | +390212345673\n\
+        Mobile | 312 345 6789 | +39 312 345 6789 | tel:+39-312-345-6789 | refused | refused | +393123456784\n\
+        PersonalNumber | 178 123 4567 | +39 178 123 4567 | tel:+39-178-123-4567 | refused | refused | +391781234562\n\
+    ";
+
+    /// The characters phonenumber's viability check accepts, over all of Unicode: as
+    /// phonenumber 0.3.10 lists them (`parser/helper.rs`: `punctuation`, `digit`,
+    /// `alpha`, `plus`, `star`, each a `one_of` list), which the patched crate tests with
+    /// predicates instead (vendor/phonenumber, PATCHES.md).
+    #[test]
+    fn viable_numbers_take_the_same_characters_as_before() {
+        const PUNCTUATION: &str = "-x\u{2010}\u{2011}\u{2012}\u{2013}\u{2014}\u{2015}\u{2212}\u{30FC}\u{FF0D}-\u{FF0F} \u{00A0}\u{00AD}\u{200B}\u{2060}\u{3000}()\u{FF08}\u{FF09}\u{FF3B}\u{FF3D}.[]/~\u{2053}\u{223C}\u{FF5E}";
+        let punctuation = |c: char| PUNCTUATION.contains(c) || c == '*';
+        let mut accepted = 0;
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            // Between digits, after three: punctuation, `*`, a digit or a letter.
+            let inside = punctuation(c) || c.is_ascii_alphanumeric();
+            assert_eq!(phonenumber::is_viable(format!("123{c}4")), inside, "{c:?}");
+            // First: a plus sign, punctuation, `*` or a digit.
+            let first = punctuation(c) || c.is_ascii_digit() || c == '+' || c == '\u{FF0B}';
+            assert_eq!(phonenumber::is_viable(format!("{c}123")), first, "{c:?}");
+            accepted += usize::from(inside);
+        }
+        // The 62 ASCII letters and digits, 31 punctuation characters besides `x`, `*`.
+        assert_eq!(accepted, 62 + 31 + 1);
+    }
+
+    /// How phonenumber reads typed forms around the number itself (leading and
+    /// trailing characters, a second number, extensions, other digits than ASCII): each
+    /// of these goes through the regexes the patched crate now skips when their answer
+    /// is known (vendor/phonenumber, PATCHES.md), or through the regexes themselves.
+    #[test]
+    fn typed_forms_read_as_before() {
+        let typed = [
+            "+49 30 123456",
+            "030 123456",
+            "030/123456",
+            "(030) 123456)",
+            "030 123456 !",
+            "030 123456 #",
+            "abc 030 123456",
+            "*030 123456",
+            "030 123456 ext. 12",
+            "030 123456 ext 12",
+            "030 123456 x12",
+            "030 123456;ext=12",
+            "030 123456 - 12#",
+            "030 123456 / x 17",
+            "030 123456 \\ x17",
+            "+1 650 253 0000 extn. 4567",
+            "+1 650 253 0000 X4567",
+            "+1 650 253 0000 anexo 4567",
+            "tel:+49-30-123456",
+            "tel:+49-30-123456;ext=7",
+            "\u{FF10}\u{FF13}\u{FF10} \u{FF11}\u{FF12}\u{FF13}\u{FF14}\u{FF15}\u{FF16}",
+            "\u{FF0B}49 30 123456",
+            "\u{0660}\u{0663}\u{0660}\u{0661}\u{0662}\u{0663}\u{0664}\u{0665}\u{0666}",
+            "0049 30 123456",
+            "0800-FLOWERS",
+            "030 1234 56x",
+            "030 123456,",
+            "030 123456.",
+            "",
+            "x",
+        ];
+        let mut seen = String::new();
+        for t in typed {
+            for country in [Some(phonenumber::country::DE), None] {
+                seen.push_str(&format!("{:?}\n", phonenumber::parse(country, t)));
+            }
+        }
+        assert_eq!(seen, TYPED_AS_BEFORE, "seen:\n{seen}");
+    }
+
+    /// What `typed_forms_read_as_before` saw with phonenumber 0.3.10 before the
+    /// patches of PATCHES.md: each text read with Germany as the default country, then
+    /// without one.
+    const TYPED_AS_BEFORE: &str = "\
+        Ok(PhoneNumber { code: Code { value: 49, source: Plus }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Plus }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: Some(Extension(\"\")), carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: Some(Extension(\"12\")), carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: Some(Extension(\"12\")), carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: Some(Extension(\"12\")), carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Err(NoNumber)\n\
+        Err(NoNumber)\n\
+        Err(NoNumber)\n\
+        Err(NoNumber)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 1, source: Plus }, national: NationalNumber { value: 6502530000 }, extension: Some(Extension(\"4567\")), carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 1, source: Plus }, national: NationalNumber { value: 6502530000 }, extension: Some(Extension(\"4567\")), carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 1, source: Plus }, national: NationalNumber { value: 6502530000 }, extension: Some(Extension(\"4567\")), carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 1, source: Plus }, national: NationalNumber { value: 6502530000 }, extension: Some(Extension(\"4567\")), carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 1, source: Plus }, national: NationalNumber { value: 6502530000 }, extension: Some(Extension(\"4567\")), carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 1, source: Plus }, national: NationalNumber { value: 6502530000 }, extension: Some(Extension(\"4567\")), carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Plus }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Plus }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Plus }, national: NationalNumber { value: 30123456 }, extension: Some(Extension(\"7\")), carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Plus }, national: NationalNumber { value: 30123456 }, extension: Some(Extension(\"7\")), carrier: None })\n\
+        Err(NoNumber)\n\
+        Err(NoNumber)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Plus }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Plus }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(NoNumber)\n\
+        Err(NoNumber)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Idd }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 8003569377 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: Some(Extension(\"\")), carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Ok(PhoneNumber { code: Code { value: 49, source: Default }, national: NationalNumber { value: 30123456 }, extension: None, carrier: None })\n\
+        Err(InvalidCountryCode)\n\
+        Err(NoNumber)\n\
+        Err(NoNumber)\n\
+        Err(NoNumber)\n\
+        Err(NoNumber)\n\
+    ";
 
     #[test]
     fn lists() {

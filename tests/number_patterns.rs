@@ -2,18 +2,21 @@
 //! is loaded without checking its patterns (vendor/phonenumber, PATCHES.md): this is the
 //! check, once in CI instead of in every process at its first number. A pattern that
 //! does not compile fails here, not at a customer's first call to that country.
+//!
+//! Each pattern is compiled by `Pattern::check`, which builds both forms the library
+//! uses (the regex and the start matcher, in the same functions as a first use does).
 
-use phonenumber::metadata::{Descriptor, DATABASE};
+use phonenumber::metadata::{Descriptor, Pattern, DATABASE};
 
 #[test]
 fn every_pattern_of_the_metadata_compiles() {
-    let mut patterns: Vec<(String, &'static str, String)> = Vec::new();
+    let mut patterns: Vec<(String, &'static str, &Pattern)> = Vec::new();
     // By calling code (at most three digits): `DATABASE.iter()` goes by region and has
     // the non-geographic codes (all region "001") only once.
     for meta in (0..1000u16).flat_map(|c| DATABASE.by_code(&c).unwrap_or_default()) {
         let id = meta.id().to_string();
-        let mut add = |what: &'static str, source: &str| {
-            patterns.push((id.clone(), what, source.to_string()))
+        let mut add = |what: &'static str, pattern: &'static Pattern| {
+            patterns.push((id.clone(), what, pattern))
         };
         let d = meta.descriptors();
         let descriptors: [(&'static str, Option<&Descriptor>); 16] = [
@@ -36,7 +39,7 @@ fn every_pattern_of_the_metadata_compiles() {
         ];
         for (what, desc) in descriptors {
             if let Some(desc) = desc {
-                add(what, desc.national_number().as_str());
+                add(what, desc.national_number());
             }
         }
         for (what, re) in [
@@ -48,13 +51,13 @@ fn every_pattern_of_the_metadata_compiles() {
             ("leadingDigits", meta.leading_digits()),
         ] {
             if let Some(re) = re {
-                add(what, re.as_str());
+                add(what, re);
             }
         }
         for format in meta.formats().iter().chain(meta.international_formats()) {
-            add("numberFormat pattern", format.pattern().as_str());
+            add("numberFormat pattern", format.pattern());
             for re in format.leading_digits() {
-                add("numberFormat leadingDigits", re.as_str());
+                add("numberFormat leadingDigits", re);
             }
         }
     }
@@ -63,12 +66,8 @@ fn every_pattern_of_the_metadata_compiles() {
     // Many countries share patterns: each distinct one is compiled once.
     let mut seen = std::collections::HashSet::new();
     let mut bad = Vec::new();
-    for (id, what, source) in patterns.iter().filter(|p| seen.insert(p.2.clone())) {
-        // The options phonenumber compiles them with (vendor/phonenumber, database.rs).
-        if let Err(e) = regex::RegexBuilder::new(source)
-            .ignore_whitespace(true)
-            .build()
-        {
+    for (id, what, pattern) in patterns.iter().filter(|p| seen.insert(p.2.as_str())) {
+        if let Err(e) = pattern.check() {
             bad.push(format!("{id} {what}: {e}"));
         }
     }
@@ -76,5 +75,188 @@ fn every_pattern_of_the_metadata_compiles() {
         bad.is_empty(),
         "patterns that do not compile:\n{}",
         bad.join("\n")
+    );
+}
+
+/// The texts a country's patterns are tried on here: the example number of each of its
+/// number types, and variants of each that are near misses (a digit fewer or more,
+/// another first or last digit, the national prefix or an international one in front).
+fn candidates(meta: &phonenumber::Metadata) -> Vec<String> {
+    let d = meta.descriptors();
+    let examples: Vec<&str> = [
+        Some(d.general()),
+        d.fixed_line(),
+        d.mobile(),
+        d.toll_free(),
+        d.premium_rate(),
+        d.shared_cost(),
+        d.personal_number(),
+        d.voip(),
+        d.pager(),
+        d.uan(),
+        d.emergency(),
+        d.voicemail(),
+        d.short_code(),
+        d.standard_rate(),
+        d.carrier(),
+        d.no_international(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|desc| desc.example())
+    .collect();
+    let bump = |c: char| char::from(b'0' + (c as u8 - b'0' + 1) % 10);
+    let mut out = Vec::new();
+    for e in examples {
+        if e.is_empty() || !e.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let (first, last) = (e.chars().next().unwrap(), e.chars().last().unwrap());
+        out.push(e.to_string());
+        out.push(e[..e.len() - 1].to_string());
+        out.push(format!("{e}0"));
+        out.push(format!("{e}9"));
+        out.push(format!("{}{}", bump(first), &e[1..]));
+        out.push(format!("{}{}", &e[..e.len() - 1], bump(last)));
+        out.push(e.chars().take(3).collect());
+        for prefix in [
+            meta.national_prefix(),
+            meta.preferred_international_prefix(),
+            Some("00"),
+            Some("011"),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            out.push(format!("{prefix}{e}"));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The vendored phonenumber compiles the metadata's patterns in ASCII mode (`\d` is
+/// `[0-9]`, as in libphonenumber's Java) and answers "does a match start here" with an
+/// anchored matcher; before, it compiled them in Unicode mode and searched for the
+/// leftmost match. On the digit strings it matches them against, both must give the
+/// same answers, spans and replacements: checked here for every pattern of every
+/// country on its example numbers and their near misses.
+#[test]
+fn compiled_patterns_read_numbers_as_before() {
+    let unicode = |p: &Pattern| {
+        regex::RegexBuilder::new(p.as_str())
+            .ignore_whitespace(true)
+            .build()
+            .unwrap()
+    };
+    let mut compared = 0usize;
+    let mut starts = 0usize;
+    let mut differ = Vec::new();
+    for meta in (0..1000u16).flat_map(|c| DATABASE.by_code(&c).unwrap_or_default()) {
+        let texts = candidates(meta);
+        let d = meta.descriptors();
+        let descriptors = [
+            Some(d.general()),
+            d.fixed_line(),
+            d.mobile(),
+            d.toll_free(),
+            d.premium_rate(),
+            d.shared_cost(),
+            d.personal_number(),
+            d.voip(),
+            d.pager(),
+            d.uan(),
+            d.emergency(),
+            d.voicemail(),
+            d.short_code(),
+            d.standard_rate(),
+            d.carrier(),
+            d.no_international(),
+        ];
+        // Validation: a match starting at the text's start, and the descriptor's check
+        // (possible lengths, then that).
+        let formats = || meta.formats().iter().chain(meta.international_formats());
+        let starters: Vec<&Pattern> = descriptors
+            .iter()
+            .flatten()
+            .map(|desc| desc.national_number())
+            .chain(meta.leading_digits())
+            .chain(formats().flat_map(|f| f.leading_digits()))
+            .collect();
+        for pattern in starters {
+            let old = unicode(pattern);
+            for t in &texts {
+                let before = old.find(t).map(|m| m.start() == 0).unwrap_or(false);
+                starts += usize::from(before);
+                compared += 1;
+                if pattern.matches_start(t) != before {
+                    differ.push(format!("{} {:?} on {t}", meta.id(), pattern.as_str()));
+                }
+            }
+        }
+        for desc in descriptors.iter().flatten() {
+            let old = unicode(desc.national_number());
+            for t in &texts {
+                let lengths = desc.possible_length();
+                let before = (lengths.is_empty() || lengths.contains(&(t.len() as u16)))
+                    && old.find(t).map(|m| m.start() == 0).unwrap_or(false);
+                if desc.is_match(t) != before {
+                    differ.push(format!(
+                        "{} descriptor {:?} on {t}",
+                        meta.id(),
+                        desc.national_number().as_str()
+                    ));
+                }
+            }
+        }
+        // Searches, captures and replacements: the formats, the international prefix and
+        // the national prefix for parsing.
+        let searched: Vec<(&Pattern, Option<&str>)> = formats()
+            .map(|f| (f.pattern(), Some(f.format())))
+            .chain(meta.international_prefix().map(|p| (p, None)))
+            .chain(
+                meta.national_prefix_for_parsing()
+                    .map(|p| (p, meta.national_prefix_transform_rule())),
+            )
+            .collect();
+        for (pattern, replacement) in searched {
+            let old = unicode(pattern);
+            for t in &texts {
+                compared += 1;
+                let span = |c: Option<regex::Captures>| {
+                    c.map(|c| c.iter().map(|m| m.map(|m| m.range())).collect::<Vec<_>>())
+                };
+                if span(pattern.captures(t)) != span(old.captures(t)) {
+                    differ.push(format!(
+                        "{} captures {:?} on {t}",
+                        meta.id(),
+                        pattern.as_str()
+                    ));
+                }
+                if let Some(r) = replacement {
+                    if pattern.replace(t, r) != old.replace(t, r) {
+                        differ.push(format!(
+                            "{} replace {:?} on {t}",
+                            meta.id(),
+                            pattern.as_str()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    // Enough texts that match, and enough that do not, for the comparison to mean
+    // something.
+    assert!(compared > 50_000, "only {compared} comparisons");
+    assert!(
+        starts > 5_000 && compared - starts > 5_000,
+        "{starts} of {compared} match"
+    );
+    assert!(
+        differ.is_empty(),
+        "{} differences:\n{}",
+        differ.len(),
+        differ.join("\n")
     );
 }

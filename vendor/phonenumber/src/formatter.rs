@@ -103,21 +103,26 @@ impl<'n, 'd, 'f> fmt::Display for Formatter<'n, 'd, 'f> {
 
         // If the country code is invalid, return an error.
         let meta = db
-            .by_code(&self.number.country().code())
-            .and_then(|m| m.into_iter().next())
+            .first_by_code(self.number.country().code())
             .ok_or(fmt::Error)?;
 
         let national = self.number.national().to_string();
-        let formatter = self.format.or_else(|| {
-            formatter(
-                &national,
-                if meta.international_formats().is_empty() || self.mode == Mode::National {
-                    meta.formats()
-                } else {
-                    meta.international_formats()
-                },
-            )
-        });
+        // E.164 needs no format: the search (compiling the country's leading digits and
+        // format patterns at their first use) is made only for the other modes.
+        let formatter = if self.mode == Mode::E164 {
+            None
+        } else {
+            self.format.or_else(|| {
+                formatter(
+                    &national,
+                    if meta.international_formats().is_empty() || self.mode == Mode::National {
+                        meta.formats()
+                    } else {
+                        meta.international_formats()
+                    },
+                )
+            })
+        };
 
         match self.mode {
             // Requires no formatting at all, easy life.
@@ -213,9 +218,7 @@ fn formatter<'a>(number: &str, formats: &'a [Format]) -> Option<&'a Format> {
             || leading
                 .last()
                 .unwrap()
-                .find(number)
-                .map(|m| m.start() == 0)
-                .unwrap_or(false)
+                .matches_start(number)
                 && format
                     .pattern()
                     .find(number)

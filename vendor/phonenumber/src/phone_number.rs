@@ -212,7 +212,7 @@ impl PhoneNumber {
             &self.national.value().to_string(),
         )? {
             Left(region) => database.by_id(region.as_ref()),
-            Right(code) => database.by_code(&code).and_then(|m| m.into_iter().next()),
+            Right(code) => database.first_by_code(code),
         }
     }
 

@@ -99,7 +99,7 @@ pub fn is_valid_with(database: &Database, number: &PhoneNumber) -> bool {
     source_for(database, code, &national)
         .and_then(|meta| match meta {
             Left(region) => database.by_id(region.as_ref()),
-            Right(code) => database.by_code(&code).and_then(|m| m.into_iter().next()),
+            Right(code) => database.first_by_code(code),
         })
         .map(|meta| number_type(meta, &national) != Type::Unknown)
         .unwrap_or(false)
@@ -163,10 +163,8 @@ pub fn source_for(
         let meta = database.by_id(region).unwrap();
 
         if let Some(pattern) = meta.leading_digits.as_ref() {
-            if let Some(index) = pattern.find(national) {
-                if index.start() == 0 {
-                    return Some(Left(region.parse().unwrap()));
-                }
+            if pattern.matches_start(national) {
+                return Some(Left(region.parse().unwrap()));
             }
         } else if number_type(meta, national) != Type::Unknown {
             return Some(Left(region.parse().unwrap()));
@@ -176,6 +174,13 @@ pub fn source_for(
     None
 }
 
+/// The type of a national number, in the order of libphonenumber's Java
+/// `PhoneNumberUtil.getNumberTypeHelper`: the general description first (`UNKNOWN`
+/// unless it matches, so that no type's pattern is compiled or run for a number outside
+/// the country's plan), then premium rate, toll free, shared cost, VoIP, personal
+/// number, pager, UAN, voicemail, fixed line (and mobile, for
+/// `FIXED_LINE_OR_MOBILE`), mobile. Each test is `Descriptor::is_match`, Java's
+/// `isNumberMatchingDesc`: the possible lengths before the pattern.
 pub fn number_type(meta: &Metadata, value: &str) -> Type {
     if !meta.descriptors.general.is_match(value) {
         return Type::Unknown;

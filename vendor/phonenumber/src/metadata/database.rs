@@ -17,30 +17,53 @@ use crate::metadata::loader;
 use crate::Metadata;
 use fnv::FnvHashMap;
 use once_cell::sync::Lazy;
-use regex_cache::{CachedRegex, CachedRegexBuilder, RegexCache};
 use std::borrow::Borrow;
 use std::fs::File;
 use std::hash::Hash;
 use std::io::{BufReader, Cursor};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 const DATABASE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/database.bin"));
 
 /// The Google provided metadata database, used as default.
 ///
-/// Its patterns are not syntax-checked at load (see `Database::from_checked`): they come
-/// from libphonenumber's metadata, converted at build time.
-pub static DEFAULT: Lazy<Database> =
-    Lazy::new(|| Database::from_checked(postcard::from_bytes(DATABASE).unwrap(), false).unwrap());
+/// Loading it reads an index of the regions (`build.rs`); a region's metadata is
+/// decoded when it is first asked for, and its patterns are not compiled then (see
+/// `Database::from_checked`): they come from libphonenumber's metadata, converted at
+/// build time; each is compiled at its first use.
+pub static DEFAULT: Lazy<Database> = Lazy::new(Database::builtin);
 
 /// Representation of a database of metadata for phone number.
 #[derive(Clone, Debug)]
 pub struct Database {
-    cache: Arc<Mutex<RegexCache>>,
-    by_id: FnvHashMap<String, Arc<super::Metadata>>,
-    by_code: FnvHashMap<u16, Vec<Arc<super::Metadata>>>,
+    by_id: FnvHashMap<String, Arc<Entry>>,
+    by_code: FnvHashMap<u16, Vec<Arc<Entry>>>,
     regions: FnvHashMap<u16, Vec<String>>,
+}
+
+/// A region's metadata, converted when first asked for (the built-in database) or at
+/// load (a database loaded from XML).
+struct Entry {
+    meta: OnceLock<super::Metadata>,
+    /// The region's metadata as `build.rs` serialized it.
+    serialized: &'static [u8],
+}
+
+impl Entry {
+    fn get(&self) -> &super::Metadata {
+        self.meta.get_or_init(|| {
+            let meta = postcard::from_bytes(self.serialized).expect("built-in metadata");
+            convert(meta, false).expect("built-in metadata")
+        })
+    }
+}
+
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entry").field("meta", &self.meta).finish()
+    }
 }
 
 impl Database {
@@ -59,13 +82,114 @@ impl Database {
         Database::from_checked(meta, true)
     }
 
-    /// Create a database from a loaded database; `check`: parse every pattern now, so
-    /// that a bad one is an error here. Without it, a bad pattern panics when it is
-    /// first used. Checking is nearly all of the load's cost (the whole regex-syntax
-    /// parser over every pattern of every country, work the regex engine repeats when a
-    /// pattern is first compiled), so the built-in database, whose patterns are known
-    /// good, skips it.
+    /// Create a database from a loaded database; `check`: compile every pattern now
+    /// (`Pattern::check`, kept for its uses), so that a bad one is an error here.
+    /// Without it, a bad pattern panics when it is first used. Checking is nearly all
+    /// of the load's cost (every pattern of every country compiled, when a process
+    /// uses the patterns of one or two countries), so the built-in database, whose
+    /// patterns are known good, skips it.
     fn from_checked(meta: Vec<loader::Metadata>, check: bool) -> Result<Self, error::LoadMetadata> {
+        let mut database = Database::empty();
+        for meta in meta {
+            let meta = convert(meta, check)?;
+            let (id, code, main) = (meta.id.clone(), meta.country_code, meta.main_country_for_code);
+            let entry = Entry {
+                meta: OnceLock::from(meta),
+                serialized: &[],
+            };
+            database.insert(id, code, main, entry);
+        }
+        Ok(database)
+    }
+
+    /// The built-in database: the index of regions, each region decoded at its first
+    /// use.
+    fn builtin() -> Self {
+        let index: Vec<(&'static str, u16, bool, &'static [u8])> =
+            postcard::from_bytes(DATABASE).expect("built-in metadata");
+        let mut database = Database::empty();
+        for (id, code, main, serialized) in index {
+            let entry = Entry {
+                meta: OnceLock::new(),
+                serialized,
+            };
+            database.insert(id.to_string(), code, main, entry);
+        }
+        database
+    }
+
+    fn empty() -> Self {
+        Database {
+            by_id: FnvHashMap::default(),
+            by_code: FnvHashMap::default(),
+            regions: FnvHashMap::default(),
+        }
+    }
+
+    /// Adds a region: the main country for its code first.
+    fn insert(&mut self, id: String, code: u16, main: bool, entry: Entry) {
+        let entry = Arc::new(entry);
+        self.by_id.insert(id.clone(), entry.clone());
+        let by_code = self.by_code.entry(code).or_default();
+        let regions = self.regions.entry(code).or_default();
+        if main {
+            by_code.insert(0, entry);
+            regions.insert(0, id)
+        } else {
+            by_code.push(entry);
+            regions.push(id);
+        }
+    }
+
+    /// Get a metadata entry by country ID.
+    pub fn by_id<Q>(&self, key: &Q) -> Option<&super::Metadata>
+    where
+        Q: ?Sized + Hash + Eq,
+        String: Borrow<Q>,
+    {
+        self.by_id.get(key).map(|entry| entry.get())
+    }
+
+    /// Get metadata entries by country code.
+    pub fn by_code<Q>(&self, key: &Q) -> Option<Vec<&super::Metadata>>
+    where
+        Q: ?Sized + Hash + Eq,
+        u16: Borrow<Q>,
+    {
+        self.by_code
+            .get(key)
+            .map(|m| m.iter().map(|entry| entry.get()).collect())
+    }
+
+    /// The main region's metadata for a country code (the first of `by_code`), without
+    /// decoding the code's other regions.
+    pub(crate) fn first_by_code(&self, code: u16) -> Option<&super::Metadata> {
+        self.by_code
+            .get(&code)
+            .and_then(|m| m.first())
+            .map(|entry| entry.get())
+    }
+
+    /// Get all country IDs corresponding to the given country code.
+    pub fn region<Q>(&self, code: &Q) -> Option<Vec<&str>>
+    where
+        Q: ?Sized + Hash + Eq,
+        u16: Borrow<Q>,
+    {
+        self.regions
+            .get(code)
+            .map(|m| m.iter().map(AsRef::as_ref).collect())
+    }
+
+    /// Iterator over all `Metadata` entries in this database.
+    pub fn iter(&self) -> impl Iterator<Item = &Metadata> {
+        self.by_id.values().map(|entry| entry.get())
+    }
+}
+
+/// A region's metadata from its loaded form; `check`: compile every pattern now (see
+/// `Database::from_checked`).
+fn convert(meta: loader::Metadata, check: bool) -> Result<super::Metadata, error::LoadMetadata> {
         fn tranpose<T, E>(value: Option<Result<T, E>>) -> Result<Option<T>, E> {
             match value {
                 None => Ok(None),
@@ -76,19 +200,12 @@ impl Database {
             }
         }
 
-        let cache = Arc::new(Mutex::new(RegexCache::new(100)));
-        let regex = |value: String| -> Result<CachedRegex, error::LoadMetadata> {
+        let regex = |value: String| -> Result<super::Pattern, error::LoadMetadata> {
+            let pattern = super::Pattern::new(value);
             if check {
-                // Checked with the engine that will run the pattern (regex 1), rather than
-                // with `CachedRegexBuilder::build()`, which parses with regex-syntax 0.6: a
-                // second regex-syntax in the build.
-                regex::RegexBuilder::new(&value)
-                    .ignore_whitespace(true)
-                    .build()?;
+                pattern.check()?;
             }
-            Ok(CachedRegexBuilder::new(cache.clone(), &value)
-                .ignore_whitespace(true)
-                .build_unchecked())
+            Ok(pattern)
         };
 
         let descriptor =
@@ -210,74 +327,5 @@ impl Database {
             })
         };
 
-        let mut by_id = FnvHashMap::default();
-        let mut by_code = FnvHashMap::default();
-        let mut regions = FnvHashMap::default();
-
-        for meta in meta {
-            let meta = Arc::new(metadata(meta)?);
-
-            by_id.insert(meta.id.clone(), meta.clone());
-
-            let by_code = by_code.entry(meta.country_code).or_insert_with(Vec::new);
-
-            let regions = regions.entry(meta.country_code).or_insert_with(Vec::new);
-
-            if meta.main_country_for_code {
-                by_code.insert(0, meta.clone());
-                regions.insert(0, meta.id.clone())
-            } else {
-                by_code.push(meta.clone());
-                regions.push(meta.id.clone());
-            }
-        }
-
-        Ok(Database {
-            cache: cache.clone(),
-            by_id,
-            by_code,
-            regions,
-        })
-    }
-
-    /// Get the regular expression cache.
-    pub fn cache(&self) -> Arc<Mutex<RegexCache>> {
-        self.cache.clone()
-    }
-
-    /// Get a metadata entry by country ID.
-    pub fn by_id<Q>(&self, key: &Q) -> Option<&super::Metadata>
-    where
-        Q: ?Sized + Hash + Eq,
-        String: Borrow<Q>,
-    {
-        self.by_id.get(key).map(AsRef::as_ref)
-    }
-
-    /// Get metadata entries by country code.
-    pub fn by_code<Q>(&self, key: &Q) -> Option<Vec<&super::Metadata>>
-    where
-        Q: ?Sized + Hash + Eq,
-        u16: Borrow<Q>,
-    {
-        self.by_code
-            .get(key)
-            .map(|m| m.iter().map(AsRef::as_ref).collect())
-    }
-
-    /// Get all country IDs corresponding to the given country code.
-    pub fn region<Q>(&self, code: &Q) -> Option<Vec<&str>>
-    where
-        Q: ?Sized + Hash + Eq,
-        u16: Borrow<Q>,
-    {
-        self.regions
-            .get(code)
-            .map(|m| m.iter().map(AsRef::as_ref).collect())
-    }
-
-    /// Iterator over all `Metadata` entries in this database.
-    pub fn iter(&self) -> impl Iterator<Item = &Metadata> {
-        self.by_id.values().map(AsRef::as_ref)
-    }
+        metadata(meta)
 }

@@ -12,12 +12,12 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 
-use regex_cache::CachedRegex;
+use crate::metadata::Pattern;
 
 /// Description of a phone number to parse.
 #[derive(Clone, Debug)]
 pub struct Descriptor {
-    pub(crate) national_number: CachedRegex,
+    pub(crate) national_number: Pattern,
 
     pub(crate) possible_length: Vec<u16>,
     pub(crate) possible_local_length: Vec<u16>,
@@ -29,7 +29,7 @@ impl Descriptor {
     /// The national number is the pattern that a valid national significant
     /// number would match. This specifies information such as its total length
     /// and leading digits.
-    pub fn national_number(&self) -> &CachedRegex {
+    pub fn national_number(&self) -> &Pattern {
         &self.national_number
     }
 
@@ -70,16 +70,19 @@ impl Descriptor {
         self.example.as_ref().map(AsRef::as_ref)
     }
 
-    /// Check if the descriptor matches the given national number.
+    /// Check if the descriptor matches the given national number: its length is one
+    /// of the possible lengths (when they are given), checked first as libphonenumber's
+    /// Java `PhoneNumberUtil.isNumberMatchingDesc` does, so that the pattern is compiled
+    /// and run only for a number of a possible length; then a match of the pattern
+    /// starts at the number's beginning ([`Pattern::matches_start`]; Java asks for a
+    /// match of the whole number, `Matcher.matches()`, this crate has always accepted
+    /// a match of a prefix).
     pub fn is_match(&self, value: &str) -> bool {
         if !self.possible_length.is_empty() && !self.possible_length.contains(&(value.len() as u16))
         {
             return false;
         }
 
-        self.national_number
-            .find(value)
-            .map(|m| m.start() == 0)
-            .unwrap_or(false)
+        self.national_number.matches_start(value)
     }
 }

@@ -12,6 +12,9 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 
+mod pattern;
+pub use self::pattern::Pattern;
+
 mod format;
 pub use self::format::Format;
 

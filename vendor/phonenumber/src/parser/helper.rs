@@ -15,18 +15,16 @@
 use crate::consts;
 use crate::country;
 use crate::error;
-use crate::metadata::{Database, Metadata};
+use crate::metadata::{Database, Metadata, Pattern};
 use crate::phone_number::Type;
 use crate::validator;
 use fnv::FnvHashMap;
 use nom::{
-    character::complete::*,
     combinator::*,
     error::{make_error, ErrorKind},
     multi::*,
     AsChar, IResult,
 };
-use regex_cache::CachedRegex;
 use std::borrow::Cow;
 
 macro_rules! parse {
@@ -76,25 +74,47 @@ pub fn ieof(i: &str) -> IResult<&str, ()> {
     }
 }
 
+/// The punctuation `punctuation` accepts (each character on its own: `\u{FF0D}-\u{FF0F}`
+/// is three characters, not a range).
+const PUNCTUATION: &str = "-x\u{2010}\u{2011}\u{2012}\u{2013}\u{2014}\u{2015}\u{2212}\u{30FC}\u{FF0D}-\u{FF0F} \u{00A0}\u{00AD}\u{200B}\u{2060}\u{3000}()\u{FF08}\u{FF09}\u{FF3B}\u{FF3D}.[]/~\u{2053}\u{223C}\u{FF5E}";
+
+/// `one_of` with a predicate: the first character if `accept` takes it, else the error
+/// `one_of` gives. `one_of` looks a character up by scanning its list (decoding the
+/// UTF-8 of the whole list for a character that is not in it), which made these
+/// parsers most of the cost of reading a number.
+fn one_char(i: &str, accept: impl Fn(char) -> bool) -> IResult<&str, char> {
+    match i.chars().next() {
+        Some(c) if accept(c) => Ok((&i[c.len_utf8()..], c)),
+        _ => Err(nom::Err::Error(make_error(i, ErrorKind::OneOf))),
+    }
+}
+
 pub fn punctuation(i: &str) -> IResult<&str, char> {
-    one_of("-x\u{2010}\u{2011}\u{2012}\u{2013}\u{2014}\u{2015}\u{2212}\u{30FC}\u{FF0D}-\u{FF0F} \u{00A0}\u{00AD}\u{200B}\u{2060}\u{3000}()\u{FF08}\u{FF09}\u{FF3B}\u{FF3D}.[]/~\u{2053}\u{223C}\u{FF5E}")(i)
+    one_char(i, |c| {
+        if c.is_ascii() {
+            // The ASCII characters of PUNCTUATION.
+            matches!(c, '-' | 'x' | ' ' | '(' | ')' | '.' | '[' | ']' | '/' | '~')
+        } else {
+            PUNCTUATION.contains(c)
+        }
+    })
 }
 
 pub fn alpha(i: &str) -> IResult<&str, char> {
-    one_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")(i)
+    one_char(i, |c| c.is_ascii_alphabetic())
 }
 
 // TODO: Extend with Unicode digits.
 pub fn digit(i: &str) -> IResult<&str, char> {
-    one_of("0123456789")(i)
+    one_char(i, |c| c.is_ascii_digit())
 }
 
 pub fn plus(i: &str) -> IResult<&str, char> {
-    one_of("+\u{FF0B}")(i)
+    one_char(i, |c| c == '+' || c == '\u{FF0B}')
 }
 
 pub fn star(i: &str) -> IResult<&str, char> {
-    one_of("*")(i)
+    one_char(i, |c| c == '*')
 }
 
 pub fn ignore_plus(i: &str) -> IResult<&str, &str> {
@@ -111,19 +131,37 @@ pub fn ignore_plus(i: &str) -> IResult<&str, &str> {
 /// second extension here makes this actually two phone numbers, (530) 583-6985
 /// x302 and (530) 583-6985 x2303. We remove the second extension so that the
 /// first number is parsed correctly.
+///
+/// Each of the three regexes is skipped where its answer is known from a character or
+/// two, as it is for most numbers (the regexes, with their Unicode classes, are a large
+/// part of the first number's cost).
 pub fn extract(value: &str) -> IResult<&str, &str> {
-    let (mut result, start) = if let Some(index) = consts::VALID_START_CHAR.find(value) {
-        (&value[index.start()..], index.start())
+    // VALID_START_CHAR is `[+\x{FF0B}\p{Nd}]`: a plus or an ASCII digit first is its
+    // leftmost match.
+    let start = if value.starts_with(|c: char| c == '+' || c.is_ascii_digit()) {
+        Some(0)
+    } else {
+        consts::VALID_START_CHAR.find(value).map(|m| m.start())
+    };
+    let (mut result, start) = if let Some(start) = start {
+        (&value[start..], start)
     } else {
         return Err(nom::Err::Error(make_error(value, ErrorKind::RegexpMatch)));
     };
 
-    if let Some(trailing) = consts::UNWANTED_END_CHARS.find(result) {
-        result = &result[..trailing.start()];
+    // UNWANTED_END_CHARS, `[[\P{N}&&\P{L}]&&[^#]]+$`, matches only if the last character
+    // is neither a number, a letter nor `#`.
+    if !result.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '#') {
+        if let Some(trailing) = consts::UNWANTED_END_CHARS.find(result) {
+            result = &result[..trailing.start()];
+        }
     }
 
-    if let Some(extra) = consts::SECOND_NUMBER_START.find(result) {
-        result = &result[..extra.start()];
+    // SECOND_NUMBER_START, `[\\/] *x`, needs an `x`.
+    if result.contains('x') {
+        if let Some(extra) = consts::SECOND_NUMBER_START.find(result) {
+            result = &result[..extra.start()];
+        }
     }
 
     if result.is_empty() {
@@ -157,7 +195,7 @@ pub fn country_code<'a>(
             if let Some(prefix_ref) = number.prefix.as_ref() {
                 let prefix = prefix_ref.parse()?;
 
-                if database.by_code(&prefix).is_none() {
+                if database.region(&prefix).is_none() {
                     return Err(error::Parse::InvalidCountryCode);
                 } else {
                     return Ok(number);
@@ -173,7 +211,7 @@ pub fn country_code<'a>(
                 for len in 1..consts::MAX_LENGTH_FOR_COUNTRY_CODE + 1 {
                     let code = number.national[..len].parse().unwrap();
 
-                    if database.by_code(&code).is_some() {
+                    if database.region(&code).is_some() {
                         number.national = trim(number.national, len);
                         number.prefix = Some(code.to_string().into());
 
@@ -211,7 +249,7 @@ pub fn country_code<'a>(
 ///
 /// Note that since the IDD comes from a passed default region, we can find the
 /// country code from the given default if the country source is from the IDD.
-pub fn international_prefix<'a>(idd: Option<&CachedRegex>, mut number: Number<'a>) -> Number<'a> {
+pub fn international_prefix<'a>(idd: Option<&Pattern>, mut number: Number<'a>) -> Number<'a> {
     // If there's a prefix already, i.e. RFC3966, just change the country source.
     if number.prefix.is_some() {
         number.country = country::Source::Plus;
@@ -700,7 +738,7 @@ mod test {
                 ..Default::default()
             },
             helper::international_prefix(
-                Some(&CachedRegex::new(DATABASE.cache(), "00[39]").unwrap()),
+                Some(&Pattern::new("00[39]")),
                 Number {
                     national: "0034567700-3898003".into(),
 
@@ -717,7 +755,7 @@ mod test {
                 ..Default::default()
             },
             helper::international_prefix(
-                Some(&CachedRegex::new(DATABASE.cache(), "00[39]").unwrap()),
+                Some(&Pattern::new("00[39]")),
                 Number {
                     national: "00945677003898003".into(),
 
@@ -734,7 +772,7 @@ mod test {
                 ..Default::default()
             },
             helper::international_prefix(
-                Some(&CachedRegex::new(DATABASE.cache(), "00[39]").unwrap()),
+                Some(&Pattern::new("00[39]")),
                 Number {
                     national: "00 9 45677003898003".into(),
 
@@ -750,7 +788,7 @@ mod test {
                 ..Default::default()
             },
             helper::international_prefix(
-                Some(&CachedRegex::new(DATABASE.cache(), "00[39]").unwrap()),
+                Some(&Pattern::new("00[39]")),
                 Number {
                     national: "45677003898003".into(),
 
@@ -767,7 +805,7 @@ mod test {
                 ..Default::default()
             },
             helper::international_prefix(
-                Some(&CachedRegex::new(DATABASE.cache(), "00[39]").unwrap()),
+                Some(&Pattern::new("00[39]")),
                 Number {
                     national: "+45677003898003".into(),
 

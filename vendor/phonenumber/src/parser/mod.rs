@@ -71,7 +71,7 @@ pub fn parse_with<S: AsRef<str>>(
         let without_zeros = number.national.trim_start_matches('0');
         match validator::source_for(database, code.value(), without_zeros) {
             Some(Left(region)) => database.by_id(region.as_ref()),
-            Some(Right(code)) => database.by_code(&code).and_then(|m| m.into_iter().next()),
+            Some(Right(code)) => database.first_by_code(code),
             None => None,
         }
     };

@@ -19,7 +19,17 @@ use nom::IResult;
 
 pub fn phone_number(i: &str) -> IResult<&str, Number<'_>> {
     let (_, i) = extract(i)?;
-    let extension = consts::EXTN_PATTERN.captures(i);
+    // Every way EXTN_PATTERN knows to write an extension has a letter, one of `,;#~` or
+    // a character outside ASCII: a number written with digits, spaces and `+-()./`
+    // alone has none, and the regex (case-insensitive, Unicode) is not compiled for it.
+    let extension = if i
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b" +-()./".contains(&b))
+    {
+        None
+    } else {
+        consts::EXTN_PATTERN.captures(i)
+    };
 
     if let Some(c) = extension.as_ref() {
         if c.get(0).is_none() || c.get(2).is_none() {
