@@ -355,16 +355,13 @@ def main():
                                  tmp, 20, 80),
                 callgrind_per_op(lambda n: [curl_exe, "place", url_tls, *sign(USER, PASSWORD), str(n), ca_file],
                                  ["curl_easy_perform"], tmp, 20, 80)),
-            # Of a placement: reading the two phone numbers, and within it the regex cache's
-            # look-ups (an LRU keyed by the pattern's text).
+            # Of a placement: reading the two phone numbers.
             "place_numbers": callgrind_per_op(lambda n: [lib_exe, "place", dsn, str(n)],
                                               ["callconnect::number::parse"], tmp, 20, 80),
-            "place_regex_lookups": callgrind_per_op(lambda n: [lib_exe, "place", dsn, str(n)],
-                                                    ["linked_hash_map::LinkedHashMap*get_refresh*"], tmp, 20, 80),
             "cold_client_new": callgrind([lib_exe, "cold", dsn], ["cc_client_new"], tmp),
-            # Of the first placement: compiling regular expressions.
-            "cold_regex_compile": callgrind([lib_exe, "cold", dsn], ["regex::builders::string::RegexBuilder::build"],
-                                            tmp),
+            # Of a fresh process's two placements: reading their phone numbers (the first
+            # decodes the country's metadata and compiles the patterns it needs).
+            "cold_numbers": callgrind([lib_exe, "cold", dsn], ["callconnect::number::parse"], tmp),
             # The first and the second placement of a fresh process.
             "cold_two_places": callgrind([lib_exe, "cold", dsn], ["cc_start_call", "cc_call_free"], tmp),
         }
@@ -551,19 +548,22 @@ def render(raw):
     o("## What is not met, and the next step")
     o("")
     MiB = 1048576
-    numbers, lookups = insn["place_numbers"], insn["place_regex_lookups"]
+    numbers = insn["place_numbers"]
+    # The first placement's numbers: both placements' less the second's (steady state).
+    first_numbers = insn["cold_numbers"] - numbers
     if cold_ratio > 2:
         o(f"**A fresh process's first placement** costs {first_place_i:,.0f} instructions "
-          f"({first_cpu / 1000:.1f} ms CPU), {insn['cold_regex_compile']:,} of them compiling regular "
-          "expressions: libphonenumber checks a number against the pattern of each number type of its "
-          "country (fixed line, mobile, toll free, premium rate, ...), and the regex engine compiles each "
-          "pattern at its first use; bounded repetitions such as `\\d{6,10}` make large automata. The "
-          "rest is mostly loading the metadata (no longer parsing every pattern). This is paid once "
-          "per process and country. Now: `cc_warm_up` before forking takes it out of every worker "
-          "(row above). Next step: compile fewer patterns for the first number (validity against "
-          "the country's general pattern and possible lengths first, a type's pattern only when the "
-          "general one matches, as libphonenumber's Java version does), or ship the automata "
-          "compiled at build time (regex-automata can serialise DFAs; a larger library).")
+          f"({first_cpu / 1000:.1f} ms CPU), {first_numbers:,.0f} of them reading its two phone numbers: "
+          "decoding the country's metadata and compiling the patterns the numbers are checked against "
+          "(the country's general pattern, then the number types' in libphonenumber's order, each only "
+          "when the possible lengths allow it), each compiled once at its first use and kept with its "
+          "metadata entry. Paid once per process and country; `cc_warm_up` before forking takes it out "
+          "of every worker (row above). Done: patterns no longer parsed at load nor looked up in a "
+          "cache, compiled in ASCII mode, validation patterns built without capture groups, one-pass "
+          "DFA or backtracker, metadata decoded per country (PATCHES.md has the figures of each step). "
+          "Next step: ship the validation automata compiled at build time (regex-automata can "
+          "serialise DFAs; a larger library), or a forward-only lazy DFA for validation (tried: about "
+          "0.7 M instructions less, 25 KB more library; PATCHES.md).")
         o("")
     if warmed_first_cpu / warm_place_cpu > 2:
         o(f"**After the warm-up**, the first placement still costs {warmed_first_cpu / warm_place_cpu:.1f}× a "
@@ -575,13 +575,9 @@ def render(raw):
         o("")
     if pl_i / pl_ci > 1.3:
         o(f"**A placing request** is {pl_i:,.0f} instructions; {numbers:,.0f} of them read the two phone "
-          f"numbers (libcurl is given them in final form), and {lookups:,.0f} of those are the regex "
-          "cache's look-ups: phonenumber keeps its compiled patterns in regex-cache's LRU, keyed by the "
-          "pattern's text, and every use hashes that text (SipHash) and moves the entry in a linked "
-          f"map. The HTTP exchange itself is {pl_i - numbers:,.0f} instructions, "
-          f"{(pl_i - numbers) / pl_ci:.2f}× libcurl's. Next step: a phonenumber patch that keeps each "
-          "pattern's compiled regex with its metadata entry (compiled once, found without a look-up), "
-          f"about {lookups:,.0f} less: {(pl_i - lookups) / pl_ci:.2f}× libcurl.")
+          f"numbers (libcurl is given them in final form). The HTTP exchange itself is "
+          f"{pl_i - numbers:,.0f} instructions, {(pl_i - numbers) / pl_ci:.2f}× libcurl's. Next step: "
+          "profile the placing request's parts beside the numbers.")
         o("")
     if so >= 5 * MiB:
         rel = raw["relative_relocs"]
