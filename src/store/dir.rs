@@ -409,6 +409,65 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_in_place_of_a_record() {
+        // Read as no record; removing it is an error, removing a missing record is not.
+        let d = tempdir("dirrec");
+        let s = DirStore::open(d.to_str().unwrap(), false, "p").unwrap();
+        assert_eq!(s.describe(), format!("dir:{}", d.display()));
+        fs::create_dir(s.file_of("abc").unwrap()).unwrap();
+        assert!(s.load("abc").unwrap().is_none());
+        assert!(s.remove("abc").is_err());
+        assert!(s.remove("never").is_ok());
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_shared_sticky_directory_reads_its_own_records() {
+        let d = tempdir("sticky");
+        fs::create_dir(&d).unwrap();
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o1777)).unwrap();
+        let s = DirStore::open(d.to_str().unwrap(), false, "p").unwrap();
+        let mut u = Update::observation(Observation::state(CallState::Connected), 1);
+        u.create = true;
+        s.merge("mine", &u).unwrap().unwrap();
+        assert_eq!(s.load("mine").unwrap().unwrap().state, CallState::Connected);
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            // Another user's record (only root can make one here): ignored.
+            s.merge("theirs", &u).unwrap().unwrap();
+            std::os::unix::fs::chown(s.file_of("theirs").unwrap(), Some(65534), None).unwrap();
+            assert!(s.load("theirs").unwrap().is_none());
+        }
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_store_in_use_purges_at_most_once_a_minute() {
+        let d = tempdir("purge");
+        let s = DirStore::open(d.to_str().unwrap(), false, "p").unwrap();
+        let mut u = Update::observation(Observation::state(CallState::Ended), 1);
+        u.create = true;
+        s.merge("old", &u).unwrap().unwrap();
+        let old = s.file_of("old").unwrap();
+        File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(SystemTime::now() - Duration::from_secs(49 * 3600))
+            .unwrap();
+        // Purged 30 s ago: not again yet.
+        let now = unix_ms(SystemTime::now());
+        s.last_purge_ms.store(now - 30_000, Ordering::Relaxed);
+        assert!(s.load("other").unwrap().is_none());
+        assert!(old.exists());
+        // Purged 61 s ago: this use purges.
+        s.last_purge_ms.store(now - 61_000, Ordering::Relaxed);
+        assert!(s.load("other").unwrap().is_none());
+        assert!(!old.exists());
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn temporary_names_are_marked_and_never_repeat() {
         // `purge` knows a dead writer's leftovers by the mark.
         let a = random_name();
