@@ -691,6 +691,113 @@ mod tests {
         assert_eq!(ev.token.len(), 27);
     }
 
+    fn with_url(url: &str) -> Events {
+        let mut dsn = Dsn::parse(&format!(
+            "poketalk://k@h?event_url={}&event_secret=0123456789abcdef-secret",
+            url::form_urlencoded::byte_serialize(url.as_bytes()).collect::<String>()
+        ))
+        .unwrap();
+        from_dsn(&mut dsn).unwrap().unwrap().0
+    }
+
+    #[test]
+    fn the_token_of_an_event_url() {
+        let c = config("0123456789abcdef-secret");
+        let u = c.event_url("abc", &Limits::default());
+        let token = url_token(&u).unwrap();
+        assert_eq!(token.len(), 27);
+        assert!(c.signer.verify("abc", "", token));
+        assert_eq!(url_token("https://x/cb?cc_id=a&cc_tok=TOK"), Some("TOK"));
+        assert_eq!(url_token("https://x/cb?cc_tok=T2&status=1"), Some("T2"));
+        assert_eq!(url_token("https://x/cb?cc_id=a"), None);
+    }
+
+    #[test]
+    fn events_print_their_url_not_their_secret() {
+        let c = config("0123456789abcdef-secret");
+        let d = format!("{c:?}");
+        assert!(d.contains("portal.example"), "{d}");
+        assert!(!d.contains("0123456789abcdef-secret"), "{d}");
+    }
+
+    #[test]
+    fn separators_of_the_host_url_are_not_doubled() {
+        for (base, start) in [
+            (
+                "https://p.example/cb.php",
+                "https://p.example/cb.php?cc_id=abc&",
+            ),
+            (
+                "https://p.example/cb.php?",
+                "https://p.example/cb.php?cc_id=abc&",
+            ),
+            (
+                "https://p.example/cb.php?a=1&",
+                "https://p.example/cb.php?a=1&cc_id=abc&",
+            ),
+            (
+                "https://p.example/cb.php?a=1",
+                "https://p.example/cb.php?a=1&cc_id=abc&",
+            ),
+        ] {
+            let u = with_url(base).event_url("abc", &Limits::default());
+            assert!(u.starts_with(start), "{base}: {u}");
+        }
+    }
+
+    #[test]
+    fn an_event_url_as_long_as_the_carrier_takes() {
+        // The test carrier takes 1000 characters: pad the host's URL so that a call with
+        // the longest limits the DSN check allows for comes to exactly that.
+        let id = "0123456789abcdef012";
+        let longest = CallOptions {
+            max_duration_s: Some(u32::MAX),
+            max_cost: Some("9".repeat(16)),
+            ..Default::default()
+        };
+        let base = "https://p.example/";
+        let probe = with_url(base).prepare_call(id, &longest).unwrap().len();
+        let fits = with_url(&format!("{base}{}", "x".repeat(1000 - probe)));
+        assert_eq!(fits.prepare_call(id, &longest).unwrap().len(), 1000);
+        // A longer amount than the check allowed for: one character too many.
+        let longer = CallOptions {
+            max_cost: Some("9".repeat(17)),
+            ..longest
+        };
+        let e = fits.prepare_call(id, &longer).unwrap_err();
+        assert!(e.message().contains("1001 characters"), "{}", e.message());
+    }
+
+    #[test]
+    fn the_early_buffer_is_bounded_and_forgets() {
+        let c = config("0123456789abcdef-secret");
+        let opts = CallOptions::default();
+        let ev = StoredEvent {
+            received_ms: 1,
+            params: vec![("status".into(), "1".into())],
+        };
+        c.prepare_call("a", &opts).unwrap();
+        c.prepare_call("b", &opts).unwrap();
+        // Preparing a call keeps the others'.
+        assert!(c.buffer_early("a", &ev));
+        // 64 events a call.
+        for _ in 1..64 {
+            assert!(c.buffer_early("a", &ev));
+        }
+        assert!(!c.buffer_early("a", &ev));
+        assert_eq!(c.take_early("a").len(), 64);
+        // A call that was surely not placed keeps nothing.
+        c.forget_call("b");
+        assert!(!c.buffer_early("b", &ev));
+        // 1024 calls at most.
+        for i in 0..1024 {
+            c.prepare_call(&format!("c{i}"), &opts).unwrap();
+        }
+        c.prepare_call("late", &opts).unwrap();
+        assert!(c.buffer_early("c1023", &ev));
+        assert!(!c.buffer_early("late", &ev));
+    }
+
     #[test]
     fn queries() {
         assert!(parse_query("cc_id=a&cc_id=b&cc_tok=x").is_err());
