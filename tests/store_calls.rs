@@ -638,3 +638,70 @@ fn redis_stopped_and_restarted_in_the_middle_of_a_call() {
     let s = call.poll().unwrap();
     assert_eq!((s.state, s.duration_s), (CallState::Ended, 3));
 }
+
+/// An event over a call's limits, taken by a process that does not hold the call, asks
+/// for the call's end in the store: the process that placed it sees the hang-up asked.
+#[test]
+fn an_event_over_the_limits_asks_the_end_for_every_process() {
+    let sim = sim(50);
+    get(&sim, "/_sim/poketalk/settings?event_period_ms=150");
+    let (specs, _redis, dir) = stores("limits");
+    for spec in &specs {
+        let (receiver, portal_dsn) = receiver_and_portal(&sim, "test-store-lim", spec);
+        let portal = Client::new(&portal_dsn).unwrap();
+        let opts = CallOptions {
+            max_duration_s: Some(30),
+            ..Default::default()
+        };
+        let call = portal
+            .start_call("0171 1234567", "030 1234999", &opts)
+            .unwrap();
+        let id = call.id().to_string();
+        let live = poll_until(&call, |s| s.state >= CallState::Connected);
+        assert_eq!(live.state, CallState::Connected, "{spec}");
+        assert!(!live.hangup_requested, "{spec}");
+        let over = event_query(&sim, &id, "7", 31, "0.010");
+        let r = receiver.ingest_event(&over).unwrap();
+        assert!(r.hang_up && r.http_status == 412, "{spec}");
+        // The portal took no event: what it knows comes from the store.
+        let s = call.poll().unwrap();
+        assert!(s.hangup_requested, "{spec}: {s:?}");
+        let s = Client::new(&portal_dsn)
+            .unwrap()
+            .attach(&call.reference())
+            .unwrap()
+            .poll()
+            .unwrap();
+        assert!(s.hangup_requested, "{spec}: {s:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Without a store: a live event for a call the library holds as ended (a forged final
+/// came first) is answered with the end, without the host asking.
+#[test]
+fn a_live_event_after_a_final_is_answered_with_the_end() {
+    let sim = sim(50);
+    get(&sim, "/_sim/poketalk/settings?event_period_ms=150");
+    let c = Client::new(&poketalk(
+        &sim,
+        "test-store-alive",
+        "event_listen=127.0.0.1:0",
+    ))
+    .unwrap();
+    let call = c
+        .start_call("0171 1234567", "030 1234999", &CallOptions::default())
+        .unwrap();
+    let id = call.id().to_string();
+    assert_eq!(
+        poll_until(&call, |s| s.state >= CallState::Connected).state,
+        CallState::Connected
+    );
+    let forged = event_query(&sim, &id, "8", 1, "0.001");
+    assert_eq!(c.ingest_event(&forged).unwrap().http_status, 200);
+    assert_eq!(call.poll().unwrap().state, CallState::Ended);
+    let alive = event_query(&sim, &id, "7", 2, "0.002");
+    let r = c.ingest_event(&alive).unwrap();
+    assert!(r.hang_up, "{r:?}");
+    assert_eq!(r.http_status, 412);
+}
