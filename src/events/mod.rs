@@ -799,6 +799,28 @@ mod tests {
     }
 
     #[test]
+    fn an_event_url_may_not_hold_the_librarys_parameters() {
+        for param in ["cc_id", "cc_lim", "cc_tok"] {
+            let e = check_url(&format!("https://p.example/cb.php?a=1&{param}=x")).unwrap_err();
+            assert!(
+                e.message().contains("own parameters"),
+                "{param}: {}",
+                e.message()
+            );
+        }
+        assert!(check_url("https://p.example/cb.php?cc_other=x").is_ok());
+    }
+
+    #[test]
+    fn a_refusal_says_its_status_and_why() {
+        let r = EventRefused {
+            http_status: 403,
+            error: Error::new(ErrorKind::Auth, "forged"),
+        };
+        assert_eq!(r.to_string(), "event refused (HTTP 403): forged");
+    }
+
+    #[test]
     fn queries() {
         assert!(parse_query("cc_id=a&cc_id=b&cc_tok=x").is_err());
         assert!(parse_query("status=1").is_err());
