@@ -437,7 +437,35 @@ mod tests {
             s.merge("theirs", &u).unwrap().unwrap();
             std::os::unix::fs::chown(s.file_of("theirs").unwrap(), Some(65534), None).unwrap();
             assert!(s.load("theirs").unwrap().is_none());
+            // Nor removed, however old: it is not this user's to purge.
+            age_file(&s.file_of("theirs").unwrap(), 49 * 3600);
         }
+        // This user's own old record in the shared directory is purged.
+        age_file(&s.file_of("mine").unwrap(), 49 * 3600);
+        assert_eq!(s.purge(KEEP).unwrap(), 1);
+        assert!(!s.file_of("mine").unwrap().exists());
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    fn age_file(f: &Path, secs: u64) {
+        File::options()
+            .write(true)
+            .open(f)
+            .unwrap()
+            .set_modified(SystemTime::now() - Duration::from_secs(secs))
+            .unwrap();
+    }
+
+    #[test]
+    fn a_dead_writers_temporary_file_is_removed_after_an_hour() {
+        let d = tempdir("tmpfiles");
+        let s = DirStore::open(d.to_str().unwrap(), false, "p").unwrap();
+        let fresh = s.write_new(b"{}").unwrap();
+        let old = s.write_new(b"{}").unwrap();
+        age_file(&fresh, 30 * 60);
+        age_file(&old, 2 * 3600);
+        assert_eq!(s.purge(KEEP).unwrap(), 1);
+        assert!(fresh.exists() && !old.exists());
         fs::remove_dir_all(&d).unwrap();
     }
 
