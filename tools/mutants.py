@@ -55,7 +55,9 @@ def run_one(path, tests, excludes, jobs, run=True):
     for t in tests:
         cmd += ["--cargo-arg=--lib"] if t == "lib" else [f"--cargo-arg=--test={t}"]
     # One target directory kept across runs: the dependencies build once, not per run.
-    env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(ROOT, "target", "mutants-build"))
+    # (MUTANTS_BUILD_DIR: another one, for a second run beside this one.)
+    build_dir = os.environ.get("MUTANTS_BUILD_DIR", os.path.join(ROOT, "target", "mutants-build"))
+    env = dict(os.environ, CARGO_TARGET_DIR=build_dir)
     # Each mutant is a build and a link of the test binaries: without debug information and
     # with lld (when installed) a mutant takes about half the time. Same code, same tests.
     env["CARGO_PROFILE_DEV_DEBUG"] = "0"
