@@ -14,9 +14,9 @@ use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use callconnect::{CallOptions, Client};
 use callconnect_sim::{Config, Simulator};
@@ -370,18 +370,26 @@ fn request_lines_of_48_mib_are_cut_at_8_kib() {
     let addr = host.addr;
     // Each attacker's rounds: the bytes the host took, and what it answered.
     type Rounds = Vec<(u64, Vec<u8>)>;
+    // Attackers that have begun sending: the genuine events below wait for all four, so
+    // that they come during the attack however slowly the threads start.
+    let sending = Arc::new(AtomicUsize::new(0));
     let attackers: Vec<Attacker<Rounds>> = (0..4)
         .map(|_| {
+            let sending = sending.clone();
             Attacker::start(move |stop| {
                 let chunk = vec![b'a'; 64 * 1024];
                 let mut rounds = Vec::new();
-                while !stop.load(Ordering::Acquire) && rounds.len() < 20 {
+                // At least one whole round, then until told to stop (or 20 rounds).
+                while rounds.is_empty() || (!stop.load(Ordering::Acquire) && rounds.len() < 20) {
                     let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
                     else {
                         continue;
                     };
                     s.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
                     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                    if rounds.is_empty() {
+                        sending.fetch_add(1, Ordering::AcqRel);
+                    }
                     let mut sent = 0u64;
                     if s.write_all(b"GET /").is_ok() {
                         while sent < 48 * MIB {
@@ -399,6 +407,11 @@ fn request_lines_of_48_mib_are_cut_at_8_kib() {
             })
         })
         .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sending.load(Ordering::Acquire) < 4 {
+        assert!(Instant::now() < deadline, "the attackers never began");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     for _ in 0..5 {
         host.expect_genuine_answered();
     }
