@@ -793,3 +793,28 @@ fn call_record_lookup_errors_are_errors_not_ends() {
     );
     assert_eq!(count(&sim, "test-cdr-errors", "calls_placed"), 1);
 }
+
+/// HTTP statuses of a refused start, without a UAPI error code in the body: 402 is the
+/// account's funds, 404 not found; nothing was placed. (A 401 fetches a new token and
+/// tries again: `a_refused_token_is_renewed_once`.)
+#[test]
+fn a_refused_start_by_http_status() {
+    let sim = sim();
+    let c = client(&sim, "test-status");
+    for (status, kind) in [
+        (402, ErrorKind::InsufficientFunds),
+        (404, ErrorKind::NotFound),
+    ] {
+        sim.arm_reply(
+            "/simple",
+            1,
+            SimResponse::new(status, "text/plain", "refused"),
+        );
+        let e = c
+            .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+            .unwrap_err();
+        assert_eq!(e.kind(), kind, "HTTP {status}: {e}");
+        sim.clear_faults();
+    }
+    assert_eq!(count(&sim, "test-status", "calls_placed"), 0);
+}
