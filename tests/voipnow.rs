@@ -818,3 +818,27 @@ fn a_refused_start_by_http_status() {
     }
     assert_eq!(count(&sim, "test-status", "calls_placed"), 0);
 }
+
+/// What a VoipNow client says it can do: each bit, and no other.
+#[test]
+fn the_capabilities_of_voipnow() {
+    use callconnect::Capabilities as C;
+    let sim = sim();
+    let c = client(&sim, "test-caps");
+    let want = [
+        C::CALLBACK,
+        C::LIVE_STATUS,
+        C::HANGUP,
+        C::RING_GROUP,
+        C::CALLER_ID,
+        C::WAIT_FOR_PICKUP,
+        C::MAX_DURATION,
+        C::CALL_FLAGS,
+        C::IDEMPOTENT_START,
+    ];
+    let bits: u32 = want.iter().map(|c| c.bits()).sum();
+    assert_eq!(c.capabilities().bits(), bits);
+    for cap in want {
+        assert!(c.capabilities().contains(cap));
+    }
+}
