@@ -89,28 +89,9 @@ pub fn warm_up(country: Option<u16>) -> Result<()> {
         // (the number types' and the leading digits) as start matchers, the others as
         // regexes.
         let d = meta.descriptors();
-        let descriptors = [
-            Some(d.general()),
-            d.fixed_line(),
-            d.mobile(),
-            d.toll_free(),
-            d.premium_rate(),
-            d.shared_cost(),
-            d.personal_number(),
-            d.voip(),
-            d.pager(),
-            d.uan(),
-            d.emergency(),
-            d.voicemail(),
-            d.short_code(),
-            d.standard_rate(),
-            d.carrier(),
-            d.no_international(),
-        ];
         let formats = || meta.formats().iter().chain(meta.international_formats());
-        let matchers = descriptors
-            .into_iter()
-            .flatten()
+        let matchers = d
+            .iter()
             .map(|desc| desc.national_number())
             .chain(meta.leading_digits())
             .chain(formats().flat_map(|f| f.leading_digits()));

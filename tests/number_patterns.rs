@@ -82,29 +82,11 @@ fn every_pattern_of_the_metadata_compiles() {
 /// number types, and variants of each that are near misses (a digit fewer or more,
 /// another first or last digit, the national prefix or an international one in front).
 fn candidates(meta: &phonenumber::Metadata) -> Vec<String> {
-    let d = meta.descriptors();
-    let examples: Vec<&str> = [
-        Some(d.general()),
-        d.fixed_line(),
-        d.mobile(),
-        d.toll_free(),
-        d.premium_rate(),
-        d.shared_cost(),
-        d.personal_number(),
-        d.voip(),
-        d.pager(),
-        d.uan(),
-        d.emergency(),
-        d.voicemail(),
-        d.short_code(),
-        d.standard_rate(),
-        d.carrier(),
-        d.no_international(),
-    ]
-    .into_iter()
-    .flatten()
-    .filter_map(|desc| desc.example())
-    .collect();
+    let examples: Vec<&str> = meta
+        .descriptors()
+        .iter()
+        .filter_map(|desc| desc.example())
+        .collect();
     let bump = |c: char| char::from(b'0' + (c as u8 - b'0' + 1) % 10);
     let mut out = Vec::new();
     for e in examples {
@@ -155,31 +137,12 @@ fn compiled_patterns_read_numbers_as_before() {
     let mut differ = Vec::new();
     for meta in (0..1000u16).flat_map(|c| DATABASE.by_code(&c).unwrap_or_default()) {
         let texts = candidates(meta);
-        let d = meta.descriptors();
-        let descriptors = [
-            Some(d.general()),
-            d.fixed_line(),
-            d.mobile(),
-            d.toll_free(),
-            d.premium_rate(),
-            d.shared_cost(),
-            d.personal_number(),
-            d.voip(),
-            d.pager(),
-            d.uan(),
-            d.emergency(),
-            d.voicemail(),
-            d.short_code(),
-            d.standard_rate(),
-            d.carrier(),
-            d.no_international(),
-        ];
+        let descriptors: Vec<&Descriptor> = meta.descriptors().iter().collect();
         // Validation: a match starting at the text's start, and the descriptor's check
         // (possible lengths, then that).
         let formats = || meta.formats().iter().chain(meta.international_formats());
         let starters: Vec<&Pattern> = descriptors
             .iter()
-            .flatten()
             .map(|desc| desc.national_number())
             .chain(meta.leading_digits())
             .chain(formats().flat_map(|f| f.leading_digits()))
@@ -195,7 +158,7 @@ fn compiled_patterns_read_numbers_as_before() {
                 }
             }
         }
-        for desc in descriptors.iter().flatten() {
+        for desc in &descriptors {
             let old = unicode(desc.national_number());
             for t in &texts {
                 let lengths = desc.possible_length();

@@ -334,4 +334,29 @@ impl Descriptors {
     pub fn no_international(&self) -> Option<&Descriptor> {
         self.no_international.as_ref()
     }
+
+    /// Every descriptor the region has, the general one first, then the number types in
+    /// the order of the fields above.
+    pub fn iter(&self) -> impl Iterator<Item = &Descriptor> {
+        [
+            Some(&self.general),
+            self.fixed_line.as_ref(),
+            self.mobile.as_ref(),
+            self.toll_free.as_ref(),
+            self.premium_rate.as_ref(),
+            self.shared_cost.as_ref(),
+            self.personal_number.as_ref(),
+            self.voip.as_ref(),
+            self.pager.as_ref(),
+            self.uan.as_ref(),
+            self.emergency.as_ref(),
+            self.voicemail.as_ref(),
+            self.short_code.as_ref(),
+            self.standard_rate.as_ref(),
+            self.carrier.as_ref(),
+            self.no_international.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+    }
 }
