@@ -435,23 +435,28 @@ fn an_unknown_start_is_looked_for_before_anything_is_repeated() {
     assert_eq!(count(&sim, "test-cut", "calls_placed"), 1);
 }
 
-#[test]
-fn a_start_that_never_arrived_is_placed_again_once() {
-    let sim = sim();
-    let c = client(&sim, "test-lost");
-    // Warm up the token, so that the fault hits the start itself.
+/// The next `n` starts of `c` never reach the carrier (the connection breaks before it
+/// reads them). The token is fetched first, so that the faults hit the starts.
+fn lose_next_starts(sim: &Simulator, c: &Client, n: u32) {
     c.start_call("0171 1234567", "030 1234567", &CallOptions::default())
         .unwrap()
         .hangup()
         .unwrap();
-    // The connection breaks before the carrier read the request: nothing placed. The
-    // live calls show no call with the nonce, so the start is sent once more.
     sim.arm_fault(
         faults::Kind::ResetBefore,
         "/simple",
-        1,
+        n,
         Duration::from_millis(0),
     );
+}
+
+#[test]
+fn a_start_that_never_arrived_is_placed_again_once() {
+    let sim = sim();
+    let c = client(&sim, "test-lost");
+    // The connection breaks before the carrier read the request: nothing placed. The
+    // live calls show no call with the nonce, so the start is sent once more.
+    lose_next_starts(&sim, &c, 1);
     let call = c
         .start_call("0171 1234567", "030 1234567", &CallOptions::default())
         .unwrap();
@@ -685,18 +690,8 @@ fn armed(sim: &Simulator) -> u64 {
 fn pc_nonce_invalid_on_a_repeat_is_outcome_unknown() {
     let sim = sim();
     let c = client(&sim, "test-nonce-repeat");
-    // Warm up the token, so that the fault hits the start itself.
-    c.start_call("0171 1234567", "030 1234567", &CallOptions::default())
-        .unwrap()
-        .hangup()
-        .unwrap();
     // The first attempt never arrives; the repeat is refused for its nonce.
-    sim.arm_fault(
-        faults::Kind::ResetBefore,
-        "/simple",
-        1,
-        Duration::from_millis(0),
-    );
+    lose_next_starts(&sim, &c, 1);
     control(
         &sim,
         "fail-next-start?client=test-nonce-repeat&code=pc_nonce_invalid",
