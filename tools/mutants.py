@@ -31,16 +31,16 @@ def files():
             path, _, rest = line.partition(" ")
             tests = [w for w in rest.split() if "=" not in w]
             # `exclude=REGEX`: mutants whose name matches are left out (cargo-mutants
-            # --exclude-re); each exclusion says why in the file.
-            excludes = [w.split("=", 1)[1] for w in rest.split() if w.startswith("exclude=")]
-            # `only=REGEX`: just the mutants whose name matches (cargo-mutants --re): a
-            # large file's start, hang-up and status paths.
-            excludes += [("only", w.split("=", 1)[1]) for w in rest.split() if w.startswith("only=")]
-            rows.append((path, tests, excludes))
+            # --exclude-re); `only=REGEX`: just those whose name matches (--re), a large
+            # file's start, hang-up and status paths. Each says why in the file.
+            flags = {"exclude": "--exclude-re", "only": "--re"}
+            narrow = [[flags[k], v] for k, _, v in (w.partition("=") for w in rest.split())
+                        if k in flags]
+            rows.append((path, tests, narrow))
     return rows
 
 
-def run_one(path, tests, excludes, jobs, run=True):
+def run_one(path, tests, narrow, jobs, run=True):
     out_dir = os.path.join(OUT, path.replace("/", "_"))
     if not run:
         return read_outcomes(out_dir, 0)
@@ -48,8 +48,8 @@ def run_one(path, tests, excludes, jobs, run=True):
     os.makedirs(out_dir, exist_ok=True)
     cmd = ["cargo", "mutants", "--file", path, "--package", "callconnect", "--jobs", str(jobs),
            "--output", out_dir, "--no-shuffle"]
-    for e in excludes:
-        cmd += ["--re", e[1]] if isinstance(e, tuple) else ["--exclude-re", e]
+    for flag, regex in narrow:
+        cmd += [flag, regex]
     # As cargo arguments (not test arguments after `--`), so that the build of each mutant
     # compiles only these test targets, not every test binary of the crate.
     for t in tests:
@@ -109,12 +109,12 @@ def main():
         sys.exit("cargo-mutants is not installed: cargo install --locked cargo-mutants")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip()
-    for path, tests, excludes in files():
+    for path, tests, narrow in files():
         if args.only not in path:
             continue
-        counts, missed, secs = run_one(path, tests, excludes, args.jobs, run=not args.no_run)
+        counts, missed, secs = run_one(path, tests, narrow, args.jobs, run=not args.no_run)
         result = {"counts": counts, "missed": missed, "seconds": round(secs), "tests": tests,
-                  "excludes": excludes,
+                  "narrow": narrow,
                   "commit": commit, "date": time.strftime("%Y-%m-%d")}
         with open(os.path.join(OUT, path.replace("/", "_"), "result.json"), "w") as f:
             json.dump(result, f, indent=1)
