@@ -35,7 +35,13 @@ CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-g"]
 results = []  # (suite, passed, failed, note)
 
 
+# Every failure line said, repeated just above the summary: a long run's log is often seen only by its end.
+FAILURE_LINE = re.compile(r"^(FAIL\b.*|test \S+ \.\.\. FAILED|---- \S+ stdout ----|\[timed out.*)$", re.M)
+failure_lines = []
+
+
 def say(msg):
+    failure_lines.extend(m.group(0) for m in FAILURE_LINE.finditer(msg))
     print(msg, flush=True)
 
 
@@ -176,17 +182,23 @@ def suite_valgrind(env, progs):
     # CC_SLOW_RUN: fewer rounds of the thread tests (valgrind runs one thread at a time).
     env = dict(env, CC_SLOW_RUN="1")
     for name, exe in progs:
+        began = time.monotonic()
         # tests/valgrind.supp: ring's assembly, which memcheck cannot follow (TLS tests).
         code, out = run(["valgrind", "--suppressions=" + os.path.join(ROOT, "tests", "valgrind.supp"),
                          "--leak-check=full", "--errors-for-leak-kinds=definite,indirect",
                          "--show-leak-kinds=definite,indirect", "--error-exitcode=99", "--quiet", exe],
                         env=env, timeout=900)
+        secs = time.monotonic() - began
         if code == 0:
             passed += 1
-            say(f"PASS valgrind {name}: no leak, no error")
+            say(f"PASS valgrind {name}: no leak, no error ({secs:.0f} s)")
         else:
             failed += 1
-            say(f"FAIL valgrind {name} (exit {code})\n{out}")
+            # The first line that says why: a check that failed, memcheck's first report, a timeout.
+            why = next((line for line in out.splitlines()
+                        if line.startswith("FAIL") or re.match(r"==\d+== \S", line) or line.startswith("[timed out")),
+                       "no FAIL line")
+            say(f"FAIL valgrind {name} (exit {code}, {secs:.0f} s): {why}\n{out}")
     results.append(("valgrind", passed, failed, ""))
 
 
@@ -547,6 +559,11 @@ def main():
             redis.wait(timeout=10)
             shutil.rmtree(redis.rdir, ignore_errors=True)
     say("")
+    if failure_lines:
+        print(f"failures ({len(failure_lines)}):", flush=True)
+        for line in failure_lines[:40]:
+            print("  " + line[:300], flush=True)
+        say("")
     for suite, p, f, note in results:
         say(f"  {suite:9} {p:5} passed, {f} failed {note}")
     total_p = sum(r[1] for r in results)
