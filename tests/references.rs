@@ -194,3 +194,39 @@ fn a_reference_of_another_carrier_or_host_is_refused() {
     let pt = Client::new(&(CARRIERS[3].dsn)(sim.port(), "test-refs-host")).unwrap();
     refused(&pt, &sim, &r, "another account", "carrier");
 }
+
+/// A reference holds how long its call may last, so that any process holding it knows
+/// when to stop expecting the call's end: the host's limits, or the defaults (2 minutes
+/// of ringing, 4 hours of talk), plus the margin.
+#[test]
+fn a_reference_holds_how_long_its_call_may_last() {
+    let sim = sim();
+    let margin = u64::from(callconnect::EXPIRY_MARGIN_S);
+    for c in CARRIERS {
+        let client = Client::new(&(c.dsn)(sim.port(), "test-refs-limits")).unwrap();
+        let call = client
+            .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+            .unwrap();
+        assert_eq!(
+            body_json(&call.reference())["limit_s"],
+            120 + 4 * 3600 + margin,
+            "{}: the defaults",
+            c.name
+        );
+    }
+    // VoipNow takes both limits (its pc_timeout and pc_duration).
+    let voipnow = &CARRIERS[2];
+    let client = Client::new(&(voipnow.dsn)(sim.port(), "test-refs-limits")).unwrap();
+    let call = client
+        .start_call(
+            "0171 1234567",
+            "030 1234567",
+            &CallOptions {
+                wait_for_pickup_s: Some(30),
+                max_duration_s: Some(60),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(body_json(&call.reference())["limit_s"], 30 + 60 + margin);
+}

@@ -700,4 +700,10 @@ mod tests {
         assert_eq!(c.shared.secrets.redact("the-api-key"), "***");
         assert!(c.capabilities().contains(Capabilities::EVENTS));
     }
+
+    #[test]
+    fn a_client_shows_its_carrier_and_nothing_else() {
+        let c = Client::new("42call://user:hunter2@127.0.0.1:9?tls=0&realm=r").unwrap();
+        assert_eq!(format!("{c:?}"), r#"Client { carrier: "42call", .. }"#);
+    }
 }
