@@ -180,13 +180,15 @@ def suite_valgrind(env, progs):
         return skip("valgrind", "valgrind is not installed (apt-get install -y valgrind)")
     passed = failed = 0
     # CC_SLOW_RUN: fewer rounds of the thread tests (valgrind runs one thread at a time).
-    env = dict(env, CC_SLOW_RUN="1")
+    # CC_TEST_TIMEOUT_MS: a budget per library call fit for memcheck's pace (tests/c/check.h);
+    # --fair-sched=yes: the threads take turns, none waits behind the others for long.
+    env = dict(env, CC_SLOW_RUN="1", CC_TEST_TIMEOUT_MS="60000")
     for name, exe in progs:
         began = time.monotonic()
         # tests/valgrind.supp: ring's assembly, which memcheck cannot follow (TLS tests).
         code, out = run(["valgrind", "--suppressions=" + os.path.join(ROOT, "tests", "valgrind.supp"),
                          "--leak-check=full", "--errors-for-leak-kinds=definite,indirect",
-                         "--show-leak-kinds=definite,indirect", "--error-exitcode=99", "--quiet", exe],
+                         "--show-leak-kinds=definite,indirect", "--error-exitcode=99", "--fair-sched=yes", "--quiet", exe],
                         env=env, timeout=900)
         secs = time.monotonic() - began
         if code == 0:

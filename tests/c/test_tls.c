@@ -28,8 +28,8 @@ int main(void) {
     client = NULL;
 
     snprintf(dsn, sizeof dsn,
-             "42call://test-c-tls:secret-test-c-tls@127.0.0.1:%s?default_country=49&timeout_ms=5000&ca_file=%s",
-             env("CC_SIM_TLS_PORT"), env("CC_SIM_CA_FILE"));
+             "42call://test-c-tls:secret-test-c-tls@127.0.0.1:%s?default_country=49&timeout_ms=%s&ca_file=%s",
+             env("CC_SIM_TLS_PORT"), test_timeout_ms(), env("CC_SIM_CA_FILE"));
     CHECK(cc_client_new(dsn, &client) == CC_OK, "client with ca_file");
     CHECK(cc_start_call(client, "0171 1234567", "030 1234567", NULL, &call) == CC_OK,
           "ca_file trusted: a call over TLS");
@@ -41,8 +41,8 @@ int main(void) {
     client = NULL;
 
     snprintf(dsn, sizeof dsn,
-             "42call://test-c-tls:secret-test-c-tls@127.0.0.1:%s?default_country=49&timeout_ms=5000&ca_file=%s",
-             env("CC_SIM_SELFSIGNED_PORT"), env("CC_SIM_CA_FILE"));
+             "42call://test-c-tls:secret-test-c-tls@127.0.0.1:%s?default_country=49&timeout_ms=%s&ca_file=%s",
+             env("CC_SIM_SELFSIGNED_PORT"), test_timeout_ms(), env("CC_SIM_CA_FILE"));
     CHECK(cc_client_new(dsn, &client) == CC_OK, "client toward a self-signed certificate");
     before = sim_requests();
     CHECK(cc_start_call(client, "0171 1234567", "030 1234567", NULL, &call) == CC_ERR_NETWORK,
