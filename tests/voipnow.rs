@@ -837,3 +837,34 @@ fn the_capabilities_of_voipnow() {
         assert!(c.capabilities().contains(cap));
     }
 }
+
+/// Records with ids of their own, two of which fit a call (the same destination, both in
+/// the time window): the call is ended with its details unknown, never given the other
+/// call's disposition or duration; the raw code says how many fitted.
+#[test]
+fn two_fitting_call_records_end_the_call_with_unknown_details() {
+    let sim = sim();
+    let c = client(&sim, "test-cdr-ambiguous");
+    control(&sim, "cdr-own-ids?client=test-cdr-ambiguous");
+    let first = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    let (_, end) = follow(&first);
+    assert_eq!(
+        (end.state, end.reason, end.raw_code.as_deref()),
+        (CallState::Ended, FailReason::None, Some("disposition:0")),
+        "one record fits the first call"
+    );
+    let second = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap();
+    let (_, end) = follow(&second);
+    assert_eq!(
+        (end.state, end.reason, end.raw_code.as_deref()),
+        (
+            CallState::Ended,
+            FailReason::Unknown,
+            Some("cdr-ambiguous:2")
+        )
+    );
+}
