@@ -174,6 +174,7 @@ fn hangup_while_connected() {
     std::thread::sleep(Duration::from_millis(1100));
     let s = call.hangup().unwrap();
     assert_eq!((s.state, s.reason), (Ended, FailReason::Cancelled));
+    assert!(!s.hangup_pending, "an ended call has no hang-up pending");
     assert_eq!(s.raw_code.as_deref(), Some("4"));
     // The carrier reports no duration: the library measured the bridge it saw.
     assert_eq!(s.duration_s, 1);

@@ -706,4 +706,59 @@ mod tests {
         let c = Client::new("42call://user:hunter2@127.0.0.1:9?tls=0&realm=r").unwrap();
         assert_eq!(format!("{c:?}"), r#"Client { carrier: "42call", .. }"#);
     }
+
+    /// The client's index of live calls (where events land) holds each live handle of a
+    /// call, and forgets each handle when it is dropped, not before and not another's.
+    #[test]
+    fn the_index_holds_each_handle_of_a_call_until_it_is_dropped() {
+        let c = Client::new("42call://user:hunter2@127.0.0.1:9?tls=0&realm=r").unwrap();
+        let r = c.shared.ref_keys.encode(&CallReference {
+            carrier: "42call".into(),
+            id: "4AF46744-C346-44FF-80E3-33D89FBE963B".into(),
+            started_ms: unix_ms(SystemTime::now()),
+            limit_s: 600,
+            correlation: None,
+            extra: serde_json::json!({}),
+        });
+        let one = c.attach(&r).unwrap();
+        let two = c.attach(&r).unwrap();
+        assert_eq!(
+            format!("{one:?}"),
+            r#"Call { id: "4AF46744-C346-44FF-80E3-33D89FBE963B", .. }"#
+        );
+        let held = |c: &Client| -> Vec<*const Mutex<CallStatus>> {
+            let index = c.shared.calls.lock().unwrap();
+            index
+                .get("4AF46744-C346-44FF-80E3-33D89FBE963B")
+                .map(|l| l.iter().map(|(w, _)| w.as_ptr()).collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            held(&c),
+            [Arc::as_ptr(&one.status), Arc::as_ptr(&two.status)]
+        );
+        drop(one);
+        assert_eq!(held(&c), [Arc::as_ptr(&two.status)]);
+        drop(two);
+        assert!(c.shared.calls.lock().unwrap().is_empty());
+    }
+
+    /// The SMS text's cap counts characters, not bytes; a PIN is 1 to 64 letters or
+    /// digits, spaces around it aside. What is refused is refused before anything is sent
+    /// (this client's carrier is at a port where nothing listens).
+    #[test]
+    fn sms_texts_and_pins_are_checked_before_sending() {
+        let c = Client::new("42call://user:hunter2@127.0.0.1:9?tls=0&realm=r").unwrap();
+        let sent = |r: Result<()>| r.unwrap_err().kind() != ErrorKind::InvalidArgument;
+        let sms = |text: &str| c.send_sms("+491711234567", text).map(|_| ());
+        let topup = |pin: &str| c.topup(pin).map(|_| ());
+        assert!(sent(sms(&"é".repeat(MAX_SMS_TEXT))));
+        assert!(!sent(sms(&"é".repeat(MAX_SMS_TEXT + 1))));
+        assert!(!sent(sms("")));
+        assert!(sent(topup(&"9".repeat(64))));
+        assert!(sent(topup(" 12 ")));
+        for pin in ["", "   ", "12 34", "12-34", &"9".repeat(65)] {
+            assert!(!sent(topup(pin)), "{pin:?}");
+        }
+    }
 }
