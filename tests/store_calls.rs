@@ -702,3 +702,32 @@ fn a_live_event_after_a_final_is_answered_with_the_end() {
     assert!(r.hang_up, "{r:?}");
     assert_eq!(r.http_status, 412);
 }
+
+/// Events that reach another process (the receiver) before the start has returned in
+/// the portal are kept: the portal writes the call's record before it sends the start,
+/// so the receiver knows the call from its first event. Both stores.
+#[test]
+fn events_before_the_start_returns_are_kept_by_the_receiver() {
+    // Every stage at once: the whole call is over before the start's reply (held 300 ms).
+    let sim = sim(0);
+    get(&sim, "/_sim/poketalk/settings?reply_delay_ms=300");
+    let (specs, _redis, _dir) = stores("early");
+    for spec in &specs {
+        let (_receiver, portal_dsn) = receiver_and_portal(&sim, "test-store-early", spec);
+        let portal = Client::new(&portal_dsn).unwrap();
+        let call = portal
+            .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+            .unwrap();
+        let log = sent(&sim, call.id());
+        assert!(
+            log.len() >= 2 && log.iter().all(|e| e.ends_with(":200")),
+            "{spec}: {log:?}"
+        );
+        let s = call.poll().unwrap();
+        assert_eq!(
+            (s.state, s.reason, s.duration_s),
+            (CallState::Ended, FailReason::None, 20),
+            "{spec}"
+        );
+    }
+}
