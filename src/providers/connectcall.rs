@@ -1005,6 +1005,18 @@ mod tests {
         assert_eq!(leg(32, None), Leg::A);
     }
 
+    /// Only the response codes 100-105 are not call statuses; every status code of the
+    /// document (3-33) is one.
+    #[test]
+    fn response_codes_are_not_statuses() {
+        for code in 100..=105 {
+            assert!(!is_status(code), "{code}");
+        }
+        for code in (3..=33).chain([99, 106]) {
+            assert!(is_status(code), "{code}");
+        }
+    }
+
     #[test]
     fn leftovers_of_the_previous_call() {
         let now = 1_700_000_000_000;
@@ -1035,6 +1047,15 @@ mod tests {
         };
         assert!(!is_leftover(&link, 30, Some(&moving), now));
         assert!(!is_leftover(&link, 30, None, now + LEFTOVER_GRACE_MS));
+        // The grace is counted from the connect, its last millisecond included.
+        let connect = now - 1_000;
+        assert!(is_leftover(&link, 30, None, connect + LEFTOVER_GRACE_MS));
+        assert!(!is_leftover(
+            &link,
+            30,
+            None,
+            connect + LEFTOVER_GRACE_MS + 1
+        ));
         // A call placed by the login has no previous call.
         let first = Link {
             seq: 1,
