@@ -1017,6 +1017,34 @@ mod tests {
         }
     }
 
+    /// What a process remembers of its calls is bounded: when full, a new call first
+    /// pushes out the ended ones; if every remembered call is live, all are forgotten. A
+    /// call already remembered pushes out nothing.
+    #[test]
+    fn remembered_calls_are_bounded_ended_ones_first() {
+        let memo = |ended: bool| Memo {
+            highest: CallState::RingingA,
+            connected_ms: None,
+            final_obs: ended.then(|| Observation::failed(FailReason::Unknown, Leg::None)),
+        };
+        let mut st = State::default();
+        for i in 0..MAX_REMEMBERED {
+            st.remember(&format!("c{i}"), memo(i % 2 == 0));
+        }
+        st.remember("c0", memo(true));
+        assert_eq!(st.calls.len(), MAX_REMEMBERED);
+        st.remember("new", memo(false));
+        assert_eq!(st.calls.len(), MAX_REMEMBERED / 2 + 1);
+        assert!(st.calls.contains_key("c1") && st.calls.contains_key("new"));
+        assert!(!st.calls.contains_key("c0"));
+        let mut st = State::default();
+        for i in 0..MAX_REMEMBERED {
+            st.remember(&format!("c{i}"), memo(false));
+        }
+        st.remember("new", memo(false));
+        assert_eq!(st.calls.keys().collect::<Vec<_>>(), ["new"]);
+    }
+
     #[test]
     fn leftovers_of_the_previous_call() {
         let now = 1_700_000_000_000;
