@@ -1045,6 +1045,44 @@ mod tests {
         assert_eq!(st.calls.keys().collect::<Vec<_>>(), ["new"]);
     }
 
+    /// A call that a later call of its own session replaced ends FAILED/UNKNOWN (its
+    /// GUID now names the newer call); a call of another session, or the session's
+    /// newest, is not known to have ended.
+    #[test]
+    fn a_call_replaced_in_its_own_session_is_over() {
+        let link = |guid: &str, seq| Link {
+            guid: guid.into(),
+            seq,
+            connect_type: 1,
+            connect_ms: None,
+            prev_final: None,
+        };
+        let st = State {
+            session: Some(Session {
+                guid: "g".into(),
+                call_id: "newest".into(),
+                link: link("g", 3),
+                final_obs: None,
+            }),
+            calls: HashMap::new(),
+        };
+        assert_eq!(
+            st.known_end("older", &link("g", 2)),
+            Some(Observation::failed(FailReason::Unknown, Leg::None))
+        );
+        assert_eq!(st.known_end("newest", &link("g", 3)), None);
+        assert_eq!(st.known_end("elsewhere", &link("h", 1)), None);
+    }
+
+    #[test]
+    fn connect_types_are_1_and_2() {
+        assert_eq!(parse_type("1"), Some(1));
+        assert_eq!(parse_type(" 2 "), Some(2));
+        for v in ["0", "3", "", "one"] {
+            assert_eq!(parse_type(v), None, "{v:?}");
+        }
+    }
+
     #[test]
     fn leftovers_of_the_previous_call() {
         let now = 1_700_000_000_000;
