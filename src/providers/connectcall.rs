@@ -1189,6 +1189,18 @@ mod tests {
         ConnectCall::new(Dsn::parse(dsn).unwrap()).unwrap()
     }
 
+    /// The carrier's text is kept to 200 characters (not bytes); a longer one is cut and
+    /// says so with an ellipsis; control characters become spaces.
+    #[test]
+    fn carrier_text_is_cut_at_200_characters() {
+        let cc = provider("connectcall://demo:pw@h/?tls=0");
+        let exact = "ä".repeat(MAX_CARRIER_TEXT);
+        assert_eq!(cc.carrier_text(&exact), exact);
+        let long = cc.carrier_text(&"ä".repeat(MAX_CARRIER_TEXT + 1));
+        assert_eq!(long, format!("{exact}…"));
+        assert_eq!(cc.carrier_text(" a\tb\n "), "a b");
+    }
+
     #[test]
     fn the_password_is_blanked_out_of_carrier_text() {
         let cc = provider("connectcall://demo:P%C3%A4%24%24%20w%26rd@h/?tls=0");
