@@ -1201,6 +1201,43 @@ mod tests {
         assert_eq!(cc.carrier_text(" a\tb\n "), "a b");
     }
 
+    /// Each response code where another answer was due: its kind, and its name in the
+    /// message (the carrier's own spelling).
+    #[test]
+    fn refusals_name_their_code() {
+        let cc = provider("connectcall://demo:pw@h/?tls=0");
+        for (code, kind, name) in [
+            (
+                100,
+                ErrorKind::Protocol,
+                "100 OK where another answer was due",
+            ),
+            (101, ErrorKind::Provider, "101 Failed"),
+            (102, ErrorKind::Auth, "102 AutorizationFailed"),
+            (
+                103,
+                ErrorKind::Protocol,
+                "103 LoginSucess where another answer was due",
+            ),
+            (104, ErrorKind::InvalidArgument, "104 WrongParameters"),
+            (105, ErrorKind::Provider, "105 NoChanges"),
+            (7, ErrorKind::Protocol, "7 an unexpected code"),
+        ] {
+            let reply = Reply {
+                code,
+                message: String::new(),
+            };
+            let e = cc.refusal(&reply, "the test");
+            assert_eq!(e.kind(), kind, "{code}");
+            assert_eq!(
+                e.message(),
+                format!("Connect Call refused the test ({name})"),
+                "{code}"
+            );
+            assert_eq!(e.carrier_code(), Some(code.to_string().as_str()));
+        }
+    }
+
     #[test]
     fn the_password_is_blanked_out_of_carrier_text() {
         let cc = provider("connectcall://demo:P%C3%A4%24%24%20w%26rd@h/?tls=0");
