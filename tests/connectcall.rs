@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use callconnect::{Call, CallOptions, CallState, CallStatus, Client, ErrorKind, FailReason, Leg};
 use callconnect_sim::connectcall::LEAK_PASSWORD;
-use callconnect_sim::{Config, Simulator};
+use callconnect_sim::{Config, SimResponse, Simulator};
 use serde_json::Value;
 
 /// Long enough for a loaded machine to see every stage when polling every few ms.
@@ -764,4 +764,21 @@ fn a_call_whose_end_is_known_is_not_asked_again() {
     assert_eq!(twin2.hangup().unwrap().raw_code.as_deref(), Some("4"));
     let a = account(&sim, "test-known");
     assert_eq!((count(&a, "hangups"), count(&a, "logins")), (1, 2), "{a}");
+}
+
+/// An HTTP 401 or 403 page in place of Connect Call's XML (a web server's refusal, not
+/// a response code) is AUTH, for a start as for a poll: nothing was acted on.
+#[test]
+fn http_401_and_403_pages_are_auth() {
+    let sim = sim();
+    let c = client(&sim, "test-http-auth");
+    for status in [401, 403] {
+        let page = SimResponse::new(status, "text/html", "<html>Forbidden</html>");
+        sim.arm_reply("login=test-http-auth", 1, page);
+        let e = c
+            .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Auth, "{status}: {e}");
+        assert!(e.message().contains(&format!("HTTP {status}")), "{e}");
+    }
 }

@@ -89,6 +89,17 @@ fn debug_log_of_every_other_carrier_holds_no_secret() {
             .start_call("0171 1234567", "030 1234567", &CallOptions::default())
             .unwrap_or_else(|e| panic!("{}: {e}", carrier.name));
         let _ = call.poll();
+        // Connect Call's session GUID (a key to the account) is a secret from the login's
+        // own reply on.
+        let guid = (carrier.name == "connectcall").then(|| {
+            let url = format!(
+                "http://127.0.0.1:{}/_sim/connectcall/session?login=test-log-carriers",
+                sim.port()
+            );
+            let body = ureq::get(url).call().unwrap().body_mut().read_to_string();
+            let v: serde_json::Value = serde_json::from_str(&body.unwrap()).unwrap();
+            v["guid"].as_str().unwrap().to_string()
+        });
         let _ = call.hangup();
         let _ = call.poll();
         // A fault on a start (the request is logged, its failure too).
@@ -112,6 +123,10 @@ fn debug_log_of_every_other_carrier_holds_no_secret() {
         let mut secrets: Vec<&str> = carrier.secrets.to_vec();
         if carrier.name != "poketalk" {
             secrets.push(WRONG);
+        }
+        if let Some(g) = &guid {
+            assert!(!g.is_empty());
+            secrets.push(g);
         }
         for secret in secrets {
             for form in forms(secret) {
