@@ -1,7 +1,7 @@
 //! 42call end to end against the simulator, through the Rust API.
 
 use callconnect::{CallOptions, CallState, Client, ErrorKind, FailReason};
-use callconnect_sim::{Config, Simulator};
+use callconnect_sim::{Config, SimResponse, Simulator};
 
 fn sim() -> Simulator {
     Simulator::start(Config {
@@ -239,4 +239,25 @@ fn unreachable_carrier_is_network_not_unknown() {
         .start_call("0171 1234567", "030 1234567", &CallOptions::default())
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Network, "{e}");
+}
+
+/// JSON that is not 42call's envelope (neither an error nor result codes) is not taken
+/// for an answer: PROTOCOL on a read, OUTCOME_UNKNOWN on a start (the carrier may have
+/// acted), the body in the message either way.
+#[test]
+fn json_without_the_envelope_is_not_an_answer() {
+    let sim = sim();
+    let c = client(&sim, "test-no-envelope");
+    let body = || SimResponse::json(200, &serde_json::json!({"status": "fine"}));
+    sim.arm_reply("?account", 1, body());
+    let e = c.balance().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
+    assert!(e.message().contains("not its JSON envelope"), "{e}");
+    assert!(e.message().contains("fine"), "{e}");
+    sim.arm_reply("?webcallback", 1, body());
+    let e = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::OutcomeUnknown, "{e}");
+    assert!(e.message().contains("not its JSON envelope"), "{e}");
 }
