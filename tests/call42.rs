@@ -260,4 +260,23 @@ fn json_without_the_envelope_is_not_an_answer() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::OutcomeUnknown, "{e}");
     assert!(e.message().contains("not its JSON envelope"), "{e}");
+    // An envelope that says error without a code is the carrier's refusal.
+    sim.arm_reply(
+        "?account",
+        1,
+        SimResponse::json(200, &serde_json::json!({"error": true})),
+    );
+    let e = c.balance().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Provider, "{e}");
+    assert!(e.message().contains("error without a code"), "{e}");
+    // A web server's 401 or 403 page: the credentials, on a start too.
+    for status in [401, 403] {
+        let page = SimResponse::new(status, "text/html", "<html>Forbidden</html>");
+        sim.arm_reply("?webcallback", 1, page);
+        let e = c
+            .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Auth, "{status}: {e}");
+        assert!(e.message().contains(&format!("HTTP {status}")), "{e}");
+    }
 }

@@ -767,9 +767,10 @@ fn a_call_whose_end_is_known_is_not_asked_again() {
 }
 
 /// An HTTP 401 or 403 page in place of Connect Call's XML (a web server's refusal, not
-/// a response code) is AUTH, for a start as for a poll: nothing was acted on.
+/// a response code) is AUTH, a 404 page INVALID_ARGUMENT (the DSN's path): nothing was
+/// acted on.
 #[test]
-fn http_401_and_403_pages_are_auth() {
+fn http_401_403_and_404_pages_are_refusals() {
     let sim = sim();
     let c = client(&sim, "test-http-auth");
     for status in [401, 403] {
@@ -781,4 +782,12 @@ fn http_401_and_403_pages_are_auth() {
         assert_eq!(e.kind(), ErrorKind::Auth, "{status}: {e}");
         assert!(e.message().contains(&format!("HTTP {status}")), "{e}");
     }
+    // A 404 page: the DSN names no Connect Call page; nothing was acted on.
+    let page = SimResponse::new(404, "text/html", "<html>Not Found</html>");
+    sim.arm_reply("login=test-http-auth", 1, page);
+    let e = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    assert!(e.message().contains("HTTP 404"), "{e}");
 }
