@@ -269,6 +269,11 @@ fn json_without_the_envelope_is_not_an_answer() {
     let e = c.balance().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Provider, "{e}");
     assert!(e.message().contains("error without a code"), "{e}");
+    // A code other than 200 is a refusal even without the error flag.
+    let coded = serde_json::json!({"codes": [{"code": 1001, "description": "nothing known"}]});
+    sim.arm_reply("?account", 1, SimResponse::json(200, &coded));
+    let e = c.balance().unwrap_err();
+    assert_eq!(e.carrier_code(), Some("1001"), "{e}");
     // A web server's 401 or 403 page: the credentials, on a start too.
     for status in [401, 403] {
         let page = SimResponse::new(status, "text/html", "<html>Forbidden</html>");

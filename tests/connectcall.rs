@@ -790,4 +790,12 @@ fn http_401_403_and_404_pages_are_refusals() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
     assert!(e.message().contains("HTTP 404"), "{e}");
+    // Another 4xx page on a start: the carrier may have acted; the message says what came.
+    let page = SimResponse::new(400, "text/html", "<html>Bad Request</html>");
+    sim.arm_reply("login=test-http-auth", 1, page);
+    let e = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::OutcomeUnknown, "{e}");
+    assert!(e.message().contains("answered HTTP 400"), "{e}");
 }
