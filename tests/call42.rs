@@ -285,3 +285,15 @@ fn json_without_the_envelope_is_not_an_answer() {
         assert!(e.message().contains(&format!("HTTP {status}")), "{e}");
     }
 }
+
+/// What 42call can do, exactly: a callback it can hang up, SMS, top-up and the account
+/// services; no live status (its call status is only what was asked), no events.
+#[test]
+fn the_capabilities_of_42call() {
+    use callconnect::Capabilities as C;
+    let sim = sim();
+    let c = client(&sim, "test-caps");
+    let want = [C::CALLBACK, C::HANGUP, C::SMS, C::TOPUP, C::ACCOUNT];
+    let bits: u32 = want.iter().map(|c| c.bits()).sum();
+    assert_eq!(c.capabilities().bits(), bits);
+}

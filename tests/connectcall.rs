@@ -172,6 +172,8 @@ fn hangup_while_connected() {
     assert_eq!(s.state, Connected);
     assert_eq!(s.duration_s, 0);
     std::thread::sleep(Duration::from_millis(1100));
+    // A later poll of the same bridge counts from when it was first seen connected.
+    assert_eq!(call.poll().unwrap().duration_s, 1);
     let s = call.hangup().unwrap();
     assert_eq!((s.state, s.reason), (Ended, FailReason::Cancelled));
     assert!(!s.hangup_pending, "an ended call has no hang-up pending");
