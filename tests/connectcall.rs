@@ -768,36 +768,25 @@ fn a_call_whose_end_is_known_is_not_asked_again() {
     assert_eq!((count(&a, "hangups"), count(&a, "logins")), (1, 2), "{a}");
 }
 
-/// An HTTP 401 or 403 page in place of Connect Call's XML (a web server's refusal, not
-/// a response code) is AUTH, a 404 page INVALID_ARGUMENT (the DSN's path): nothing was
-/// acted on.
+/// A web server's page in place of Connect Call's XML on a start, by its HTTP status:
+/// 401 or 403 is AUTH and 404 INVALID_ARGUMENT (the DSN's path), nothing acted on; any
+/// other 4xx is OUTCOME_UNKNOWN (the carrier may have acted). The message names the status.
 #[test]
 fn http_401_403_and_404_pages_are_refusals() {
     let sim = sim();
     let c = client(&sim, "test-http-auth");
-    for status in [401, 403] {
-        let page = SimResponse::new(status, "text/html", "<html>Forbidden</html>");
+    for (status, kind, said) in [
+        (401, ErrorKind::Auth, "HTTP 401"),
+        (403, ErrorKind::Auth, "HTTP 403"),
+        (404, ErrorKind::InvalidArgument, "HTTP 404"),
+        (400, ErrorKind::OutcomeUnknown, "answered HTTP 400"),
+    ] {
+        let page = SimResponse::new(status, "text/html", "<html>refused</html>");
         sim.arm_reply("login=test-http-auth", 1, page);
         let e = c
             .start_call("0171 1234567", "030 1234567", &CallOptions::default())
             .unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Auth, "{status}: {e}");
-        assert!(e.message().contains(&format!("HTTP {status}")), "{e}");
+        assert_eq!(e.kind(), kind, "{status}: {e}");
+        assert!(e.message().contains(said), "{status}: {e}");
     }
-    // A 404 page: the DSN names no Connect Call page; nothing was acted on.
-    let page = SimResponse::new(404, "text/html", "<html>Not Found</html>");
-    sim.arm_reply("login=test-http-auth", 1, page);
-    let e = c
-        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
-    assert!(e.message().contains("HTTP 404"), "{e}");
-    // Another 4xx page on a start: the carrier may have acted; the message says what came.
-    let page = SimResponse::new(400, "text/html", "<html>Bad Request</html>");
-    sim.arm_reply("login=test-http-auth", 1, page);
-    let e = c
-        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::OutcomeUnknown, "{e}");
-    assert!(e.message().contains("answered HTTP 400"), "{e}");
 }
