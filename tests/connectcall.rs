@@ -790,3 +790,238 @@ fn http_401_403_and_404_pages_are_refusals() {
         assert!(e.message().contains(said), "{status}: {e}");
     }
 }
+
+/// A reply in Connect Call's XML, for a request the test answers itself.
+fn reply(code: u32, message: &str) -> SimResponse {
+    callconnect_sim::connectcall::xml(code, message)
+}
+
+fn place(c: &Client) -> callconnect::Result<Call> {
+    c.start_call("0171 1234567", "030 1234567", &CallOptions::default())
+}
+
+/// A hang-up answered 102 (the carrier forgot the session): the call is FAILED/UNKNOWN
+/// with code 102, and the client forgets the session: its next start logs in afresh
+/// without asking about the forgotten GUID again.
+#[test]
+fn a_hangup_on_a_forgotten_session() {
+    let sim = sim_with(60_000);
+    let c = client(&sim, "test-gone");
+    let call = place(&c).unwrap();
+    control(&sim, "expire?login=test-gone");
+    let s = call.hangup().unwrap();
+    assert_eq!(
+        (s.state, s.reason, s.failed_leg, s.raw_code.as_deref()),
+        (Failed, FailReason::Unknown, Leg::None, Some("102"))
+    );
+    assert!(!s.hangup_pending);
+    assert_eq!(stat(&sim, "unknown_guid"), 1);
+    let _next = place(&c).unwrap();
+    let a = account(&sim, "test-gone");
+    assert_eq!((count(&a, "logins"), count(&a, "connects")), (2, 0), "{a}");
+    assert_eq!(
+        stat(&sim, "unknown_guid"),
+        1,
+        "the forgotten GUID was asked again"
+    );
+}
+
+/// A login or `connect` the carrier refuses with 101, 104 or 105 placed nothing: the error
+/// names the code (PROVIDER or INVALID_ARGUMENT), never OUTCOME_UNKNOWN.
+#[test]
+fn refused_logins_and_connects_placed_nothing() {
+    let sim = sim_with(60_000);
+    let c = client(&sim, "test-refused");
+    let refusals = [
+        (101, "Failed", ErrorKind::Provider),
+        (104, "WrongParameters", ErrorKind::InvalidArgument),
+        (105, "NoChanges", ErrorKind::Provider),
+    ];
+    for (code, name, kind) in refusals {
+        sim.arm_reply("login=test-refused", 1, reply(code, name));
+        let e = place(&c).unwrap_err();
+        let want = code.to_string();
+        assert_eq!(
+            (e.kind(), e.carrier_code()),
+            (kind, Some(want.as_str())),
+            "login: {e}"
+        );
+        assert!(e.message().contains(name), "{e}");
+    }
+    // A session whose call is over: the next start is a `connect`.
+    let first = place(&c).unwrap();
+    first.hangup().unwrap();
+    for (code, name, kind) in refusals {
+        sim.arm_reply("cmd=connect", 1, reply(code, name));
+        let e = place(&c).unwrap_err();
+        let want = code.to_string();
+        assert_eq!(
+            (e.kind(), e.carrier_code()),
+            (kind, Some(want.as_str())),
+            "connect: {e}"
+        );
+    }
+    let a = account(&sim, "test-refused");
+    assert_eq!(
+        (count(&a, "calls_placed"), count(&a, "logins")),
+        (1, 1),
+        "{a}"
+    );
+}
+
+/// A `connect` answered 102 (the session expired while idle) placed nothing, and the
+/// session is forgotten at once: when the fresh login that follows is refused too, the
+/// next start does not try the dead session again.
+#[test]
+fn a_forgotten_session_is_not_tried_twice() {
+    let sim = sim_with(60_000);
+    let c = client(&sim, "test-forgot");
+    place(&c).unwrap().hangup().unwrap();
+    control(&sim, "expire?login=test-forgot");
+    sim.arm_reply("login=test-forgot", 1, reply(101, "Failed"));
+    let e = place(&c).unwrap_err();
+    assert_eq!(
+        (e.kind(), e.carrier_code()),
+        (ErrorKind::Provider, Some("101")),
+        "{e}"
+    );
+    assert_eq!(
+        stat(&sim, "unknown_guid"),
+        1,
+        "the connect on the expired session"
+    );
+    let _third = place(&c).unwrap();
+    assert_eq!(
+        stat(&sim, "unknown_guid"),
+        1,
+        "the dead session was tried again"
+    );
+    let a = account(&sim, "test-forgot");
+    assert_eq!(
+        (count(&a, "logins"), count(&a, "calls_placed")),
+        (2, 2),
+        "{a}"
+    );
+}
+
+/// What a hang-up returns, by what the carrier answers to it and to the status request
+/// that follows it.
+#[test]
+fn what_a_hangup_returns() {
+    let sim = sim_with(60_000);
+    // 105 (NoChanges) while the carrier still reports the bridge: nothing was hung up.
+    let c = client(&sim, "test-hang-105");
+    let call = place(&c).unwrap();
+    control(&sim, "force?login=test-hang-105&code=29");
+    sim.arm_reply("cmd=hangUp", 1, reply(105, "NoChanges"));
+    let e = call.hangup().unwrap_err();
+    assert_eq!(
+        (e.kind(), e.carrier_code()),
+        (ErrorKind::Provider, Some("105")),
+        "{e}"
+    );
+    assert!(e.message().contains("the call goes on"), "{e}");
+    assert_eq!(call.poll().unwrap().state, Connected);
+    // OK, and the status asked at once still shows the bridge: the hang-up stands.
+    sim.arm_reply("cmd=getStatus", 1, reply(29, "Connected"));
+    let s = call.hangup().unwrap();
+    assert_eq!((s.state, s.reason), (Ended, FailReason::Cancelled));
+    assert_eq!(count(&account(&sim, "test-hang-105"), "hangups"), 1);
+
+    // The call had failed before the hang-up (unseen here): 105, and its failure is what
+    // the hang-up returns.
+    let c = client(&sim, "test-hang-failed");
+    let call = place(&c).unwrap();
+    control(&sim, "force?login=test-hang-failed&code=11");
+    let s = call.hangup().unwrap();
+    assert_eq!(
+        (s.state, s.reason, s.raw_code.as_deref()),
+        (Failed, FailReason::NoAnswer, Some("11"))
+    );
+    assert_eq!(count(&account(&sim, "test-hang-failed"), "hangups"), 0);
+
+    // Right after a `connect`, the status may still be the previous call's end (here:
+    // busy): the new call hung up at once is ENDED/CANCELLED, not the old call's failure.
+    let c = client(&sim, "test-hang-leftover");
+    let first = place(&c).unwrap();
+    control(&sim, "force?login=test-hang-leftover&code=10");
+    assert_eq!(first.poll().unwrap().reason, FailReason::Busy);
+    let second = place(&c).unwrap();
+    sim.arm_reply("cmd=getStatus", 1, reply(10, "Busy"));
+    let s = second.hangup().unwrap();
+    assert_eq!((s.state, s.reason), (Ended, FailReason::Cancelled), "{s:?}");
+    assert_ne!(s.raw_code.as_deref(), Some("10"), "{s:?}");
+    let a = account(&sim, "test-hang-leftover");
+    assert_eq!((count(&a, "connects"), count(&a, "hangups")), (1, 1), "{a}");
+}
+
+/// Closing the client ends the session (`end`) when its call is over, even an end this
+/// process never saw (a live call's session is left: freeing_the_client_leaves_a_live_call_alone).
+#[test]
+fn closing_ends_a_session_whose_call_is_over() {
+    let sim = sim_with(60_000);
+    let c = client(&sim, "test-close");
+    let _call = place(&c).unwrap();
+    control(&sim, "force?login=test-close&code=30");
+    c.close();
+    let a = account(&sim, "test-close");
+    assert_eq!((count(&a, "ends"), count(&a, "sessions")), (1, 0), "{a}");
+}
+
+/// A status request answered with a code that is not a status (101 Failed, 104, 103) is
+/// an error naming it, on a poll and on the start that asks about the session's call;
+/// it is never read as where the call is.
+#[test]
+fn status_requests_answered_with_a_refusal() {
+    let sim = sim_with(60_000);
+    let c = client(&sim, "test-status-refused");
+    let call = place(&c).unwrap();
+    for (code, name, kind) in [
+        (101, "Failed", ErrorKind::Provider),
+        (104, "WrongParameters", ErrorKind::InvalidArgument),
+        (103, "LoginSucess", ErrorKind::Protocol),
+    ] {
+        let want = code.to_string();
+        sim.arm_reply("cmd=getStatus", 1, reply(code, name));
+        let e = call.poll().unwrap_err();
+        assert_eq!(
+            (e.kind(), e.carrier_code()),
+            (kind, Some(want.as_str())),
+            "poll: {e}"
+        );
+        sim.arm_reply("cmd=getStatus", 1, reply(code, name));
+        let e = place(&c).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.carrier_code()),
+            (kind, Some(want.as_str())),
+            "start: {e}"
+        );
+    }
+    assert_eq!(call.poll().unwrap().state, Initiating);
+    assert_eq!(
+        count(&account(&sim, "test-status-refused"), "calls_placed"),
+        1
+    );
+}
+
+/// The end of a call of another session (attached from its reference) is that call's
+/// alone: this client's own session, whose call is still up, stays busy.
+#[test]
+fn another_sessions_end_is_not_this_sessions() {
+    let sim = sim_with(60_000);
+    let mine = client(&sim, "test-two-sessions");
+    let _up = place(&mine).unwrap();
+    let other = client(&sim, "test-two-sessions");
+    let theirs = place(&other).unwrap();
+    control(&sim, "force?login=test-two-sessions&code=30");
+    let twin = mine.attach(&theirs.reference()).unwrap();
+    assert_eq!(twin.poll().unwrap().state, Ended);
+    let e = place(&mine).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+    let a = account(&sim, "test-two-sessions");
+    assert_eq!(
+        (count(&a, "connects"), count(&a, "connects_refused")),
+        (0, 0),
+        "{a}"
+    );
+}

@@ -234,7 +234,9 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-fn xml(code: u32, message: &str) -> SimResponse {
+/// A reply as the carrier writes it (the document's `<response>` with `code` and
+/// `message`); public so that a test can arm one for a request it answers itself.
+pub fn xml(code: u32, message: &str) -> SimResponse {
     SimResponse::new(
         200,
         "text/xml; charset=utf-8",

@@ -480,4 +480,16 @@ mod tests {
         assert_eq!(e.error, Some(false));
         assert_eq!(e.codes[0].code_number(), Some(200));
     }
+
+    /// A PHP backend may write the flag as a number: 0 is no error, any other is one.
+    #[test]
+    fn envelope_error_flag_as_a_number() {
+        for (flag, want) in [("0", Some(false)), ("1", Some(true)), ("2", Some(true))] {
+            let e: Envelope =
+                serde_json::from_str(&format!(r#"{{"error":{flag},"codes":[]}}"#)).unwrap();
+            assert_eq!(e.error, want, "error: {flag}");
+        }
+        let e: Envelope = serde_json::from_str(r#"{"error":null}"#).unwrap();
+        assert_eq!(e.error, None);
+    }
 }
