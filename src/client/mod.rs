@@ -337,10 +337,8 @@ impl Client {
     /// with sessions log out here. Idempotent.
     pub fn close(&self) {
         if !self.shared.closed.swap(true, Ordering::AcqRel) {
-            let listener = lock_or_recover(&self.shared.listener).take();
-            if let Some(mut l) = listener {
-                l.stop();
-            }
+            // Dropping the listener stops it and joins its threads.
+            drop(lock_or_recover(&self.shared.listener).take());
             self.shared.provider.close();
         }
     }

@@ -116,10 +116,11 @@ impl Bound {
     }
 }
 
-/// A running listener. Stopping or dropping it stops it and joins its threads (but the
-/// one it is dropped from, when a handler let go of the listener's owner).
+/// A running listener. Dropping it stops it and joins its threads (but the one it is
+/// dropped from, when a handler let go of the listener's owner).
 pub(crate) struct Listener {
-    server: Option<Server>,
+    /// Held for its drop, which stops the server.
+    _server: Server,
 }
 
 impl Listener {
@@ -133,14 +134,7 @@ impl Listener {
             Arc::new(move |target: &str| handler(target.split_once('?').map_or("", |(_, q)| q)));
         let server = Server::start(bound.socket, bound.cfg, handler)
             .map_err(|e| Error::internal(format!("cannot start the event listener: {e}")))?;
-        Ok(Listener {
-            server: Some(server),
-        })
-    }
-
-    /// Stops serving and joins the threads.
-    pub(crate) fn stop(&mut self) {
-        self.server.take();
+        Ok(Listener { _server: server })
     }
 }
 
@@ -769,6 +763,182 @@ mod tests {
         assert!(a.starts_with("HTTP/1.1 500 "), "{a}");
         let a = exchange(l.local_addr(), b"GET / HTTP/1.1\r\n\r\n");
         assert!(a.starts_with("HTTP/1.1 200 "), "{a}");
+    }
+
+    #[test]
+    fn answers_name_their_status() {
+        for (status, line) in [
+            (200, "200 OK"),
+            (400, "400 Bad Request"),
+            (403, "403 Forbidden"),
+            (404, "404 Not Found"),
+            (405, "405 Method Not Allowed"),
+            (408, "408 Request Timeout"),
+            (412, "412 Precondition Failed"),
+            (431, "431 Request Header Fields Too Large"),
+            (500, "500 Internal Server Error"),
+            (503, "503 Service Unavailable"),
+            (299, "299 Status"),
+        ] {
+            let allow = if status == 405 {
+                "Allow: GET, HEAD\r\n"
+            } else {
+                ""
+            };
+            assert_eq!(
+                answer(status),
+                format!("HTTP/1.1 {line}\r\nContent-Length: 0\r\nConnection: close\r\n{allow}\r\n")
+            );
+        }
+    }
+
+    /// A head of up to 8 KiB is taken by default; one byte more is 431.
+    #[test]
+    fn the_default_head_limit_is_8_kib() {
+        let l = start(ListenerConfig::default(), echo());
+        let head = |len: usize| {
+            let start = "GET /ok?x=1 HTTP/1.1\r\nX: ";
+            let pad = "p".repeat(len - start.len() - 4);
+            format!("{start}{pad}\r\n\r\n")
+        };
+        assert_eq!(head(8192).len(), 8192);
+        let a = exchange(l.local_addr(), head(8192).as_bytes());
+        assert!(a.starts_with("HTTP/1.1 200 "), "{a}");
+        let a = exchange(l.local_addr(), head(8193).as_bytes());
+        assert!(a.starts_with("HTTP/1.1 431 "), "{a}");
+    }
+
+    /// Limits of 0 are raised to the least that serves: one connection, one worker, a
+    /// 64-byte head.
+    #[test]
+    fn limits_below_the_least_are_raised_to_it() {
+        let cfg = ListenerConfig {
+            max_connections: 0,
+            workers: 0,
+            max_head_bytes: 0,
+            ..Default::default()
+        };
+        let l = start(cfg, echo());
+        let mut s = TcpStream::connect(l.local_addr()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"GET /ok?x=1 HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+    }
+
+    /// What a client sent beyond its request head (a body, here 40 000 bytes) is read
+    /// before the close, so that the client gets the answer and a clean end, not a reset:
+    /// after the handler's answer and after one the I/O thread gives (405).
+    #[test]
+    fn an_answer_ends_with_a_clean_close() {
+        let l = start(ListenerConfig::default(), echo());
+        for (method, status) in [("GET", "200"), ("POST", "405")] {
+            let mut request =
+                format!("{method} /ok?x=1 HTTP/1.1\r\nContent-Length: 40000\r\n\r\n").into_bytes();
+            request.resize(request.len() + 40_000, b'b');
+            let mut s = TcpStream::connect(l.local_addr()).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            s.write_all(&request).unwrap();
+            let mut out = Vec::new();
+            let end = s.read_to_end(&mut out);
+            let text = String::from_utf8_lossy(&out);
+            assert!(text.starts_with(&format!("HTTP/1.1 {status} ")), "{text}");
+            assert!(end.is_ok(), "{method}: {end:?} after {text}");
+            // Nothing was left unread at the close, so no reset followed it: the peer
+            // still takes a write (only the write after this one is refused). The pause
+            // lets a reset, had there been one, arrive first.
+            std::thread::sleep(Duration::from_millis(100));
+            let late = s.write(b"x");
+            assert!(
+                late.is_ok(),
+                "{method}: a reset followed the answer: {late:?}"
+            );
+        }
+    }
+
+    /// The drain after an answer is bounded: a client that keeps sending cannot hold a
+    /// worker; what is left is reset with the connection.
+    #[test]
+    fn the_drain_after_an_answer_is_bounded() {
+        let socket = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(socket.local_addr().unwrap()).unwrap();
+        let (server, _) = socket.accept().unwrap();
+        let sent = 100_000;
+        client.write_all(&vec![b'b'; sent]).unwrap();
+        // All of it has arrived once the client's shutdown (its FIN, after the data) has.
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut peek = [0u8; 1];
+        server
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        assert_eq!(server.peek(&mut peek).unwrap(), 1);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while server_queue(&server) < sent && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(server_queue(&server), sent);
+        close_cleanly(&server);
+        assert_eq!(server_queue(&server), sent - DRAIN_BYTES);
+        assert_eq!(DRAIN_BYTES, 65_536);
+    }
+
+    /// Bytes received and not yet read (`FIONREAD`).
+    fn server_queue(s: &TcpStream) -> usize {
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int through the pointer, which outlives the call.
+        let r = unsafe { libc::ioctl(s.as_raw_fd(), libc::FIONREAD, &mut n) };
+        assert_eq!(r, 0);
+        n as usize
+    }
+
+    #[test]
+    fn its_debug_shows_the_address_alone() {
+        let l = start(ListenerConfig::default(), echo());
+        let text = format!("{l:?}");
+        assert_eq!(text, format!("Server {{ addr: {}, .. }}", l.local_addr()));
+    }
+
+    /// Dropping it joins its threads: nothing of it (here, its handler) outlives the drop.
+    #[test]
+    fn dropping_it_joins_its_threads() {
+        let marker = Arc::new(());
+        let held = marker.clone();
+        let handler: Handler = Arc::new(move |_: &str| {
+            let _ = &held;
+            200
+        });
+        let cfg = ListenerConfig {
+            workers: 3,
+            ..Default::default()
+        };
+        let l = start(cfg, handler);
+        let a = exchange(l.local_addr(), b"GET / HTTP/1.1\r\n\r\n");
+        assert!(a.starts_with("HTTP/1.1 200 "), "{a}");
+        assert!(Arc::strong_count(&marker) > 1);
+        drop(l);
+        assert_eq!(Arc::strong_count(&marker), 1);
+    }
+
+    /// The handler sees the query alone; a target without one is an empty query.
+    #[test]
+    fn a_listener_hands_the_query_to_its_handler() {
+        let bound = Bound::bind("127.0.0.1:0".parse().unwrap(), ListenerConfig::default()).unwrap();
+        let addr = bound.addr();
+        assert_ne!(addr.port(), 0);
+        let l = Listener::start(bound, |q: &str| match q {
+            "a=1&b=2" => 200,
+            "" => 204,
+            _ => 404,
+        })
+        .unwrap();
+        let a = exchange(addr, b"GET /events?a=1&b=2 HTTP/1.1\r\n\r\n");
+        assert!(a.starts_with("HTTP/1.1 200 "), "{a}");
+        let a = exchange(addr, b"GET /events HTTP/1.1\r\n\r\n");
+        assert!(a.starts_with("HTTP/1.1 204 "), "{a}");
+        drop(l);
+        TcpListener::bind(addr).unwrap();
     }
 
     #[test]
