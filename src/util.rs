@@ -127,9 +127,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8], sync: bool) -> std::io
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
     let mut f = options.open(&tmp)?;
     let written = (|| {
@@ -160,7 +158,7 @@ pub(crate) fn read_private(path: &Path) -> Option<String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+        options.custom_flags(libc::O_NOFOLLOW);
     }
     let mut f = options.open(path).ok()?;
     let meta = f.metadata().ok()?;

@@ -125,17 +125,15 @@ impl DirStore {
         let created = match fs::DirBuilder::new().mode(mode).create(&dir) {
             Ok(()) => true,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                // Parents are made as private as the store itself.
+            // A parent missing (or any other error, which the recursive creation meets
+            // again and reports): parents are made as private as the store itself.
+            Err(_) => {
                 fs::DirBuilder::new()
                     .mode(mode)
                     .recursive(true)
                     .create(&dir)
                     .map_err(|e| dsn_error(format!("cannot create {}: {e}", dir.display())))?;
                 true
-            }
-            Err(e) => {
-                return Err(dsn_error(format!("cannot create {}: {e}", dir.display())));
             }
         };
         if created {
@@ -207,7 +205,8 @@ impl DirStore {
                 .write(true)
                 .create_new(true)
                 .mode(self.file_mode())
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                // (std opens every file close-on-exec already.)
+                .custom_flags(libc::O_NOFOLLOW)
                 .open(&tmp);
             let mut file = match file {
                 Ok(f) => f,
@@ -228,7 +227,7 @@ impl DirStore {
     fn read(&self, path: &Path) -> Result<Option<Record>> {
         let file = OpenOptions::new()
             .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(path);
         let file = match file {
             Ok(f) => f,
