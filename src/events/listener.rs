@@ -166,7 +166,6 @@ impl Server {
         let addr = socket.local_addr()?;
         socket.set_nonblocking(true)?;
         let (wake, wake_rx) = UnixStream::pair()?;
-        wake_rx.set_nonblocking(true)?;
         wake.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));
         let answering = Arc::new(AtomicUsize::new(0));
@@ -394,10 +393,7 @@ impl IoLoop {
                 }
                 continue;
             }
-            if fds[0].revents != 0 {
-                let mut sink = [0u8; 64];
-                while matches!((&self.wake).read(&mut sink), Ok(n) if n > 0) {}
-            }
+            // A byte on `wake` comes only with `stop` set: the loop's test ends it.
             // Heads first (in the order polled: `reading` is only appended to by accept,
             // below), then deadlines, then new connections.
             let ready: Vec<bool> = fds[2..].iter().map(|p| p.revents != 0).collect();
@@ -418,7 +414,8 @@ impl IoLoop {
                 }
             }
             self.reading = kept;
-            if accepting && fds[1].revents != 0 {
+            // (While backing off, the socket is not polled: no event.)
+            if fds[1].revents != 0 {
                 self.accept_some();
             }
         }
