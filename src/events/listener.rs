@@ -388,7 +388,7 @@ impl IoLoop {
             if n < 0 {
                 let e = io::Error::last_os_error();
                 if e.kind() != io::ErrorKind::Interrupted {
-                    self.warn(&format!("poll failed ({e})"));
+                    self.warn(&format!("poll failed ({e})"), Instant::now());
                     std::thread::sleep(BACKOFF_FIRST);
                 }
                 continue;
@@ -471,48 +471,65 @@ impl IoLoop {
                         Step::Request(target) => self.dispatch(r.stream, target),
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if matches!(e.kind(), io::ErrorKind::Interrupted) => {}
-                Err(e) if aborted(&e) => {}
                 Err(e) => {
-                    // Out of descriptors (or memory): a place held by an idle
-                    // connection is given back and accept is tried again; with none,
-                    // a short pause (the connections being read are still served).
-                    if out_of_resources(&e) && self.evict_oldest() {
-                        continue;
+                    if !self.accept_failed(&e) {
+                        return;
                     }
-                    self.warn(&format!(
-                        "cannot accept a connection ({e}); trying again in {} ms",
-                        self.next_backoff.as_millis()
-                    ));
-                    self.backoff = Some(Instant::now() + self.next_backoff);
-                    self.next_backoff = (self.next_backoff * 2).min(BACKOFF_LONGEST);
-                    return;
                 }
             }
         }
     }
 
-    /// A WARN line, at most one a second (the others are counted in the next).
-    fn warn(&mut self, what: &str) {
+    /// What an `accept()` error leads to: `true` to try again at once, `false` to stop
+    /// this round (no connection waiting, or a pause set in `backoff`).
+    fn accept_failed(&mut self, e: &io::Error) -> bool {
+        if e.kind() == io::ErrorKind::WouldBlock {
+            return false;
+        }
+        if e.kind() == io::ErrorKind::Interrupted || aborted(e) {
+            return true;
+        }
+        // Out of descriptors (or memory): a place held by an idle connection is given
+        // back and accept is tried again; with none, a short pause (the connections
+        // being read are still served).
+        if out_of_resources(e) && self.evict_oldest() {
+            return true;
+        }
         let now = Instant::now();
+        let line = format!(
+            "cannot accept a connection ({e}); trying again in {} ms",
+            self.next_backoff.as_millis()
+        );
+        self.warn(&line, now);
+        self.backoff = Some(now + self.next_backoff);
+        self.next_backoff = (self.next_backoff * 2).min(BACKOFF_LONGEST);
+        false
+    }
+
+    /// A WARN line, at most one a second (the others are counted in the next).
+    fn warn(&mut self, what: &str, now: Instant) {
+        if let Some(line) = self.warning(what, now) {
+            log_at!(Level::Warn, "{line}");
+        }
+    }
+
+    /// The line to log for `what` at `now`; `None` within a second of the last one
+    /// (counted, and said in the next line).
+    fn warning(&mut self, what: &str, now: Instant) -> Option<String> {
         if self
             .last_warning
             .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
         {
             self.suppressed = self.suppressed.saturating_add(1);
-            return;
+            return None;
         }
         let more = std::mem::take(&mut self.suppressed);
         self.last_warning = Some(now);
-        if more > 0 {
-            log_at!(
-                Level::Warn,
-                "event listener: {what} ({more} similar lines left out)"
-            );
+        Some(if more > 0 {
+            format!("event listener: {what} ({more} similar lines left out)")
         } else {
-            log_at!(Level::Warn, "event listener: {what}");
-        }
+            format!("event listener: {what}")
+        })
     }
 }
 
@@ -530,11 +547,12 @@ fn out_of_resources(e: &io::Error) -> bool {
     )
 }
 
-/// Reads what has come of a head, never holding more than `max` bytes (and one).
+/// Reads what has come of a head, never holding more than `max` bytes: a head still
+/// incomplete at `max` is answered 431.
 fn read_head(r: &mut Reading, max: usize) -> Step {
     let mut buf = [0u8; 4096];
     loop {
-        let room = (max + 1).saturating_sub(r.head.len()).min(buf.len());
+        let room = max.saturating_sub(r.head.len()).min(buf.len());
         if room == 0 {
             return Step::Refuse(431);
         }
@@ -888,6 +906,137 @@ mod tests {
         let r = unsafe { libc::ioctl(s.as_raw_fd(), libc::FIONREAD, &mut n) };
         assert_eq!(r, 0);
         n as usize
+    }
+
+    /// An I/O loop not running, for its decisions: its socket, and the queue of its jobs.
+    fn io_loop(cfg: ListenerConfig) -> (IoLoop, Receiver<Job>) {
+        let socket = TcpListener::bind("127.0.0.1:0").unwrap();
+        socket.set_nonblocking(true).unwrap();
+        let (_, wake) = UnixStream::pair().unwrap();
+        let (jobs, rx) = sync_channel::<Job>(cfg.max_connections);
+        let io = IoLoop {
+            socket,
+            wake,
+            cfg,
+            stop: Arc::new(AtomicBool::new(false)),
+            answering: Arc::new(AtomicUsize::new(0)),
+            jobs,
+            reading: VecDeque::new(),
+            backoff: None,
+            next_backoff: BACKOFF_FIRST,
+            last_warning: None,
+            suppressed: 0,
+        };
+        (io, rx)
+    }
+
+    fn idle_connection(io: &mut IoLoop) -> TcpStream {
+        let client = TcpStream::connect(io.socket.local_addr().unwrap()).unwrap();
+        let (stream, _) = loop {
+            match io.socket.accept() {
+                Ok(c) => break c,
+                Err(_) => std::thread::sleep(Duration::from_millis(1)),
+            }
+        };
+        io.reading.push_back(Reading {
+            stream,
+            head: Vec::new(),
+            deadline: Instant::now() + Duration::from_secs(60),
+        });
+        client
+    }
+
+    /// What each `accept()` error leads to: no connection waiting ends the round; an
+    /// interrupted call or a connection the client already aborted is skipped; out of
+    /// descriptors, the oldest idle connection makes room (else a pause); any other error
+    /// is a pause, 20 ms doubling to 500 ms, until a connection is accepted.
+    #[test]
+    fn accept_errors() {
+        let (mut io, _jobs) = io_loop(ListenerConfig::default());
+        let os = io::Error::from_raw_os_error;
+        assert!(!io.accept_failed(&os(libc::EAGAIN)));
+        assert!(io.accept_failed(&os(libc::EINTR)));
+        for e in [
+            libc::ECONNABORTED,
+            libc::ECONNRESET,
+            libc::EPROTO,
+            libc::EPERM,
+        ] {
+            assert!(io.accept_failed(&os(e)), "{e}");
+        }
+        assert_eq!((io.backoff, io.next_backoff), (None, BACKOFF_FIRST));
+
+        let _idle = idle_connection(&mut io);
+        let before = Instant::now();
+        assert!(!io.accept_failed(&os(libc::EINVAL)));
+        assert_eq!(io.reading.len(), 1, "not out of descriptors: no eviction");
+        let until = io.backoff.expect("a pause");
+        assert!(until >= before + BACKOFF_FIRST && until <= Instant::now() + BACKOFF_FIRST);
+        assert_eq!(io.next_backoff, BACKOFF_FIRST * 2);
+        io.backoff = None;
+        io.reading.clear();
+
+        for e in [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM] {
+            let _idle = idle_connection(&mut io);
+            assert!(io.accept_failed(&os(e)), "{e}");
+            assert!(io.reading.is_empty(), "{e}: the idle connection makes room");
+            assert_eq!(io.backoff, None);
+        }
+        // Out of descriptors with nothing to give back: a pause, longer each time.
+        let mut pauses = Vec::new();
+        for _ in 0..7 {
+            assert!(!io.accept_failed(&os(libc::EMFILE)));
+            pauses.push(io.next_backoff.as_millis());
+        }
+        assert_eq!(pauses, [80, 160, 320, 500, 500, 500, 500]);
+        // A connection accepted starts the pauses over.
+        let mut c = TcpStream::connect(io.socket.local_addr().unwrap()).unwrap();
+        c.write_all(b"GET /ok?x=1 HTTP/1.1\r\n\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        io.accept_some();
+        assert_eq!(io.next_backoff, BACKOFF_FIRST);
+        assert_eq!(
+            _jobs.try_recv().map(|j| j.target).ok().as_deref(),
+            Some("/ok?x=1")
+        );
+    }
+
+    /// A round of accepts that empties the queue sets no pause.
+    #[test]
+    fn accepting_every_waiting_connection_sets_no_pause() {
+        let (mut io, jobs) = io_loop(ListenerConfig::default());
+        let addr = io.socket.local_addr().unwrap();
+        let clients: Vec<TcpStream> = (0..3)
+            .map(|_| {
+                let mut c = TcpStream::connect(addr).unwrap();
+                c.write_all(b"GET /ok?x=1 HTTP/1.1\r\n\r\n").unwrap();
+                c
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(50));
+        io.accept_some();
+        assert_eq!(jobs.try_iter().count(), clients.len());
+        assert_eq!((io.backoff, io.next_backoff), (None, BACKOFF_FIRST));
+        assert_eq!(io.last_warning, None, "a warning was logged");
+    }
+
+    /// At most one warning a second; the next one says how many were left out.
+    #[test]
+    fn warnings_at_most_one_a_second() {
+        let (mut io, _jobs) = io_loop(ListenerConfig::default());
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        assert_eq!(io.warning("a", at(0)).as_deref(), Some("event listener: a"));
+        assert_eq!(io.warning("b", at(10)), None);
+        assert_eq!(io.warning("c", at(999)), None);
+        assert_eq!(
+            io.warning("d", at(1000)).as_deref(),
+            Some("event listener: d (2 similar lines left out)")
+        );
+        assert_eq!(
+            io.warning("e", at(2500)).as_deref(),
+            Some("event listener: e")
+        );
     }
 
     #[test]
