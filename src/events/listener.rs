@@ -1001,6 +1001,33 @@ mod tests {
         );
     }
 
+    /// A connection its client reset while sending its head is gone at once: it holds
+    /// no place until its deadline.
+    #[test]
+    fn a_reset_connection_is_gone() {
+        let (mut io, _jobs) = io_loop(ListenerConfig::default());
+        let mut client = idle_connection(&mut io);
+        client.write_all(b"GET /").unwrap();
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: SO_LINGER reads one `linger` struct, which outlives the call.
+        let r = unsafe {
+            libc::setsockopt(
+                client.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(r, 0);
+        drop(client);
+        let mut r = io.reading.pop_front().unwrap();
+        assert!(matches!(read_head(&mut r, MAX_HEAD_BYTES), Step::Gone));
+    }
+
     /// A round of accepts that empties the queue sets no pause.
     #[test]
     fn accepting_every_waiting_connection_sets_no_pause() {
