@@ -563,24 +563,22 @@ fn read_head(r: &mut Reading, max: usize) -> Step {
             // (A read that never blocks is never interrupted.)
             Err(_) => return Step::Gone,
         }
-        match parse_head(&r.head, max) {
+        match parse_head(&r.head) {
             Step::Wait => {}
             done => return done,
         }
     }
 }
 
-/// What a head read so far says.
-fn parse_head(head: &[u8], max: usize) -> Step {
+/// What a head read so far says (never longer than the limit: [`read_head`] stops there).
+fn parse_head(head: &[u8]) -> Step {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     match req.parse(head) {
-        Ok(httparse::Status::Complete(len)) if len > max => Step::Refuse(431),
         Ok(httparse::Status::Complete(_)) => match (req.method, req.path) {
             (Some("GET" | "HEAD"), Some(target)) => Step::Request(target.to_string()),
             _ => Step::Refuse(405),
         },
-        Ok(httparse::Status::Partial) if head.len() > max => Step::Refuse(431),
         Ok(httparse::Status::Partial) => Step::Wait,
         Err(httparse::Error::TooManyHeaders) => Step::Refuse(431),
         Err(_) => Step::Refuse(400),
