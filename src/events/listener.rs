@@ -355,10 +355,7 @@ impl IoLoop {
         let mut fds: Vec<libc::pollfd> = Vec::new();
         while !self.stop.load(Ordering::Acquire) {
             let now = Instant::now();
-            if self.backoff.is_some_and(|b| now >= b) {
-                self.backoff = None;
-            }
-            let accepting = self.backoff.is_none();
+            let accepting = self.accepting(now);
             fds.clear();
             let pollfd = |fd: i32| libc::pollfd {
                 fd,
@@ -414,11 +411,18 @@ impl IoLoop {
                 }
             }
             self.reading = kept;
-            // (While backing off, the socket is not polled: no event.)
-            if fds[1].revents != 0 {
+            if accepting && fds[1].revents != 0 {
                 self.accept_some();
             }
         }
+    }
+
+    /// Whether `accept()` is tried at `now`: not until a pause set by an error is over.
+    fn accepting(&mut self, now: Instant) -> bool {
+        if self.backoff.is_some_and(|b| now >= b) {
+            self.backoff = None;
+        }
+        self.backoff.is_none()
     }
 
     fn open(&self) -> usize {
@@ -987,6 +991,11 @@ mod tests {
             pauses.push(io.next_backoff.as_millis());
         }
         assert_eq!(pauses, [80, 160, 320, 500, 500, 500, 500]);
+        // Accepting again once the last pause is over, not before.
+        let until = io.backoff.expect("a pause");
+        assert!(!io.accepting(until - Duration::from_millis(1)));
+        assert!(io.accepting(until));
+        assert_eq!(io.backoff, None);
         // A connection accepted starts the pauses over.
         let mut c = TcpStream::connect(io.socket.local_addr().unwrap()).unwrap();
         c.write_all(b"GET /ok?x=1 HTTP/1.1\r\n\r\n").unwrap();
