@@ -426,17 +426,15 @@ impl Client {
 
     fn register_call(&self, id: &str, inner: &Arc<Mutex<CallStatus>>, started_ms: i64) {
         let mut index = lock_or_recover(&self.shared.calls);
+        // No entry is ever dead: each handle takes its own out in its `Drop`.
         let list = index.entry(id.to_string()).or_default();
-        list.retain(|(w, _)| w.strong_count() > 0);
         list.push((Arc::downgrade(inner), started_ms));
     }
 
     fn forget_call(&self, id: &str, inner: &Arc<Mutex<CallStatus>>) {
         let mut index = lock_or_recover(&self.shared.calls);
         if let Some(list) = index.get_mut(id) {
-            list.retain(|(w, _)| {
-                w.strong_count() > 0 && !std::ptr::eq(w.as_ptr(), Arc::as_ptr(inner))
-            });
+            list.retain(|(w, _)| !std::ptr::eq(w.as_ptr(), Arc::as_ptr(inner)));
             if list.is_empty() {
                 index.remove(id);
             }
