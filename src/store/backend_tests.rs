@@ -221,6 +221,76 @@ fn both_backends_merge_alike() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Every state, every reason of a failure and every failed leg is read back as written,
+/// from each backend (a record's fields are stored as numbers in Redis).
+#[test]
+fn every_state_reason_and_leg_reads_back_as_written() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let dir = tempdir("names");
+    let stores = [
+        open(&format!(
+            "poketalk://k@h?store={}",
+            enc(&format!("dir:{}", dir.display()))
+        )),
+        open(&format!("poketalk://k@h?store={}", enc(&redis.url()))),
+    ];
+    use CallState::*;
+    use FailReason::*;
+    let start = Update {
+        started_ms: Some(T0),
+        create: true,
+        ..Update::new(T0)
+    };
+    let mut cases: Vec<(CallState, FailReason, Leg)> =
+        [RingingA, AAnswered, RingingB, Connected, Ended]
+            .into_iter()
+            .map(|st| (st, FailReason::None, Leg::None))
+            .collect();
+    for reason in [
+        Busy,
+        NoAnswer,
+        Rejected,
+        InsufficientFunds,
+        InvalidNumber,
+        Cancelled,
+        ProviderError,
+        Unknown,
+    ] {
+        for leg in [Leg::A, Leg::B, Leg::None] {
+            cases.push((Failed, reason, leg));
+        }
+    }
+    for s in &stores {
+        s.merge("fresh", &start).unwrap();
+        let r = s.load("fresh").unwrap().unwrap();
+        assert_eq!(
+            (r.state, r.reason, r.failed_leg),
+            (Initiating, FailReason::None, Leg::None)
+        );
+        for (n, &(state, reason, leg)) in cases.iter().enumerate() {
+            let id = format!("case{n}");
+            s.merge(&id, &start).unwrap();
+            let o = Observation {
+                state: Some(state),
+                reason,
+                failed_leg: leg,
+                ..Default::default()
+            };
+            s.merge(&id, &Update::observation(o, T0 + 1000)).unwrap();
+            let r = s.load(&id).unwrap().unwrap();
+            assert_eq!(
+                (r.state, r.reason, r.failed_leg),
+                (state, reason, leg),
+                "{}",
+                s.describe()
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn accounts_sharing_a_store_stay_apart() {
     let Some(redis) = RedisServer::start() else {
