@@ -540,8 +540,8 @@ impl ConnectCall {
         if let Some(s) = obs.state {
             if s.is_final() {
                 memo.final_obs = Some(obs.clone());
-            } else if s > memo.highest {
-                memo.highest = s;
+            } else {
+                memo.highest = memo.highest.max(s);
             }
         }
         if let Some(session) = st.session.as_mut() {
@@ -867,15 +867,16 @@ impl Provider for ConnectCall {
         };
         let over = match &s.final_obs {
             Some(_) => true,
+            // A reply that is no status (102: the session is gone already) maps to no
+            // state, so it ends nothing.
             None => match self.get_status(&s.guid) {
-                Ok(r) if r.code == response::AUTHORIZATION_FAILED => return,
-                Ok(r) if is_status(r.code) => {
+                Ok(r) => {
                     let st = self.state.lock().ok();
                     let memo = st.as_ref().and_then(|st| st.calls.get(&s.call_id));
                     !is_leftover(&s.link, r.code, memo, unix_ms(SystemTime::now()))
                         && map_status(r.code).state.is_some_and(CallState::is_final)
                 }
-                _ => false,
+                Err(_) => false,
             },
         };
         if over {
