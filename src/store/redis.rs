@@ -302,11 +302,10 @@ impl RedisStore {
             match f(c) {
                 Ok(v) => return Ok(v),
                 Err(e) => {
-                    let broken = e.is_io_error()
-                        || e.is_connection_dropped()
-                        || e.is_connection_refusal()
-                        || e.is_timeout()
-                        || e.is_unrecoverable_error();
+                    // Any I/O fault (a dropped or refused connection, a timeout after
+                    // which a late reply may still come) or a fault the client says
+                    // needs a new connection (an unreadable reply).
+                    let broken = e.is_io_error() || e.is_unrecoverable_error();
                     if broken {
                         *guard = None;
                     }
@@ -426,6 +425,53 @@ mod tests {
         ] {
             let e = RedisStore::open(bad, "p", MAX_TIMEOUT).err().unwrap();
             assert!(!e.message().contains("pw-secret"), "{}", e.message());
+        }
+    }
+
+    #[test]
+    fn user_password_and_database_reach_the_connection() {
+        let s =
+            RedisStore::open("redis://alice:p%40ss@127.0.0.1:6390/3", "p", MAX_TIMEOUT).unwrap();
+        let info = s.client.get_connection_info().redis_settings();
+        assert_eq!(
+            (info.username(), info.password(), info.db()),
+            (Some("alice"), Some("p@ss"), 3)
+        );
+        assert_eq!(s.password(), Some("p@ss"));
+        let s = RedisStore::open("redis://127.0.0.1/0", "p", MAX_TIMEOUT).unwrap();
+        let info = s.client.get_connection_info().redis_settings();
+        assert_eq!((info.username(), info.password()), (None, None));
+        assert_eq!(s.password(), None);
+    }
+
+    /// A fault is NETWORK, "unreachable" for an I/O fault and "failed" otherwise; the
+    /// password is blanked wherever the client's text has it, and the rest kept.
+    #[test]
+    fn store_errors_say_unreachable_or_failed_never_the_password() {
+        let s = RedisStore::open("redis://:pw-secret@127.0.0.1:6390/0", "p", MAX_TIMEOUT).unwrap();
+        let io = redis::RedisError::from(std::io::Error::new(
+            std::io::ErrorKind::BrokenPipe,
+            "lost the line to pw-secret",
+        ));
+        let other = redis::RedisError::from((
+            redis::ErrorKind::Client,
+            "refused",
+            "no pw-secret here".to_string(),
+        ));
+        for (e, what, kept) in [
+            (io, "is unreachable", "lost the line to"),
+            (other, "failed", "refused"),
+        ] {
+            let e = s.error(&e);
+            let m = e.message();
+            assert_eq!(e.kind(), ErrorKind::Network);
+            assert!(
+                m.starts_with("call-state store redis://127.0.0.1:6390/0 "),
+                "{m}"
+            );
+            assert!(m.contains(what) && m.contains(kept), "{m}");
+            assert!(!m.contains("pw-secret"), "{m}");
+            assert_eq!(m.matches(crate::log::BLANK).count(), 1, "{m}");
         }
     }
 
