@@ -475,6 +475,48 @@ mod tests {
         }
     }
 
+    /// A Redis that sets up connections and never answers a command: an operation times
+    /// out, is tried once more on a fresh connection (a late reply may still come on the
+    /// first), then fails as unreachable.
+    #[test]
+    fn a_silent_server_is_tried_on_two_connections() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let fake = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = fake.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        std::thread::spawn(move || {
+            for c in fake.incoming() {
+                let Ok(mut c) = c else { continue };
+                count.fetch_add(1, Ordering::SeqCst);
+                // Answers the connection's setup (CLIENT SETINFO), nothing after it.
+                std::thread::spawn(move || {
+                    use std::io::{Read, Write};
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n) = c.read(&mut buf) {
+                        if n == 0 {
+                            return;
+                        }
+                        let text = String::from_utf8_lossy(&buf[..n]);
+                        for _ in 0..text.matches("SETINFO").count() {
+                            let _ = c.write_all(b"+OK\r\n");
+                        }
+                    }
+                });
+            }
+        });
+        let s = RedisStore::open(
+            &format!("redis://127.0.0.1:{port}/0"),
+            "p",
+            Duration::from_millis(300),
+        )
+        .unwrap();
+        let e = s.load("abc").unwrap_err();
+        assert_eq!(accepted.load(Ordering::SeqCst), 2, "{}", e.message());
+        assert!(e.message().contains("is unreachable"), "{}", e.message());
+    }
+
     #[test]
     fn unreachable_is_network_and_names_the_store_not_the_password() {
         // A port nobody listens on.
