@@ -109,6 +109,10 @@ def main():
         sys.exit("cargo-mutants is not installed: cargo install --locked cargo-mutants")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip()
+    # cargo-mutants copies the work tree as it is: changes not committed are measured too.
+    if subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                      capture_output=True, text=True).stdout.strip():
+        commit += " with changes not committed"
     for path, tests, narrow in files():
         if args.only not in path:
             continue
