@@ -291,6 +291,40 @@ fn every_state_reason_and_leg_reads_back_as_written() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Carrier data is kept only under a plain name (`[a-z_]`, up to 32) and up to 256
+/// bytes a value, in each backend: anything else is dropped, the rest of the write kept.
+#[test]
+fn carrier_data_with_a_bad_name_or_too_long_is_dropped() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let dir = tempdir("data");
+    let stores = [
+        open(&format!(
+            "poketalk://k@h?store={}",
+            enc(&format!("dir:{}", dir.display()))
+        )),
+        open(&format!("poketalk://k@h?store={}", enc(&redis.url()))),
+    ];
+    for s in &stores {
+        let u = Update {
+            create: true,
+            data: vec![
+                ("guid".into(), "g1".into()),
+                ("Bad Name".into(), "x".into()),
+                ("long".into(), "v".repeat(store::MAX_DATA + 1)),
+                ("longest".into(), "w".repeat(store::MAX_DATA)),
+            ],
+            ..Update::new(T0)
+        };
+        let r = s.merge("data", &u).unwrap().unwrap().record;
+        let names: Vec<&str> = r.data.keys().map(String::as_str).collect();
+        assert_eq!(names, ["guid", "longest"], "{}", s.describe());
+        assert_eq!(s.load("data").unwrap().unwrap().data, r.data);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn accounts_sharing_a_store_stay_apart() {
     let Some(redis) = RedisServer::start() else {

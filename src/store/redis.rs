@@ -408,6 +408,8 @@ impl CallStore for RedisStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
 
     #[test]
     fn urls() {
@@ -442,6 +444,8 @@ mod tests {
         let info = s.client.get_connection_info().redis_settings();
         assert_eq!((info.username(), info.password()), (None, None));
         assert_eq!(s.password(), None);
+        // Redis removes old records itself (their TTL): a purge removes none.
+        assert_eq!(s.purge(KEEP).unwrap(), 0);
     }
 
     /// A fault is NETWORK, "unreachable" for an I/O fault and "failed" otherwise; the
@@ -475,13 +479,10 @@ mod tests {
         }
     }
 
-    /// A Redis that sets up connections and never answers a command: an operation times
-    /// out, is tried once more on a fresh connection (a late reply may still come on the
-    /// first), then fails as unreachable.
-    #[test]
-    fn a_silent_server_is_tried_on_two_connections() {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        use std::sync::Arc;
+    /// A stand-in for Redis on a free port: it answers each connection's setup (`CLIENT
+    /// SETINFO`) with OK, an `EVALSHA` with `script_reply` if given, and nothing else.
+    /// Returns its port and how many connections it took.
+    fn fake_redis(script_reply: Option<&'static [u8]>) -> (u16, Arc<AtomicUsize>) {
         let fake = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = fake.local_addr().unwrap().port();
         let accepted = Arc::new(AtomicUsize::new(0));
@@ -490,7 +491,6 @@ mod tests {
             for c in fake.incoming() {
                 let Ok(mut c) = c else { continue };
                 count.fetch_add(1, Ordering::SeqCst);
-                // Answers the connection's setup (CLIENT SETINFO), nothing after it.
                 std::thread::spawn(move || {
                     use std::io::{Read, Write};
                     let mut buf = [0u8; 4096];
@@ -502,19 +502,49 @@ mod tests {
                         for _ in 0..text.matches("SETINFO").count() {
                             let _ = c.write_all(b"+OK\r\n");
                         }
+                        if let Some(reply) = script_reply.filter(|_| text.contains("EVALSHA")) {
+                            let _ = c.write_all(reply);
+                        }
                     }
                 });
             }
         });
-        let s = RedisStore::open(
-            &format!("redis://127.0.0.1:{port}/0"),
-            "p",
-            Duration::from_millis(300),
-        )
-        .unwrap();
-        let e = s.load("abc").unwrap_err();
+        (port, accepted)
+    }
+
+    fn store_at(port: u16) -> RedisStore {
+        let spec = format!("redis://127.0.0.1:{port}/0");
+        RedisStore::open(&spec, "p", Duration::from_millis(300)).unwrap()
+    }
+
+    /// A Redis that sets up connections and never answers a command: an operation times
+    /// out, is tried once more on a fresh connection (a late reply may still come on the
+    /// first), then fails as unreachable.
+    #[test]
+    fn a_silent_server_is_tried_on_two_connections() {
+        let (port, accepted) = fake_redis(None);
+        let e = store_at(port).load("abc").unwrap_err();
         assert_eq!(accepted.load(Ordering::SeqCst), 2, "{}", e.message());
         assert!(e.message().contains("is unreachable"), "{}", e.message());
+    }
+
+    /// A merge script's reply not shaped as the script writes it (three flags, then
+    /// field and value pairs) is an error, never a record made up from it.
+    #[test]
+    fn an_odd_script_reply_is_an_error() {
+        for reply in [
+            &b"*1\r\n$1\r\n1\r\n"[..],
+            &b"*4\r\n$1\r\n1\r\n$1\r\n0\r\n$1\r\n0\r\n$2\r\nst\r\n"[..],
+        ] {
+            let (port, _) = fake_redis(Some(reply));
+            let u = Update {
+                create: true,
+                ..Update::new(1)
+            };
+            let e = store_at(port).merge("abc", &u).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Internal, "{}", e.message());
+            assert!(e.message().contains("odd script reply"), "{}", e.message());
+        }
     }
 
     #[test]
