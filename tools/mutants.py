@@ -116,6 +116,12 @@ def main():
     for path, tests, narrow in files():
         if args.only not in path:
             continue
+        rfile = os.path.join(OUT, path.replace("/", "_"), "result.json")
+        if args.no_run and (os.path.exists(rfile) or
+                            not os.path.exists(os.path.dirname(rfile))):
+            # A finished run keeps its result.json, with the commit it measured; only an
+            # interrupted one (outcomes but no result) is read again.
+            continue
         counts, missed, secs = run_one(path, tests, narrow, args.jobs, run=not args.no_run)
         result = {"counts": counts, "missed": missed, "seconds": round(secs), "tests": tests,
                   "narrow": narrow,
