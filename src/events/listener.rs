@@ -836,13 +836,8 @@ mod tests {
             ..Default::default()
         };
         let l = start(cfg, echo());
-        let mut s = TcpStream::connect(l.local_addr()).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s.write_all(b"GET /ok?x=1 HTTP/1.1\r\nHost: a\r\n\r\n")
-            .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+        let a = exchange(l.local_addr(), b"GET /ok?x=1 HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert!(a.starts_with("HTTP/1.1 200 "), "{a}");
     }
 
     /// What a client sent beyond its request head (a body, here 40 000 bytes) is read

@@ -30,6 +30,19 @@ fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+/// A store in a fresh directory and one in `redis`, for the same account.
+fn both_stores(tag: &str, redis: &RedisServer) -> ([Box<dyn CallStore>; 2], PathBuf) {
+    let dir = tempdir(tag);
+    let stores = [
+        open(&format!(
+            "poketalk://k@h?store={}",
+            enc(&format!("dir:{}", dir.display()))
+        )),
+        open(&format!("poketalk://k@h?store={}", enc(&redis.url()))),
+    ];
+    (stores, dir)
+}
+
 fn obs(state: Option<CallState>, d: Option<u32>, cost: Option<&str>, raw: &str) -> Observation {
     Observation {
         state,
@@ -228,14 +241,7 @@ fn every_state_reason_and_leg_reads_back_as_written() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let dir = tempdir("names");
-    let stores = [
-        open(&format!(
-            "poketalk://k@h?store={}",
-            enc(&format!("dir:{}", dir.display()))
-        )),
-        open(&format!("poketalk://k@h?store={}", enc(&redis.url()))),
-    ];
+    let (stores, dir) = both_stores("names", &redis);
     use CallState::*;
     use FailReason::*;
     let start = Update {
@@ -298,14 +304,7 @@ fn carrier_data_with_a_bad_name_or_too_long_is_dropped() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let dir = tempdir("data");
-    let stores = [
-        open(&format!(
-            "poketalk://k@h?store={}",
-            enc(&format!("dir:{}", dir.display()))
-        )),
-        open(&format!("poketalk://k@h?store={}", enc(&redis.url()))),
-    ];
+    let (stores, dir) = both_stores("data", &redis);
     for s in &stores {
         let u = Update {
             create: true,
