@@ -1528,6 +1528,192 @@ mod tests {
     }
 
     #[test]
+    fn a_lone_call_is_taken_only_when_it_has_no_id() {
+        // A reply that holds one call without an id is that call; one whose id is
+        // another call's is not ours, whether listed alone or among others.
+        assert!(find_call(&json!({"entry": [{"status": 3}]}), "a").is_some());
+        assert!(find_call(&json!({"entry": [{"id": "b", "status": 3}]}), "a").is_none());
+        assert!(find_call(&json!([{"id": "b"}]), "a").is_none());
+        assert!(find_call(&json!({"id": 7, "status": 3}), "7").is_some());
+        assert!(find_call(&json!({"id": 7, "status": 3}), "8").is_none());
+    }
+
+    #[test]
+    fn the_most_advanced_view_speaks_for_the_call() {
+        let obs = |v: Value| live_observation(&v);
+        // In either order, the view furthest on sets the state and the raw code.
+        for views in [
+            json!([{"status": 3}, {"status": 5, "duration": 30}]),
+            json!([{"status": 5, "duration": 30}, {"status": 3}]),
+        ] {
+            let o = obs(json!({"id": "x", "phoneCallView": views}));
+            assert_eq!(o.state, Some(CallState::Connected), "{views}");
+            assert_eq!(o.raw_code.as_deref(), Some("status:5"), "{views}");
+            assert_eq!(o.duration_s, Some(30), "{views}");
+        }
+        // The longest duration of the views.
+        let o = obs(json!({"phoneCallView": [
+            {"status": 5, "duration": 12}, {"status": 5, "duration": "40"}, {"status": 4, "duration": 7}]}));
+        assert_eq!(o.duration_s, Some(40));
+        // A lone view may come as an object rather than a list.
+        let o = obs(json!({"id": "x", "phoneCallView": {"status": 4, "duration": 3}}));
+        assert_eq!(o.state, Some(CallState::RingingB));
+        assert_eq!(o.duration_s, Some(3));
+        // The call's own status counts beside its views'.
+        let o = obs(json!({"id": "x", "status": 5, "phoneCallView": [{"status": 3}]}));
+        assert_eq!(o.state, Some(CallState::Connected));
+        // Unknown statuses beside a known one: the known one's state, the highest raw
+        // code only when no state is known.
+        let o = obs(json!({"phoneCallView": [{"status": 0}, {"status": 9}]}));
+        assert_eq!((o.state, o.raw_code.as_deref()), (None, Some("status:9")));
+        let o = obs(json!({"phoneCallView": [{"status": 9}, {"status": 3}]}));
+        assert_eq!(
+            (o.state, o.raw_code.as_deref()),
+            (Some(CallState::RingingA), Some("status:3"))
+        );
+        // Nothing with a status: nothing known.
+        let o = obs(json!({"id": "x", "phoneCallView": [{"duration": 5}]}));
+        assert_eq!((o.state, o.raw_code), (None, None));
+    }
+
+    #[test]
+    fn view_states_with_and_without_a_pick_up() {
+        for (status, answered, state) in [
+            (0, false, None),
+            (0, true, None),
+            (1, false, Some(CallState::Initiating)),
+            (2, false, Some(CallState::Initiating)),
+            (3, false, Some(CallState::RingingA)),
+            (1, true, Some(CallState::AAnswered)),
+            (2, true, Some(CallState::AAnswered)),
+            (3, true, Some(CallState::AAnswered)),
+            (4, false, Some(CallState::RingingB)),
+            (4, true, Some(CallState::RingingB)),
+            (5, false, Some(CallState::Connected)),
+            (5, true, Some(CallState::Connected)),
+            (6, true, None),
+        ] {
+            assert_eq!(view_state(status, answered), state, "{status} {answered}");
+        }
+    }
+
+    #[test]
+    fn answered_flags_and_dates() {
+        for yes in [
+            json!(true),
+            json!(1),
+            json!(0.5),
+            json!("2011-02-10T15:10:55Z"),
+            json!("yes"),
+            json!(" 1 "),
+        ] {
+            assert!(answered(&yes), "{yes}");
+        }
+        for no in [
+            json!(false),
+            json!(0),
+            json!(0.0),
+            json!(""),
+            json!("   "),
+            json!("0"),
+            json!("FALSE"),
+            json!("no"),
+            json!("null"),
+            json!("None"),
+            json!("0000-00-00 00:00:00"),
+            json!(null),
+            json!([]),
+            json!({}),
+        ] {
+            assert!(!answered(&no), "{no}");
+        }
+    }
+
+    #[test]
+    fn a_record_fits_by_time_up_to_the_window_and_no_further() {
+        let t0 = parse_date("2026-11-26T10:00:00Z").unwrap();
+        let now = t0 + 600;
+        assert_eq!(CDR_WINDOW_S, 120);
+        let fits = |date: &str| {
+            let v = json!({"entry": [{"id": "r", "phoneCallView": [{
+                "destination": "49301234567", "disposition": 0, "startDate": date}]}]});
+            matches!(
+                find_record(&v, "x", "+49301234567", Some(t0), now),
+                RecordMatch::One(_)
+            )
+        };
+        assert!(fits("2026-11-26T09:58:00Z"), "at the window's start");
+        assert!(!fits("2026-11-26T09:57:59Z"), "before the window");
+        assert!(fits("2026-11-26T10:12:00Z"), "at the window's end");
+        assert!(!fits("2026-11-26T10:12:01Z"), "after the window");
+        assert!(fits("2026-11-26T10:00:30Z"));
+    }
+
+    #[test]
+    fn a_cost_written_as_a_number_reads_too() {
+        let rec = json!({"disposition": 0, "duration": 35, "cost": 0.12, "currency": "EUR"});
+        let o = cdr_observation(&rec, "+1");
+        assert_eq!(o.cost.unwrap().display(), "0.12 EUR");
+        let rec = json!({"disposition": 0, "cost": true});
+        assert!(cdr_observation(&rec, "+1").cost.is_none());
+        // No disposition at all: ended, details unknown, said so in the raw code.
+        let o = cdr_observation(&json!({"duration": 3}), "+1");
+        assert_eq!(
+            (o.state, o.reason, o.raw_code.as_deref()),
+            (
+                Some(CallState::Ended),
+                FailReason::Unknown,
+                Some("disposition:?")
+            )
+        );
+    }
+
+    #[test]
+    fn the_view_that_called_the_destination_is_read() {
+        // A ring-group record: one view per leg. The one that called B tells the end,
+        // wherever it is listed; without one, the first view with a disposition.
+        let rec = json!({"phoneCallView": [
+            {"destination": "4930999", "disposition": 1, "duration": 0},
+            {"destination": "49301234567", "disposition": 0, "duration": 35},
+        ]});
+        let o = cdr_observation(&rec, "+49301234567");
+        assert_eq!((o.state, o.duration_s), (Some(CallState::Ended), Some(35)));
+        let o = cdr_observation(&rec, "+4940111");
+        assert_eq!(o.reason, FailReason::Busy);
+        let rec = json!({"duration": 9, "phoneCallView": [
+            {"destination": "49301234567"},
+            {"destination": "4930999", "disposition": 3},
+        ]});
+        let o = cdr_observation(&rec, "+49301234567");
+        assert_eq!((o.reason, o.duration_s), (FailReason::NoAnswer, Some(9)));
+    }
+
+    #[test]
+    fn carrier_error_bodies() {
+        let uapi = json!({"error": {"code": "pc_source_invalid", "message": "Bad source"}});
+        assert_eq!(
+            uapi_error(&uapi),
+            Some(("pc_source_invalid".into(), "Bad source".into()))
+        );
+        assert_eq!(
+            uapi_error(&json!({"error": {"code": 42}})),
+            Some(("42".into(), "error without a message".into()))
+        );
+        assert_eq!(uapi_error(&json!({"error": {"message": "m"}})), None);
+        assert_eq!(uapi_error(&json!({"ok": true})), None);
+        assert_eq!(
+            oauth_error(&json!({"error": "invalid_client", "error_description": "Unknown client"})),
+            Some(("invalid_client".into(), "Unknown client".into()))
+        );
+        assert_eq!(
+            oauth_error(&json!({"error": "invalid_grant"})),
+            Some(("invalid_grant".into(), "invalid_grant".into()))
+        );
+        assert_eq!(oauth_error(&uapi), uapi_error(&uapi));
+        assert_eq!(oauth_error(&json!({})), None);
+    }
+
+    #[test]
     fn nonces_are_fresh() {
         let a = crate::util::new_nonce();
         let b = crate::util::new_nonce();
