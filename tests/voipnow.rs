@@ -473,12 +473,46 @@ fn a_start_that_never_arrived_is_placed_again_once() {
         3,
         Duration::from_millis(0),
     );
+    let t = Instant::now();
     let e = c
         .start_call("0171 1234567", "030 1234567", &CallOptions::default())
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::OutcomeUnknown, "{e}");
     assert!(e.message().contains("after 3 attempt(s)"), "{e}");
     assert_eq!(count(&sim, "test-lost", "calls_placed"), 2);
+    // Before each look the carrier is given a moment to list the call, doubled each
+    // time: 100 ms, then 200 ms (a lower bound: a slow machine only adds to it).
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn a_start_unanswered_until_the_deadline_is_not_looked_for_nor_repeated() {
+    let sim = sim();
+    let c = Client::new(&dsn(&sim, "test-late", "").replace("timeout_ms=3000", "timeout_ms=600"))
+        .unwrap();
+    // The carrier places the call and answers after the client's deadline: no time is
+    // left to look among the live calls, and the start is not sent again.
+    sim.arm_fault(
+        faults::Kind::SlowHeaders,
+        "/simple",
+        1,
+        Duration::from_millis(1500),
+    );
+    let e = c
+        .start_call("0171 1234567", "030 1234567", &CallOptions::default())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::OutcomeUnknown, "{e}");
+    assert!(
+        e.message().contains("after 1 attempt(s)")
+            && e.message()
+                .contains("no time was left to look for the call"),
+        "{e}"
+    );
+    assert_eq!(count(&sim, "test-late", "calls_placed"), 1);
 }
 
 #[test]
