@@ -731,3 +731,30 @@ fn events_before_the_start_returns_are_kept_by_the_receiver() {
         );
     }
 }
+
+/// The record written before the start carries the start time, so that a receiver
+/// judges the durations of events that come before the start has returned: a final
+/// event claiming a call of 500 000 s, a third of a second after it was placed, is not
+/// taken. Both stores.
+#[test]
+fn an_early_event_with_an_implausible_duration_is_judged_by_the_start_time() {
+    // Every stage at once, the talk 100 000 steps long (B ends in 999), the start's
+    // reply held 300 ms: the final comes before the start returns.
+    let sim = sim(0);
+    get(&sim, "/_sim/poketalk/settings?reply_delay_ms=300");
+    let (specs, _redis, _dir) = stores("early-long");
+    for spec in &specs {
+        let (_receiver, portal_dsn) = receiver_and_portal(&sim, "test-store-early-long", spec);
+        let portal = Client::new(&portal_dsn).unwrap();
+        let call = portal
+            .start_call("0171 1234567", "030 1234999", &CallOptions::default())
+            .unwrap();
+        let log = sent(&sim, call.id());
+        assert_eq!(log.last().map(String::as_str), Some("8:200"), "{spec}");
+        let claimed = sim_call(&sim, call.id())["secs"].as_u64().unwrap();
+        assert!(claimed > 100_000, "{spec}: {claimed}");
+        let s = call.poll().unwrap();
+        assert_eq!(s.state, CallState::Ended, "{spec}");
+        assert!(s.duration_s < 3600, "{spec}: {}", s.duration_s);
+    }
+}

@@ -70,23 +70,30 @@ def run_one(path, tests, narrow, jobs, run=True):
 
 
 def read_outcomes(out_dir, secs):
-    """Counts what cargo-mutants wrote in OUT_DIR/mutants.out/outcomes.json."""
+    """Counts what cargo-mutants wrote in OUT_DIR/mutants.out/outcomes.json. After a run
+    with `--iterate` (which tests only what an earlier run did not catch), the earlier
+    run's outcomes (`mutants.out.old`) count for the mutants it skipped."""
     outcomes = os.path.join(out_dir, "mutants.out", "outcomes.json")
     counts = {"caught": 0, "missed": 0, "timeout": 0, "unviable": 0}
-    missed = []
     if not os.path.exists(outcomes):
         return counts, ["(cargo-mutants wrote no outcomes: see its output above)"], secs
-    data = json.load(open(outcomes))
-    for o in data.get("outcomes", []):
-        scen = o.get("scenario")
-        if not isinstance(scen, dict):
-            continue  # "Baseline": the unmutated tree
-        key = {"CaughtMutant": "caught", "MissedMutant": "missed", "Timeout": "timeout",
-               "Unviable": "unviable"}.get(o.get("summary", ""))
-        if key:
-            counts[key] += 1
+    latest = {}
+    for f in [os.path.join(out_dir, "mutants.out.old", "outcomes.json"), outcomes]:
+        if not os.path.exists(f):
+            continue
+        for o in json.load(open(f)).get("outcomes", []):
+            scen = o.get("scenario")
+            if not isinstance(scen, dict):
+                continue  # "Baseline": the unmutated tree
+            key = {"CaughtMutant": "caught", "MissedMutant": "missed", "Timeout": "timeout",
+                   "Unviable": "unviable"}.get(o.get("summary", ""))
+            if key:
+                latest[scen.get("Mutant", {}).get("name", "?")] = key
+    missed = []
+    for name, key in latest.items():
+        counts[key] += 1
         if key == "missed":
-            missed.append(scen.get("Mutant", {}).get("name", "?"))
+            missed.append(name)
     return counts, missed, secs
 
 
