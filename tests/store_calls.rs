@@ -705,7 +705,9 @@ fn a_live_event_after_a_final_is_answered_with_the_end() {
 
 /// Events that reach another process (the receiver) before the start has returned in
 /// the portal are kept: the portal writes the call's record before it sends the start,
-/// so the receiver knows the call from its first event. Both stores.
+/// so the receiver knows the call from its first event. That record carries the start
+/// time, so the receiver judges those events' durations by it: a final claiming a call
+/// of 500 000 s, a third of a second after it was placed, is not taken. Both stores.
 #[test]
 fn events_before_the_start_returns_are_kept_by_the_receiver() {
     // Every stage at once: the whole call is over before the start's reply (held 300 ms).
@@ -715,42 +717,27 @@ fn events_before_the_start_returns_are_kept_by_the_receiver() {
     for spec in &specs {
         let (_receiver, portal_dsn) = receiver_and_portal(&sim, "test-store-early", spec);
         let portal = Client::new(&portal_dsn).unwrap();
-        let call = portal
-            .start_call("0171 1234567", "030 1234567", &CallOptions::default())
-            .unwrap();
-        let log = sent(&sim, call.id());
-        assert!(
-            log.len() >= 2 && log.iter().all(|e| e.ends_with(":200")),
-            "{spec}: {log:?}"
-        );
+        let place = |b: &str| {
+            let call = portal
+                .start_call("0171 1234567", b, &CallOptions::default())
+                .unwrap();
+            let log = sent(&sim, call.id());
+            assert!(
+                log.len() >= 2 && log.iter().all(|e| e.ends_with(":200")),
+                "{spec}: {log:?}"
+            );
+            assert_eq!(log.last().map(String::as_str), Some("8:200"), "{spec}");
+            call
+        };
+        let call = place("030 1234567");
         let s = call.poll().unwrap();
         assert_eq!(
             (s.state, s.reason, s.duration_s),
             (CallState::Ended, FailReason::None, 20),
             "{spec}"
         );
-    }
-}
-
-/// The record written before the start carries the start time, so that a receiver
-/// judges the durations of events that come before the start has returned: a final
-/// event claiming a call of 500 000 s, a third of a second after it was placed, is not
-/// taken. Both stores.
-#[test]
-fn an_early_event_with_an_implausible_duration_is_judged_by_the_start_time() {
-    // Every stage at once, the talk 100 000 steps long (B ends in 999), the start's
-    // reply held 300 ms: the final comes before the start returns.
-    let sim = sim(0);
-    get(&sim, "/_sim/poketalk/settings?reply_delay_ms=300");
-    let (specs, _redis, _dir) = stores("early-long");
-    for spec in &specs {
-        let (_receiver, portal_dsn) = receiver_and_portal(&sim, "test-store-early-long", spec);
-        let portal = Client::new(&portal_dsn).unwrap();
-        let call = portal
-            .start_call("0171 1234567", "030 1234999", &CallOptions::default())
-            .unwrap();
-        let log = sent(&sim, call.id());
-        assert_eq!(log.last().map(String::as_str), Some("8:200"), "{spec}");
+        // The talk 100 000 steps long (B ends in 999): its final claims 500 000 s.
+        let call = place("030 1234999");
         let claimed = sim_call(&sim, call.id())["secs"].as_u64().unwrap();
         assert!(claimed > 100_000, "{spec}: {claimed}");
         let s = call.poll().unwrap();

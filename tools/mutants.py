@@ -77,18 +77,23 @@ def read_outcomes(out_dir, secs):
     counts = {"caught": 0, "missed": 0, "timeout": 0, "unviable": 0}
     if not os.path.exists(outcomes):
         return counts, ["(cargo-mutants wrote no outcomes: see its output above)"], secs
+    # The mutants an --iterate run skipped, by name (absent after a plain run).
+    skipped_file = os.path.join(out_dir, "mutants.out", "previously_caught.txt")
+    skipped = set(open(skipped_file).read().splitlines()) if os.path.exists(skipped_file) else set()
     latest = {}
-    for f in [os.path.join(out_dir, "mutants.out.old", "outcomes.json"), outcomes]:
+    for f, only in [(os.path.join(out_dir, "mutants.out.old", "outcomes.json"), skipped),
+                    (outcomes, None)]:
         if not os.path.exists(f):
             continue
         for o in json.load(open(f)).get("outcomes", []):
             scen = o.get("scenario")
             if not isinstance(scen, dict):
                 continue  # "Baseline": the unmutated tree
+            name = scen.get("Mutant", {}).get("name", "?")
             key = {"CaughtMutant": "caught", "MissedMutant": "missed", "Timeout": "timeout",
                    "Unviable": "unviable"}.get(o.get("summary", ""))
-            if key:
-                latest[scen.get("Mutant", {}).get("name", "?")] = key
+            if key and (only is None or name in only):
+                latest[name] = key
     missed = []
     for name, key in latest.items():
         counts[key] += 1
