@@ -580,20 +580,9 @@ def render(raw):
           "profile the placing request's parts beside the numbers.")
         o("")
     if so >= 5 * MiB:
-        rel = raw["relative_relocs"]
-        o(f"**The library is {so / MiB:.2f} MiB.** Its {rel:,} relative relocations take {rel * 24 / 1024:.0f} KiB; "
-          "linked with `CALLCONNECT_RELR=1 make release` (`-z pack-relative-relocs`, DT_RELR) they "
-          f"pack into a few KiB, about {(so - rel * 24 + 4096) / MiB:.2f} MiB, but the loader must then be "
-          "glibc 2.36 or newer (Debian 12, RHEL 10): an option, not the default, while Debian 11 and "
-          "RHEL 8 are supported. Done: LTO with one codegen unit; `opt-level = \"s\"` for the crates "
-          "that run once (regex-syntax, postcard, idna, url); ureq without gzip; regex without the "
-          "Unicode tables phone numbers do not use and without literal prefilters (aho-corasick); "
-          "one regex-syntax instead of two; idna without "
-          "ICU4X's data (url never IDNA-maps a DSN's host; an `event_url=` host is written in its `xn--` form). What remains is the number "
-          "metadata (514 KiB), the regex engine, rustls and ring, the unwinding tables "
-          "`panic = \"unwind\"` needs, Mozilla's roots (webpki-roots, as ureq trusts by default) and, "
-          "since the call-state store, the Redis client. Next step: the regex engine's hot search code and its cold "
-          "compiler are in one crate (regex-automata), so its size cannot be traded at the crate level.")
+        o(f"**The library is {so / MiB:.2f} MiB** (\"The library's size\" below says what it holds and "
+          "what was done). Next step: the regex engine's hot search code and its cold compiler are in "
+          "one crate (regex-automata), so its size cannot be traded at the crate level.")
         o("")
     if ex_i / ka_ci > 1.05:
         o(f"**Keep-alive instructions**, the exchange alone: {ex_i:,.0f} against libcurl's {ka_ci:,.0f} "
@@ -714,6 +703,28 @@ def render(raw):
       f"CPU; {cmed(warmed, 'rss_warm_kib') - cmed(warmed, 'rss_client_kib'):.0f} KiB), the first "
       f"`cc_start_call` takes {warmed_first_cpu:.0f} µs CPU: what a worker forked after the warm-up "
       "pays, since it shares the loaded data with its parent.")
+    o("")
+    rel = raw["relative_relocs"]
+    o("## The library's size")
+    o("")
+    o(f"The stripped `libcallconnect.so` is {so / MiB:.2f} MiB ({so:,} bytes), with the full number "
+      f"metadata and `panic = \"unwind\"`. Its {rel:,} relative relocations take {rel * 24 / 1024:.0f} KiB; "
+      "linked with `CALLCONNECT_RELR=1 make release` (`-z pack-relative-relocs`, DT_RELR) they pack "
+      f"into a few KiB, about {(so - rel * 24 + 4096) / MiB:.2f} MiB, but the loader must then be glibc "
+      "2.36 or newer (Debian 12, RHEL 10): an option, not the default, while Debian 11 and RHEL 8 are "
+      "supported.")
+    o("")
+    o("Done: LTO with one codegen unit; `opt-level = \"s\"` for the crates that run once (regex-syntax, "
+      "postcard, idna, url); ureq without gzip; regex without the Unicode tables phone numbers do not use, "
+      "without its case-folding tables (the extension patterns, the only case-insensitive ones, spell out "
+      "each letter's case variants: PATCHES.md, about 150 KiB) and without literal prefilters "
+      "(aho-corasick); one regex-syntax instead of two; idna without ICU4X's data (url never IDNA-maps a "
+      "DSN's host; an `event_url=` host is written in its `xn--` form); the log statements of ureq and "
+      "rustls compiled out (`log`'s `release_max_level_off`: no logger is ever installed for them, the "
+      "library logs through `cc_set_log_callback`; about 100 KiB of formatting code). What remains is the "
+      "number metadata (514 KiB), the regex engine, rustls and ring, the unwinding tables "
+      "`panic = \"unwind\"` needs, Mozilla's roots (webpki-roots, as ureq trusts by default) and the "
+      "Redis client of the call-state store.")
     o("")
     o("## Other figures")
     o("")

@@ -223,3 +223,151 @@ fn compiled_patterns_read_numbers_as_before() {
         differ.join("\n")
     );
 }
+
+/// The extension pattern as the crate wrote it before (`consts::EXTN_PATTERNS_FOR_PARSING`,
+/// libphonenumber's `createExtnPattern(true)`), compiled with `case_insensitive(true)`.
+/// The vendored crate spells each letter's case variants out instead (the regex crate's
+/// Unicode case tables are left out of the build, PATCHES.md).
+const EXTN_BEFORE: &str = r";ext=(\p{Nd}{0,7})|[ \x{00A0}\t,]*(?:e?xt(?:ensi(?:o\x{0301}?|\x{00F3}))?n?|\x{FF45}?\x{FF58}\x{FF54}\x{FF4E}?|[,;x\x{FF58}#\x{FF03}~\x{FF5E}]|int|anexo|\x{FF49}\x{FF4E}\x{FF54})[:\.\x{FF0E}]?[ \x{00A0}\t,-]*(\p{Nd}{0,7})#?|[- ]+(\p{Nd}{1,5})#";
+
+/// Each letter of `EXTN_BEFORE` and what it matched case-insensitively: regex-syntax's
+/// simple case folding (Unicode's CaseFolding.txt, statuses C and S), as
+/// `ParserBuilder::case_insensitive(true)` printed it for each letter with the
+/// `unicode-case` tables. `s` matches LONG S; neither dotless nor dotted capital I
+/// matches `i`.
+const CASE_ORBITS: [&str; 14] = [
+    "eE",
+    "xX",
+    "tT",
+    "nN",
+    "sS\u{17F}",
+    "iI",
+    "oO",
+    "aA",
+    "\u{F3}\u{D3}",
+    "\u{FF45}\u{FF25}",
+    "\u{FF58}\u{FF38}",
+    "\u{FF54}\u{FF34}",
+    "\u{FF4E}\u{FF2E}",
+    "\u{FF49}\u{FF29}",
+];
+
+/// What a case-insensitive match sees: each character folded to the first of its orbit.
+fn fold(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            CASE_ORBITS
+                .iter()
+                .find(|o| o.contains(c))
+                .map_or(c, |o| o.chars().next().unwrap())
+        })
+        .collect()
+}
+
+/// Every way of writing an extension the parser knows, with its letters in every mix of
+/// cases and with each letter replaced by a look-alike or another letter, reads as it did
+/// with `case_insensitive(true)`: when `EXTN_BEFORE` matches the folded text from the
+/// word on, the extension is its second group (as `parser::natural` takes it); when it
+/// does not match at all, there is no extension. (When it matches only the end of the
+/// word, the letters left in front are read by the parser's other rules: left out.)
+#[test]
+fn extensions_read_in_every_case_as_before() {
+    let before = regex::Regex::new(&format!("(?:{EXTN_BEFORE})$")).unwrap();
+    let words = [
+        "ext",
+        "xt",
+        "extn",
+        "xtn",
+        "extension",
+        "extensio\u{301}n",
+        "extensi\u{F3}n",
+        "extensio",
+        "ext.",
+        "ext:",
+        "\u{FF45}\u{FF58}\u{FF54}\u{FF4E}",
+        "\u{FF58}\u{FF54}",
+        "\u{FF49}\u{FF4E}\u{FF54}",
+        "int",
+        "anexo",
+        "x",
+        "\u{FF58}",
+        ";",
+        ",",
+        "#",
+        "~",
+        ";ext=",
+    ];
+    // Replacements for one letter: every letter of every orbit, and look-alikes outside
+    // them (dotless i, capital I with dot, Kelvin sign, e with accents, other wide forms).
+    let mut others: Vec<char> = CASE_ORBITS.iter().flat_map(|o| o.chars()).collect();
+    others.extend([
+        '\u{131}', '\u{130}', '\u{212A}', '\u{E9}', '\u{117}', '\u{FF53}', 'q', 'O',
+    ]);
+    let mut texts = Vec::new();
+    for word in words {
+        // Every mix of cases.
+        let mut variants = vec![String::new()];
+        for c in word.chars() {
+            let orbit: Vec<char> = CASE_ORBITS
+                .iter()
+                .find(|o| o.contains(c))
+                .map_or(vec![c], |o| o.chars().collect());
+            variants = variants
+                .iter()
+                .flat_map(|v| orbit.iter().map(move |o| format!("{v}{o}")))
+                .collect();
+        }
+        // Each letter replaced.
+        let chars: Vec<char> = word.chars().collect();
+        for (i, c) in chars.iter().enumerate() {
+            if c.is_alphabetic() {
+                for o in &others {
+                    let mut w = chars.clone();
+                    w[i] = *o;
+                    variants.push(w.into_iter().collect());
+                }
+            }
+        }
+        // The text, and where the word starts in it.
+        for v in variants {
+            texts.push((format!("+49 30 12345678 {v}89"), 16));
+            texts.push((format!("+49 30 12345678{v} 89"), 15));
+        }
+    }
+    let (mut with_extension, mut without, mut left_out) = (0, 0, 0);
+    for (text, word) in &texts {
+        let parsed = phonenumber::parse(None, text);
+        let folded = fold(text);
+        let captures = before.captures(&folded);
+        let from_the_word = captures
+            .as_ref()
+            .is_some_and(|c| c.get(0).unwrap().start() <= *word);
+        if captures.is_some() && !from_the_word {
+            left_out += 1;
+            continue;
+        }
+        match captures {
+            Some(c) if c.get(2).is_some() => {
+                let want = c.get(2).unwrap().as_str();
+                let got = parsed
+                    .as_ref()
+                    .ok()
+                    .and_then(|n| n.extension())
+                    .map(|e| e.to_string());
+                assert_eq!(got.as_deref(), Some(want), "{text:?}");
+                with_extension += 1;
+            }
+            Some(_) => assert!(parsed.is_err(), "{text:?}: {parsed:?}"),
+            None => {
+                let got = parsed.as_ref().ok().and_then(|n| n.extension());
+                assert!(got.is_none(), "{text:?}: extension {got:?}");
+                without += 1;
+            }
+        }
+    }
+    // Every outcome was met, many times each.
+    assert!(
+        with_extension > 1500 && without > 1000,
+        "{with_extension} with / {without} without / {left_out} left out"
+    );
+}

@@ -16,7 +16,7 @@
 
 use fnv::{FnvHashMap, FnvHashSet};
 use once_cell::sync::Lazy;
-use regex::{Regex, RegexBuilder};
+use regex::Regex;
 
 /// The minimum length of the National Significant Number.
 pub const MIN_LENGTH_FOR_NSN: usize = 2;
@@ -316,49 +316,90 @@ pub static CAPTURING_EXTN_DIGITS: Lazy<String> = Lazy::new(|| format!("({}{{0,7}
 /// For parsing, we are slightly more lenient in our interpretation than for
 /// matching. Here we allow "comma" and "semicolon" as possible extension
 /// indicators. When matching, these are hardly ever used to indicate this.
-pub static EXTN_PATTERNS_FOR_PARSING: Lazy<String> = Lazy::new(|| {
-    format!(
-        r"{rfc3966_extn_prefix}{capturing_extn_digits}|[ \x{{00A0}}\t,]*(?:e?xt(?:ensi(?:o\x{{0301}}?|\x{{00F3}}))?n?|\x{{FF45}}?\x{{FF58}}\x{{FF54}}\x{{FF4E}}?|[{symbols}]|int|anexo|\x{{FF49}}\x{{FF4E}}\x{{FF54}})[:\.\x{{FF0E}}]?[ \x{{00A0}}\t,-]*{capturing_extn_digits}#?|[- ]+({digits}{{1,5}})#",
-        rfc3966_extn_prefix = RFC3966_EXTN_PREFIX,
-        capturing_extn_digits = *CAPTURING_EXTN_DIGITS,
-        symbols = r",;x\x{FF58}#\x{FF03}~\x{FF5E}",
-        digits = DIGITS
-    )
-});
+pub static EXTN_PATTERNS_FOR_PARSING: Lazy<String> =
+    Lazy::new(|| extn_patterns(r",;x\x{FF58}#\x{FF03}~\x{FF5E}"));
 
 /// Regexp of all possible ways to write extensions, for use when parsing.
 /// This will be run as a case-insensitive regexp match. Wide character
 /// versions are also provided after each ASCII version.
 ///
 /// One-character symbols that can be used to indicate an extension.
-pub static EXTN_PATTERNS_FOR_MATCHING: Lazy<String> = Lazy::new(|| {
+pub static EXTN_PATTERNS_FOR_MATCHING: Lazy<String> =
+    Lazy::new(|| extn_patterns(r"x\x{FF58}#\x{FF03}~\x{FF5E}"));
+
+/// Each letter of the extension patterns with the letters it matches case-insensitively:
+/// its simple case folding orbit (Unicode's CaseFolding.txt, statuses C and S, as
+/// regex-syntax folds under `case_insensitive`; `s` also matches U+017F LONG S). Written
+/// out, the patterns are case-insensitive without the regex crate's Unicode case tables
+/// (`unicode-case`, about 150 KiB of a program).
+pub const EXTN_CASELESS_LETTERS: [(char, &str); 14] = [
+    ('e', r"eE"),
+    ('x', r"xX"),
+    ('t', r"tT"),
+    ('n', r"nN"),
+    ('s', r"sS\x{017F}"),
+    ('i', r"iI"),
+    ('o', r"oO"),
+    ('a', r"aA"),
+    ('\u{00F3}', r"\x{00F3}\x{00D3}"),
+    ('\u{FF45}', r"\x{FF45}\x{FF25}"),
+    ('\u{FF58}', r"\x{FF58}\x{FF38}"),
+    ('\u{FF54}', r"\x{FF54}\x{FF34}"),
+    ('\u{FF4E}', r"\x{FF4E}\x{FF2E}"),
+    ('\u{FF49}', r"\x{FF49}\x{FF29}"),
+];
+
+/// The class of `letter` under case-insensitive matching, without its brackets.
+fn caseless(letter: char) -> &'static str {
+    EXTN_CASELESS_LETTERS
+        .iter()
+        .find(|(l, _)| *l == letter)
+        .map(|(_, class)| *class)
+        .expect("a letter of the extension patterns")
+}
+
+/// libphonenumber's extension patterns (`PhoneNumberUtil.createExtnPattern`), each
+/// letter written as the class of the letters `CASE_INSENSITIVE | UNICODE_CASE` lets
+/// it match (`symbols`: the one-character extension indicators).
+fn extn_patterns(symbols: &str) -> String {
+    let c = |letter| format!("[{}]", caseless(letter));
+    // The symbols with the case variants of their letters (x and its wide form).
+    let symbols = symbols
+        .replace(r"x\x{FF58}", &format!("{}{}", caseless('x'), caseless('\u{FF58}')));
     format!(
-        r"{rfc3966_extn_prefix}{capturing_extn_digits}|[ \x{{00A0}}\t,]*(?:e?xt(?:ensi(?:o\x{{0301}}?|\x{{00F3}}))?n?|\x{{FF45}}?\x{{FF58}}\x{{FF54}}\x{{FF4E}}?|[{symbols}]|int|anexo|\x{{FF49}}\x{{FF4E}}\x{{FF54}})[:\.\x{{FF0E}}]?[ \x{{00A0}}\t,-]*{capturing_extn_digits}#?|[- ]+({digits}{{1,5}})#",
-        rfc3966_extn_prefix = RFC3966_EXTN_PREFIX,
+        r"{rfc3966_extn_prefix}{capturing_extn_digits}|[ \x{{00A0}}\t,]*(?:{e}?{x}{t}(?:{e}{n}{s}{i}(?:{o}\x{{0301}}?|{o_acute}))?{n}?|{wide_e}?{wide_x}{wide_t}{wide_n}?|[{symbols}]|{i}{n}{t}|{a}{n}{e}{x}{o}|{wide_i}{wide_n}{wide_t})[:\.\x{{FF0E}}]?[ \x{{00A0}}\t,-]*{capturing_extn_digits}#?|[- ]+({digits}{{1,5}})#",
+        // RFC3966_EXTN_PREFIX, ";ext=".
+        rfc3966_extn_prefix = format!(";{}{}{}=", c('e'), c('x'), c('t')),
         capturing_extn_digits = *CAPTURING_EXTN_DIGITS,
-        symbols = r"x\x{FF58}#\x{FF03}~\x{FF5E}",
-        digits = DIGITS
+        symbols = symbols,
+        digits = DIGITS,
+        e = c('e'),
+        x = c('x'),
+        t = c('t'),
+        n = c('n'),
+        s = c('s'),
+        i = c('i'),
+        o = c('o'),
+        a = c('a'),
+        o_acute = c('\u{00F3}'),
+        wide_e = c('\u{FF45}'),
+        wide_x = c('\u{FF58}'),
+        wide_t = c('\u{FF54}'),
+        wide_n = c('\u{FF4E}'),
+        wide_i = c('\u{FF49}'),
     )
-});
+}
 
 /// Regexp of all known extension prefixes used by different regions followed
 /// by 1 or more valid digits, for use when parsing.
-pub static EXTN_PATTERN: Lazy<Regex> = Lazy::new(|| {
-    RegexBuilder::new(&format!(r"(?:{})$", *EXTN_PATTERNS_FOR_PARSING))
-        .case_insensitive(true)
-        .build()
-        .unwrap()
-});
+pub static EXTN_PATTERN: Lazy<Regex> =
+    Lazy::new(|| Regex::new(&format!(r"(?:{})$", *EXTN_PATTERNS_FOR_PARSING)).unwrap());
 
 /// We append optionally the extension pattern to the end here, as a valid
 /// phone number may have an extension prefix appended, followed by 1 or more
 /// digits.
-pub static VALID_PHONE_NUMBER: Lazy<Regex> = Lazy::new(|| {
-    RegexBuilder::new(&format!(r"(?:{})?", *EXTN_PATTERNS_FOR_PARSING))
-        .case_insensitive(true)
-        .build()
-        .unwrap()
-});
+pub static VALID_PHONE_NUMBER: Lazy<Regex> =
+    Lazy::new(|| Regex::new(&format!(r"(?:{})?", *EXTN_PATTERNS_FOR_PARSING)).unwrap());
 
 pub static NON_DIGITS: Lazy<Regex> = Lazy::new(|| Regex::new(r"(\D+)").unwrap());
 
