@@ -16,13 +16,16 @@
  *   bench_lib placed DSN N             resident memory of N live placed calls
  *   bench_lib cold DSN [COUNTRY]       a fresh process: its first cc_client_new, then its
  *                                      first cc_start_call (after cc_warm_up(COUNTRY) when
- *                                      COUNTRY is given), then a second one */
+ *                                      COUNTRY is given), then a second one
+ *   bench_lib cold DSN COUNTRY fork    cc_warm_up(COUNTRY), then fork: the child (a PHP-FPM
+ *                                      worker, a pre-forking daemon's) does the rest */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "callconnect.h"
@@ -126,17 +129,37 @@ static void place_timed(double *wall_us, double *cpu_us) {
     cc_call_free(call);
 }
 
-/* A fresh process's first steps, each timed (wall and CPU) with the resident memory after. */
-static int cold(const char *dsn, int country) {
+/* A fresh process's first steps, each timed (wall and CPU) with the resident memory after.
+ * forked: the warm-up runs first, then the process forks and the child (whose CPU clock
+ * starts at zero) creates its client and places the calls, as a worker of a PHP-FPM master
+ * that preloads the library, or of a daemon that warms up before forking, does. */
+static int cold(const char *dsn, int country, int forked) {
     double w0, c0, new_us, new_cpu_us, warm_us = 0, warm_cpu_us = 0, first_us, first_cpu_us, second_us, second_cpu_us;
     long rss0 = rss_kib(), rss_new, rss_warm = 0, rss_first;
+    if (country > 0 && forked) {
+        pid_t pid;
+        int status;
+        w0 = now();
+        c0 = cpu();
+        if (cc_warm_up((uint16_t)country) != CC_OK) die("warm up");
+        warm_cpu_us = (cpu() - c0) * 1e6;
+        warm_us = (now() - w0) * 1e6;
+        rss_warm = rss_kib();
+        fflush(stdout);
+        pid = fork();
+        if (pid < 0) die("fork");
+        if (pid > 0) {
+            if (waitpid(pid, &status, 0) != pid) die("waitpid");
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+        }
+    }
     w0 = now();
     c0 = cpu();
     if (cc_client_new(dsn, &client) != CC_OK) die("client");
     new_cpu_us = (cpu() - c0) * 1e6;
     new_us = (now() - w0) * 1e6;
     rss_new = rss_kib();
-    if (country > 0) {
+    if (country > 0 && !forked) {
         w0 = now();
         c0 = cpu();
         if (cc_warm_up((uint16_t)country) != CC_OK) die("warm up");
@@ -147,12 +170,12 @@ static int cold(const char *dsn, int country) {
     place_timed(&first_us, &first_cpu_us);
     rss_first = rss_kib();
     place_timed(&second_us, &second_cpu_us);
-    printf("{\"mode\": \"cold\", \"client_new_us\": %.1f, \"client_new_cpu_us\": %.1f, \"warm_up_us\": %.1f, "
-           "\"warm_up_cpu_us\": %.1f, \"first_place_us\": %.1f, \"first_place_cpu_us\": %.1f, "
+    printf("{\"mode\": \"cold\", \"forked\": %d, \"client_new_us\": %.1f, \"client_new_cpu_us\": %.1f, "
+           "\"warm_up_us\": %.1f, \"warm_up_cpu_us\": %.1f, \"first_place_us\": %.1f, \"first_place_cpu_us\": %.1f, "
            "\"second_place_us\": %.1f, \"second_place_cpu_us\": %.1f, \"rss_start_kib\": %ld, "
            "\"rss_client_kib\": %ld, \"rss_warm_kib\": %ld, \"rss_first_place_kib\": %ld}\n",
-           new_us, new_cpu_us, warm_us, warm_cpu_us, first_us, first_cpu_us, second_us, second_cpu_us, rss0, rss_new,
-           rss_warm, rss_first);
+           forked, new_us, new_cpu_us, warm_us, warm_cpu_us, first_us, first_cpu_us, second_us, second_cpu_us, rss0,
+           rss_new, rss_warm, rss_first);
     cc_client_free(client);
     return 0;
 }
@@ -166,7 +189,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     mode = argv[1];
-    if (strcmp(mode, "cold") == 0) return cold(argv[2], argc > 3 ? atoi(argv[3]) : 0);
+    if (strcmp(mode, "cold") == 0)
+        return cold(argv[2], argc > 3 ? atoi(argv[3]) : 0, argc > 4 && strcmp(argv[4], "fork") == 0);
     if (cc_client_new(argv[2], &client) != CC_OK) die("client");
     if (strcmp(mode, "start") == 0) { /* one call: its id and reference, for the driver */
         cc_call *call = NULL;
