@@ -575,7 +575,8 @@ def render(raw):
       f"{rss_client:.0f} KiB; the metadata comes with the first number (+{rss_first:.0f} KiB) "
       f"| {yes(insn['cold_client_new'] < 2_000_000)} |")
     o(f"| 1. cold start: warm up before forking, so that workers share the loaded data | a documented "
-      "way; a worker's first placement compiles no pattern and decodes no metadata | `cc_warm_up(49)` (`Library::warmUp`, `warm_up`; {warm_doc}): "
+      "way; a worker's first placement compiles no pattern and decodes no metadata | "
+      f"`cc_warm_up(49)` (`Library::warmUp`, `warm_up`; {warm_doc}): "
       f"{warm_up_cpu / 1000:.2f} ms CPU once, in the parent. A worker forked after it: first `cc_client_new` + "
       f"first `cc_start_call` {forked_first_cpu:.0f} µs CPU ({forked_first_cpu / warm_place_cpu:.1f}× a warm "
       f"placement; a fresh process without the warm-up {(new_cpu + first_cpu) / 1000:.2f} ms); its first "
