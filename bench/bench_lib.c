@@ -129,6 +129,15 @@ static void place_timed(double *wall_us, double *cpu_us) {
     cc_call_free(call);
 }
 
+/* cc_warm_up(country), timed (wall and CPU), with the resident memory after. */
+static void warm_up_timed(int country, double *wall_us, double *cpu_us, long *rss) {
+    double w = now(), c = cpu();
+    if (cc_warm_up((uint16_t)country) != CC_OK) die("warm up");
+    *cpu_us = (cpu() - c) * 1e6;
+    *wall_us = (now() - w) * 1e6;
+    *rss = rss_kib();
+}
+
 /* A fresh process's first steps, each timed (wall and CPU) with the resident memory after.
  * forked: the warm-up runs first, then the process forks and the child (whose CPU clock
  * starts at zero) creates its client and places the calls, as a worker of a PHP-FPM master
@@ -139,12 +148,7 @@ static int cold(const char *dsn, int country, int forked) {
     if (country > 0 && forked) {
         pid_t pid;
         int status;
-        w0 = now();
-        c0 = cpu();
-        if (cc_warm_up((uint16_t)country) != CC_OK) die("warm up");
-        warm_cpu_us = (cpu() - c0) * 1e6;
-        warm_us = (now() - w0) * 1e6;
-        rss_warm = rss_kib();
+        warm_up_timed(country, &warm_us, &warm_cpu_us, &rss_warm);
         fflush(stdout);
         pid = fork();
         if (pid < 0) die("fork");
@@ -159,14 +163,7 @@ static int cold(const char *dsn, int country, int forked) {
     new_cpu_us = (cpu() - c0) * 1e6;
     new_us = (now() - w0) * 1e6;
     rss_new = rss_kib();
-    if (country > 0 && !forked) {
-        w0 = now();
-        c0 = cpu();
-        if (cc_warm_up((uint16_t)country) != CC_OK) die("warm up");
-        warm_cpu_us = (cpu() - c0) * 1e6;
-        warm_us = (now() - w0) * 1e6;
-        rss_warm = rss_kib();
-    }
+    if (country > 0 && !forked) warm_up_timed(country, &warm_us, &warm_cpu_us, &rss_warm);
     place_timed(&first_us, &first_cpu_us);
     rss_first = rss_kib();
     place_timed(&second_us, &second_cpu_us);

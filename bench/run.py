@@ -86,31 +86,33 @@ def machine():
     }
 
 
-def callgrind(cmd, toggles, tmp):
-    """Instructions executed inside the `toggles` functions."""
+def callgrind_run(cmd, toggles, tmp):
+    """Runs `cmd` under callgrind, collecting only inside the `toggles` functions: the
+    instructions collected, and the profile's path."""
     out = os.path.join(tmp, "callgrind.out")
     p = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
                         *[f"--toggle-collect={t}" for t in toggles], *cmd],
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True)
-    m = re.search(r"Collected : (\d+)", p.stderr)
-    return int(m.group(1))
+    return int(re.search(r"Collected : (\d+)", p.stderr).group(1)), out
+
+
+def callgrind(cmd, toggles, tmp):
+    """Instructions executed inside the `toggles` functions."""
+    return callgrind_run(cmd, toggles, tmp)[0]
 
 
 def callgrind_inclusive(cmd, toggles, functions, tmp):
-    """Instructions executed inside each of `functions` while inside one of the `toggles`
-    functions (their inclusive costs in that profile, as callgrind_annotate reports them;
+    """Instructions executed inside the `toggles` functions, and inside each of `functions`
+    while there (their inclusive costs in that profile, as callgrind_annotate reports them;
     0 for a function that never ran there)."""
-    out = os.path.join(tmp, "callgrind.out")
-    subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                    *[f"--toggle-collect={t}" for t in toggles], *cmd],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    total, out = callgrind_run(cmd, toggles, tmp)
     report = sh(["callgrind_annotate", "--inclusive=yes", "--threshold=100", out])
     costs = dict.fromkeys(functions, 0)
     for line in report.splitlines():
         m = re.match(r"\s*([\d,]+) \(.*?\)\s+\S*?:(.*) \[", line)
         if m and m.group(2) in costs:
             costs[m.group(2)] += int(m.group(1).replace(",", ""))
-    return costs
+    return total, costs
 
 
 def callgrind_per_op(make_cmd, toggles, tmp, n1, n2):
@@ -400,20 +402,18 @@ def main():
             "place_numbers": callgrind_per_op(lambda n: [lib_exe, "place", dsn, str(n)],
                                               ["callconnect::number::parse"], tmp, 20, 80),
             "cold_client_new": callgrind([lib_exe, "cold", dsn], ["cc_client_new"], tmp),
-            # Of a fresh process's two placements: reading their phone numbers (the first
-            # decodes the country's metadata and compiles the patterns it needs).
-            "cold_numbers": callgrind([lib_exe, "cold", dsn], ["callconnect::number::parse"], tmp),
-            # The first and the second placement of a fresh process.
-            "cold_two_places": callgrind([lib_exe, "cold", dsn], ["cc_start_call", "cc_call_free"], tmp),
-            # The same after cc_warm_up(49): the two placements, and their phone numbers.
-            "warmed_two_places": callgrind([lib_exe, "cold", dsn, "49"], ["cc_start_call", "cc_call_free"], tmp),
-            # Inside the placements (the warm-up reads numbers too): reading the numbers, and
-            # what loads data (compiling a pattern, decoding the metadata), with and without
-            # the warm-up.
-            "warmed_loads": callgrind_inclusive([lib_exe, "cold", dsn, "49"], ["cc_start_call"],
-                                                ["callconnect::number::parse", *LOADS], tmp),
-            "cold_loads": callgrind_inclusive([lib_exe, "cold", dsn], ["cc_start_call"], LOADS, tmp),
         }
+        # A fresh process's first and second placement, without and after cc_warm_up(49),
+        # one profile each: all they cost, what reading their phone numbers costs (the
+        # first, without the warm-up, decodes the country's metadata and compiles the
+        # patterns it needs; the warm-up reads numbers too, outside these placements), and
+        # what loads number data (compiling a pattern, decoding the metadata).
+        for key, country in (("cold", []), ("warmed", ["49"])):
+            total, costs = callgrind_inclusive([lib_exe, "cold", dsn, *country], ["cc_start_call", "cc_call_free"],
+                                               ["callconnect::number::parse", *LOADS], tmp)
+            insn[f"{key}_two_places"] = total
+            insn[f"{key}_numbers"] = costs["callconnect::number::parse"]
+            insn[f"{key}_loads"] = {f: costs[f] for f in LOADS}
         sys_ka = (syscalls_per_op(lambda n: [lib_exe, "keepalive", dsn, ref, str(n)], tmp, 100, 600),
                   syscalls_per_op(lambda n: [curl_exe, "keepalive", url, *sign(USER, PASSWORD), call_id, str(n)],
                                   tmp, 100, 600))
@@ -499,14 +499,14 @@ def render(raw):
     numbers = insn["place_numbers"]
     # The first placement's numbers: both placements' less the second's (steady state).
     first_numbers = insn["cold_numbers"] - numbers
-    warmed_first_numbers = insn["warmed_loads"]["callconnect::number::parse"] - numbers
+    warmed_first_numbers = insn["warmed_numbers"] - numbers
     warmed_loading = sum(insn["warmed_loads"][f] for f in LOADS)
     # The check can fail: without the warm-up, the same placements do load.
     assert all(insn["cold_loads"][f] > 0 for f in LOADS), insn["cold_loads"]
     # Where the warm-up is documented for each host (the row's "documented way").
     warm_pages = {"docs/host-php.md": "warmUp", "docs/host-c.md": "cc_warm_up", "docs/host-python.md": "warm_up"}
     warm_documented = all(word in open(os.path.join(ROOT, page)).read() for page, word in warm_pages.items())
-    warm_doc = ", ".join(f"{page}" for page in warm_pages) if warm_documented else "NOT in every host page"
+    warm_doc = ", ".join(warm_pages) if warm_documented else "NOT in every host page"
     ka_i, ka_ci = insn["keepalive"]
     ex_i = insn["exchange"]
     pl_i, pl_ci = insn["place"]
@@ -664,9 +664,10 @@ def render(raw):
           f"{sys_curl:.1f}, and client CPU at {cx[0]:.3f}×. The wall-time ratio moves from one run to "
           "the next on this machine by more than the 5 % the goal allows, but the client's CPU above "
           "libcurl's, with the user-space instructions within a few per cent and fewer system calls, "
-          "puts the extra time in the kernel or in stalls (cache misses; a blocking `recvfrom` where "
-          "libcurl polls first). Next step: `perf stat` of both clients (user and system time, cycles "
-          "per instruction) to tell which.")
+          "is time per instruction: a CPU-clock profile (`perf record -e cpu-clock` of 20,000 requests; "
+          "this machine has no hardware counters) found the kernel's share about equal to libcurl's and "
+          "the extra in user space. Next step: the same profile with hardware counters (cache and TLB "
+          "misses) on a machine that has them.")
         o("")
     o(f"**`cc_call_attach`** is not part of this goal's request (libcurl has no counterpart), but a "
       f"worker that attaches a stored call for each hang-up pays it: {ka_i - ex_i:,.0f} instructions "
