@@ -371,3 +371,79 @@ fn extensions_read_in_every_case_as_before() {
         "{with_extension} with / {without} without / {left_out} left out"
     );
 }
+
+/// A number is valid when its country's general description and any one of its number
+/// types match it: the vendored crate asks the types in the order that compiles the
+/// fewest patterns for the numbers a callback dials (mobile, fixed line, then the others;
+/// PATCHES.md), where libphonenumber's Java asks them in the order that picks the type
+/// (premium rate first, mobile last). The answer must be the same: `is_valid` against the
+/// crate's type in Java's order, for every country's example numbers of every type and
+/// their near misses, written in full.
+#[test]
+fn validity_is_the_type_being_known() {
+    let (mut valid, mut invalid) = (0usize, 0usize);
+    let mut differ = Vec::new();
+    for meta in (0..1000u16).flat_map(|c| DATABASE.by_code(&c).unwrap_or_default()) {
+        for t in candidates(meta) {
+            let text = format!("+{}{t}", meta.country_code());
+            let Ok(number) = phonenumber::parse(None, &text) else {
+                continue;
+            };
+            // `PhoneNumber::number_type` finds the region from the national number
+            // without its leading zeros, `is_valid` with them: compared where they agree.
+            if number.national().to_string() != number.national().value().to_string() {
+                continue;
+            }
+            let typed = number.number_type(&DATABASE) != phonenumber::Type::Unknown;
+            if typed {
+                valid += 1;
+            } else {
+                invalid += 1;
+            }
+            if number.is_valid() != typed {
+                differ.push(format!("{} {text}: type known {typed}", meta.id()));
+            }
+        }
+    }
+    assert!(
+        valid > 2_000 && invalid > 2_000,
+        "{valid} valid, {invalid} not"
+    );
+    assert!(
+        differ.is_empty(),
+        "{} differences:\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
+}
+
+/// In the built-in metadata every type lies inside the general description, so the
+/// test above cannot tell whether validity still asks the general description first.
+/// A country whose fixed-line pattern is wider than its general one can: libphonenumber
+/// calls a number outside the general description `UNKNOWN`, whatever its type says.
+#[test]
+fn a_number_outside_the_general_description_is_not_valid() {
+    let db = phonenumber::metadata::Database::parse(
+        r#"<phoneNumberMetadata><territories>
+        <territory id="DE" countryCode="49" internationalPrefix="00" nationalPrefix="0">
+          <generalDesc><nationalNumberPattern>[2-9]\d{5}</nationalNumberPattern></generalDesc>
+          <fixedLine><possibleLengths national="6"/><nationalNumberPattern>\d{6}</nationalNumberPattern></fixedLine>
+          <mobile><possibleLengths national="6"/><nationalNumberPattern>9\d{5}</nationalNumberPattern></mobile>
+        </territory>
+        </territories></phoneNumberMetadata>"#,
+    )
+    .unwrap();
+    let read = |text: &str| phonenumber::parse_with(&db, None, text).unwrap();
+    let inside = read("+49 234567");
+    assert_eq!(inside.number_type(&db), phonenumber::Type::FixedLine);
+    assert!(phonenumber::is_valid_with(&db, &inside));
+    let mobile = read("+49 934567");
+    assert_eq!(
+        mobile.number_type(&db),
+        phonenumber::Type::FixedLineOrMobile
+    );
+    assert!(phonenumber::is_valid_with(&db, &mobile));
+    let outside = read("+49 134567");
+    assert_eq!(outside.number_type(&db), phonenumber::Type::Unknown);
+    assert!(!phonenumber::is_valid_with(&db, &outside));
+}

@@ -101,7 +101,7 @@ pub fn is_valid_with(database: &Database, number: &PhoneNumber) -> bool {
             Left(region) => database.by_id(region.as_ref()),
             Right(code) => database.first_by_code(code),
         })
-        .map(|meta| number_type(meta, &national) != Type::Unknown)
+        .map(|meta| is_valid_national(meta, &national))
         .unwrap_or(false)
 }
 
@@ -166,12 +166,37 @@ pub fn source_for(
             if pattern.matches_start(national) {
                 return Some(Left(region.parse().unwrap()));
             }
-        } else if number_type(meta, national) != Type::Unknown {
+        } else if is_valid_national(meta, national) {
             return Some(Left(region.parse().unwrap()));
         }
     }
 
     None
+}
+
+/// Whether `value` is a valid national number of `meta`: the answer of
+/// `number_type(meta, value) != Type::Unknown` (libphonenumber's Java
+/// `isValidNumberForRegion` and `getRegionCodeForNumberFromRegionList`), without the
+/// order that picks one type. A number is valid when the general description and any
+/// one type match it, so the types are tried in the order that compiles the fewest
+/// patterns for the numbers most often checked: mobile, fixed line, then the others.
+pub fn is_valid_national(meta: &Metadata, value: &str) -> bool {
+    let d = &meta.descriptors;
+    d.general.is_match(value)
+        && [
+            &d.mobile,
+            &d.fixed_line,
+            &d.toll_free,
+            &d.premium_rate,
+            &d.shared_cost,
+            &d.voip,
+            &d.personal_number,
+            &d.pager,
+            &d.uan,
+            &d.voicemail,
+        ]
+        .into_iter()
+        .any(|desc| desc.as_ref().is_some_and(|desc| desc.is_match(value)))
 }
 
 /// The type of a national number, in the order of libphonenumber's Java
