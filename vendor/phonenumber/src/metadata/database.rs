@@ -44,9 +44,10 @@ pub struct Database {
 }
 
 /// A region's metadata, converted when first asked for (the built-in database) or at
-/// load (a database loaded from XML).
+/// load (a database loaded from XML). Boxed: an entry not yet decoded is two words and
+/// a flag, not a whole `Metadata`, when the index is built.
 struct Entry {
-    meta: OnceLock<super::Metadata>,
+    meta: OnceLock<Box<super::Metadata>>,
     /// The region's metadata as `build.rs` serialized it.
     serialized: &'static [u8],
 }
@@ -55,7 +56,7 @@ impl Entry {
     fn get(&self) -> &super::Metadata {
         self.meta.get_or_init(|| {
             let meta = postcard::from_bytes(self.serialized).expect("built-in metadata");
-            convert(meta, false).expect("built-in metadata")
+            Box::new(convert(meta, false).expect("built-in metadata"))
         })
     }
 }
@@ -89,9 +90,9 @@ impl Database {
     /// uses the patterns of one or two countries), so the built-in database, whose
     /// patterns are known good, skips it.
     fn from_checked(meta: Vec<loader::Metadata>, check: bool) -> Result<Self, error::LoadMetadata> {
-        let mut database = Database::empty();
+        let mut database = Database::with_capacity(meta.len());
         for meta in meta {
-            let meta = convert(meta, check)?;
+            let meta = Box::new(convert(meta, check)?);
             let (id, code, main) = (meta.id.clone(), meta.country_code, meta.main_country_for_code);
             let entry = Entry {
                 meta: OnceLock::from(meta),
@@ -107,7 +108,7 @@ impl Database {
     fn builtin() -> Self {
         let index: Vec<(&'static str, u16, bool, &'static [u8])> =
             postcard::from_bytes(DATABASE).expect("built-in metadata");
-        let mut database = Database::empty();
+        let mut database = Database::with_capacity(index.len());
         for (id, code, main, serialized) in index {
             let entry = Entry {
                 meta: OnceLock::new(),
@@ -118,11 +119,13 @@ impl Database {
         database
     }
 
-    fn empty() -> Self {
+    /// An empty database with room for `regions` regions (and as many calling codes, at
+    /// most), so that building the index does not grow its maps.
+    fn with_capacity(regions: usize) -> Self {
         Database {
-            by_id: FnvHashMap::default(),
-            by_code: FnvHashMap::default(),
-            regions: FnvHashMap::default(),
+            by_id: FnvHashMap::with_capacity_and_hasher(regions, Default::default()),
+            by_code: FnvHashMap::with_capacity_and_hasher(regions, Default::default()),
+            regions: FnvHashMap::with_capacity_and_hasher(regions, Default::default()),
         }
     }
 
