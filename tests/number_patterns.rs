@@ -417,8 +417,9 @@ fn validity_is_the_type_being_known() {
     );
 }
 
-/// In the built-in metadata every type lies inside the general description, so the
-/// test above cannot tell whether validity still asks the general description first.
+/// On the numbers the test above tries, no type of the built-in metadata matches outside
+/// the general description, so it cannot tell whether validity still asks the general
+/// description first.
 /// A country whose fixed-line pattern is wider than its general one can: libphonenumber
 /// calls a number outside the general description `UNKNOWN`, whatever its type says.
 #[test]

@@ -44,8 +44,8 @@ pub struct Database {
 }
 
 /// A region's metadata, converted when first asked for (the built-in database) or at
-/// load (a database loaded from XML). Boxed: an entry not yet decoded is two words and
-/// a flag, not a whole `Metadata`, when the index is built.
+/// load (a database loaded from XML). Boxed: until it is decoded an entry is a few
+/// words, not a whole `Metadata`, so building the index moves little.
 struct Entry {
     meta: OnceLock<Box<super::Metadata>>,
     /// The region's metadata as `build.rs` serialized it.
