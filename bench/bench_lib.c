@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,6 +59,14 @@ static void hangup_once(void) {
     if (cc_call_attach(client, ref, &call) != CC_OK) die("attach");
     if (cc_hangup(call) != CC_OK) die("hangup");
     cc_call_free(call);
+}
+
+/* Minor page faults of this process so far: memory it touches for the first time (the
+ * library's code and data, heap pages). */
+static long faults(void) {
+    struct rusage r;
+    if (getrusage(RUSAGE_SELF, &r) != 0) return -1;
+    return r.ru_minflt;
 }
 
 static long rss_kib(void) {
@@ -145,6 +154,7 @@ static void warm_up_timed(int country, double *wall_us, double *cpu_us, long *rs
 static int cold(const char *dsn, int country, int forked) {
     double w0, c0, new_us, new_cpu_us, warm_us = 0, warm_cpu_us = 0, first_us, first_cpu_us, second_us, second_cpu_us;
     long rss0 = rss_kib(), rss_new, rss_warm = 0, rss_first;
+    long f0, f_new, f_first, f_second;
     if (country > 0 && forked) {
         pid_t pid;
         int status;
@@ -157,22 +167,29 @@ static int cold(const char *dsn, int country, int forked) {
             return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
         }
     }
+    f0 = faults();
     w0 = now();
     c0 = cpu();
     if (cc_client_new(dsn, &client) != CC_OK) die("client");
     new_cpu_us = (cpu() - c0) * 1e6;
     new_us = (now() - w0) * 1e6;
+    f_new = faults() - f0;
     rss_new = rss_kib();
     if (country > 0 && !forked) warm_up_timed(country, &warm_us, &warm_cpu_us, &rss_warm);
+    f0 = faults();
     place_timed(&first_us, &first_cpu_us);
+    f_first = faults() - f0;
     rss_first = rss_kib();
+    f0 = faults();
     place_timed(&second_us, &second_cpu_us);
+    f_second = faults() - f0;
     printf("{\"mode\": \"cold\", \"forked\": %d, \"client_new_us\": %.1f, \"client_new_cpu_us\": %.1f, "
            "\"warm_up_us\": %.1f, \"warm_up_cpu_us\": %.1f, \"first_place_us\": %.1f, \"first_place_cpu_us\": %.1f, "
            "\"second_place_us\": %.1f, \"second_place_cpu_us\": %.1f, \"rss_start_kib\": %ld, "
-           "\"rss_client_kib\": %ld, \"rss_warm_kib\": %ld, \"rss_first_place_kib\": %ld}\n",
+           "\"rss_client_kib\": %ld, \"rss_warm_kib\": %ld, \"rss_first_place_kib\": %ld, "
+           "\"client_new_faults\": %ld, \"first_place_faults\": %ld, \"second_place_faults\": %ld}\n",
            forked, new_us, new_cpu_us, warm_us, warm_cpu_us, first_us, first_cpu_us, second_us, second_cpu_us, rss0,
-           rss_new, rss_warm, rss_first);
+           rss_new, rss_warm, rss_first, f_new, f_first, f_second);
     cc_client_free(client);
     return 0;
 }

@@ -3,10 +3,11 @@
 //! check, once in CI instead of in every process at its first number. A pattern that
 //! does not compile fails here, not at a customer's first call to that country.
 //!
-//! Each pattern is compiled by `Pattern::check`, which builds both forms the library
-//! uses (the regex and the start matcher, in the same functions as a first use does).
+//! Each pattern is compiled by `Pattern::check`, which builds every form the library
+//! uses (the regex, and the start matcher's quick and fast forms), in the same functions
+//! as a first use does.
 
-use phonenumber::metadata::{Descriptor, Pattern, DATABASE};
+use phonenumber::metadata::{Descriptor, Pattern, DATABASE, QUICK_USES};
 
 #[test]
 fn every_pattern_of_the_metadata_compiles() {
@@ -76,6 +77,32 @@ fn every_pattern_of_the_metadata_compiles() {
         "patterns that do not compile:\n{}",
         bad.join("\n")
     );
+}
+
+/// A start matcher answers with its quick form for a pattern's first `QUICK_USES` uses,
+/// then builds its fast form and answers with that; `prepare` builds the fast form at
+/// once, and the quick one is then never built.
+#[test]
+fn a_pattern_moves_to_its_fast_form_after_its_first_uses() {
+    let p = Pattern::new(r"1\d{3}|2[0-4]\d");
+    assert_eq!(p.start_forms(), (false, false));
+    for used in 1..=QUICK_USES {
+        assert!(p.matches_start("1234"));
+        assert!(!p.matches_start("255"));
+        let quick_uses = 2 * used;
+        let expected = (true, quick_uses > QUICK_USES);
+        assert_eq!(p.start_forms(), expected, "after {quick_uses} uses");
+    }
+    assert_eq!(p.start_forms(), (true, true));
+    assert!(p.matches_start("2409") && !p.matches_start("3000"));
+
+    let prepared = Pattern::new(r"1\d{3}");
+    prepared.prepare().unwrap();
+    assert_eq!(prepared.start_forms(), (false, true));
+    for _ in 0..=QUICK_USES {
+        assert!(prepared.matches_start("1000") && !prepared.matches_start("999"));
+    }
+    assert_eq!(prepared.start_forms(), (false, true));
 }
 
 /// The texts a country's patterns are tried on here: the example number of each of its
@@ -153,8 +180,21 @@ fn compiled_patterns_read_numbers_as_before() {
                 let before = old.find(t).map(|m| m.start() == 0).unwrap_or(false);
                 starts += usize::from(before);
                 compared += 1;
-                if pattern.matches_start(t) != before {
-                    differ.push(format!("{} {:?} on {t}", meta.id(), pattern.as_str()));
+                // Both forms of the start matcher (vendor/phonenumber: the quick one for a
+                // pattern's first uses, then the fast one), and the one in use.
+                let forms = [
+                    ("quick", pattern.matches_start_quick(t)),
+                    ("fast", pattern.matches_start_fast(t)),
+                    ("in use", pattern.matches_start(t)),
+                ];
+                for (form, answer) in forms {
+                    if answer != before {
+                        differ.push(format!(
+                            "{} {:?} ({form}) on {t}",
+                            meta.id(),
+                            pattern.as_str()
+                        ));
+                    }
                 }
             }
         }

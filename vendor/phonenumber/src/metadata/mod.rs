@@ -13,7 +13,7 @@
 // limitations under the License.
 
 mod pattern;
-pub use self::pattern::Pattern;
+pub use self::pattern::{Pattern, QUICK_USES};
 
 mod format;
 pub use self::format::Format;

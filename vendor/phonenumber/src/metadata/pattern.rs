@@ -15,6 +15,7 @@
 use regex::{Regex, RegexBuilder};
 use regex_automata::{meta, nfa::thompson::WhichCaptures, util::syntax, Anchored, Input};
 use std::ops::Deref;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
 /// A regular expression of the metadata, compiled at its first use and kept with
@@ -28,17 +29,48 @@ use std::sync::OnceLock;
 /// the ASCII one compiles to a far smaller automaton (a bounded repetition such as
 /// `\d{6,10}` of the Unicode class is several times larger).
 ///
-/// Two forms, each compiled on first use:
-/// - the regex (`Deref` to [`regex::Regex`]): searches, captures, replacement;
-/// - the start matcher ([`Pattern::matches_start`]): whether a match starts at the
-///   beginning of a text, all validation needs; built without capture groups,
-///   prefilters, one-pass DFA or backtracker, and run as an anchored search on the
-///   lazy DFA.
-#[derive(Clone, Debug)]
+/// Validation asks only whether a match starts at the beginning of a text
+/// ([`Pattern::matches_start`]), in one of two forms:
+/// - first, for the pattern's first [`QUICK_USES`] uses, a `regex_lite` matcher,
+///   `^(?:pattern)` (the same `java.util.regex` reading: `\d` is ASCII there too):
+///   about a fifth of the instructions to build, a few thousand more per match (its
+///   Pike VM runs every thread of the automaton over each digit);
+/// - then the regex engine's lazy DFA, built without capture groups, prefilters,
+///   one-pass DFA or backtracker, and run as an anchored search.
+///
+/// A process that reads a number or two pays for the cheap form only; one that reads
+/// many moves each pattern it keeps using to the fast one. [`Pattern::check`] and
+/// [`Pattern::prepare`] build the fast form at once, as a process that warms up before
+/// forking wants.
+///
+/// The regex (`Deref` to [`regex::Regex`]), for searches, captures and replacement, is
+/// compiled on its first use.
+#[derive(Debug)]
 pub struct Pattern {
     source: String,
     regex: OnceLock<Regex>,
+    quick: OnceLock<regex_lite::Regex>,
     start: OnceLock<meta::Regex>,
+    uses: AtomicU32,
+}
+
+/// How many times a pattern is matched with its quick form before its fast form is
+/// built. Building the fast form of a German fixed-line pattern costs about as much as
+/// 200 matches' difference between the two; 16 keeps a long-running process's extra
+/// cost small and moves every pattern a placement reads to the fast form within its
+/// first 16 placements.
+pub const QUICK_USES: u32 = 16;
+
+impl Clone for Pattern {
+    fn clone(&self) -> Pattern {
+        Pattern {
+            source: self.source.clone(),
+            regex: self.regex.clone(),
+            quick: self.quick.clone(),
+            start: self.start.clone(),
+            uses: AtomicU32::new(self.uses.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 impl Pattern {
@@ -48,7 +80,9 @@ impl Pattern {
         Pattern {
             source: source.into(),
             regex: OnceLock::new(),
+            quick: OnceLock::new(),
             start: OnceLock::new(),
+            uses: AtomicU32::new(0),
         }
     }
 
@@ -57,11 +91,20 @@ impl Pattern {
         &self.source
     }
 
-    /// Compiles both forms now (if not yet), returning the error of a bad pattern.
+    /// Compiles every form now (if not yet), returning the error of a bad pattern.
     pub fn check(&self) -> Result<(), regex::Error> {
         if self.regex.get().is_none() {
             let _ = self.regex.set(self.build_regex()?);
         }
+        if self.quick.get().is_none() {
+            let _ = self.quick.set(self.build_quick()?);
+        }
+        self.prepare()
+    }
+
+    /// Builds the fast form of the start matcher now (if not yet): from then on
+    /// [`Pattern::matches_start`] uses it, and the quick form is never built.
+    pub fn prepare(&self) -> Result<(), regex::Error> {
         if self.start.get().is_none() {
             let _ = self.start.set(self.build_start()?);
         }
@@ -81,6 +124,32 @@ impl Pattern {
     /// match starts at 0 exactly when some match does), without finding the match's
     /// end or a match further on.
     pub fn matches_start(&self, value: &str) -> bool {
+        if let Some(start) = self.start.get() {
+            return start.is_match(Input::new(value).anchored(Anchored::Yes));
+        }
+        if self.uses.fetch_add(1, Ordering::Relaxed) >= QUICK_USES {
+            return self.matches_start_fast(value);
+        }
+        self.matches_start_quick(value)
+    }
+
+    /// Which forms of the start matcher are built: (quick, fast).
+    pub fn start_forms(&self) -> (bool, bool) {
+        (self.quick.get().is_some(), self.start.get().is_some())
+    }
+
+    /// [`Pattern::matches_start`] by the quick form, built if not yet.
+    pub fn matches_start_quick(&self, value: &str) -> bool {
+        self.quick
+            .get_or_init(|| {
+                self.build_quick()
+                    .unwrap_or_else(|e| panic!("metadata pattern {:?}: {}", self.source, e))
+            })
+            .is_match(value)
+    }
+
+    /// [`Pattern::matches_start`] by the fast form, built if not yet.
+    pub fn matches_start_fast(&self, value: &str) -> bool {
         self.start
             .get_or_init(|| {
                 self.build_start()
@@ -94,6 +163,13 @@ impl Pattern {
             .ignore_whitespace(true)
             .unicode(false)
             .build()
+    }
+
+    fn build_quick(&self) -> Result<regex_lite::Regex, regex::Error> {
+        regex_lite::RegexBuilder::new(&format!("^(?:{})", self.source))
+            .ignore_whitespace(true)
+            .build()
+            .map_err(|e| regex::Error::Syntax(e.to_string()))
     }
 
     fn build_start(&self) -> Result<meta::Regex, regex::Error> {
