@@ -17,8 +17,9 @@
  *   bench_lib cold DSN [COUNTRY]       a fresh process: its first cc_client_new, then its
  *                                      first cc_start_call (after cc_warm_up(COUNTRY) when
  *                                      COUNTRY is given), then a second one
- *   bench_lib cold DSN COUNTRY fork    cc_warm_up(COUNTRY), then fork: the child (a PHP-FPM
- *                                      worker, a pre-forking daemon's) does the rest */
+ *   bench_lib cold DSN COUNTRY fork    cc_warm_up(COUNTRY) (none when COUNTRY is 0), then
+ *                                      fork: the child (a PHP-FPM worker, a pre-forking
+ *                                      daemon's) does the rest */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdio.h>
@@ -148,17 +149,17 @@ static void warm_up_timed(int country, double *wall_us, double *cpu_us, long *rs
 }
 
 /* A fresh process's first steps, each timed (wall and CPU) with the resident memory after.
- * forked: the warm-up runs first, then the process forks and the child (whose CPU clock
+ * forked: the warm-up runs first (unless country is 0), then the process forks and the child (whose CPU clock
  * starts at zero) creates its client and places the calls, as a worker of a PHP-FPM master
  * that preloads the library, or of a daemon that warms up before forking, does. */
 static int cold(const char *dsn, int country, int forked) {
     double w0, c0, new_us, new_cpu_us, warm_us = 0, warm_cpu_us = 0, first_us, first_cpu_us, second_us, second_cpu_us;
     long rss0 = rss_kib(), rss_new, rss_warm = 0, rss_first;
     long f0, f_new, f_first, f_second;
-    if (country > 0 && forked) {
+    if (forked) {
         pid_t pid;
         int status;
-        warm_up_timed(country, &warm_us, &warm_cpu_us, &rss_warm);
+        if (country > 0) warm_up_timed(country, &warm_us, &warm_cpu_us, &rss_warm);
         fflush(stdout);
         pid = fork();
         if (pid < 0) die("fork");

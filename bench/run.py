@@ -429,7 +429,11 @@ def main():
         cold = [process_cpu([lib_exe, "cold", dsn]) for _ in range(7)]
         warmed = [process_cpu([lib_exe, "cold", dsn, "49"]) for _ in range(5)]
         # A worker forked after the warm-up (PHP-FPM with the library preloaded).
-        warmed_fork = [process_cpu([lib_exe, "cold", dsn, "49", "fork"]) for _ in range(5)]
+        # And one forked from a parent that did not warm up, for comparison; one of each in turn.
+        warmed_fork, cold_fork = [], []
+        for _ in range(7):
+            warmed_fork.append(process_cpu([lib_exe, "cold", dsn, "49", "fork"]))
+            cold_fork.append(process_cpu([lib_exe, "cold", dsn, "0", "fork"]))
         threads = {t: run_json([lib_exe, "threads", dsn, ref, str(t), "3"]) for t in (1, 2, 4, 8)}
         poll = [run_json([lib_exe, "poll", dsn, ref, "2000000"]) for _ in range(3)]
         pollev = poll_event_fed(lib_exe, tmp, run_json)
@@ -449,7 +453,7 @@ def main():
 
     raw = {"rounds": rounds, "instructions": insn, "syscalls_keepalive": sys_ka, "syscalls_place": sys_place,
            "syscalls_exchange": sys_exchange, "syscalls_place_tls": sys_place_tls, "resumption": resumption,
-           "cold": cold, "warmed": warmed, "warmed_fork": warmed_fork, "threads": threads, "poll": poll, "pollev": pollev,
+           "cold": cold, "warmed": warmed, "warmed_fork": warmed_fork, "cold_fork": cold_fork, "threads": threads, "poll": poll, "pollev": pollev,
            "handles": handles, "placed": placed, "so_size": so_size, "relative_relocs": relative,
            "listener": listener_raw, "listener_rows": listener_out, "store": store, "machine": machine(),
            "args": vars(args)}
@@ -497,6 +501,10 @@ def render(raw):
     warmed_first_cpu = cmed(warmed, "first_place_cpu_us")
     forked = [c[1] for c in raw["warmed_fork"]]
     forked_first_cpu = cmed(forked, "client_new_cpu_us") + cmed(forked, "first_place_cpu_us")
+    forked_cold = [c[1] for c in raw["cold_fork"]]
+    forked_cold_first_cpu = cmed(forked_cold, "client_new_cpu_us") + cmed(forked_cold, "first_place_cpu_us")
+    forked_faults = cmed(forked, "client_new_faults") + cmed(forked, "first_place_faults")
+    forked_cold_faults = cmed(forked_cold, "client_new_faults") + cmed(forked_cold, "first_place_faults")
     numbers = insn["place_numbers"]
     # The first placement's numbers: both placements' less the second's (steady state).
     first_numbers = insn["cold_numbers"] - numbers
@@ -582,7 +590,9 @@ def render(raw):
       f"`cc_warm_up(49)` (`Library::warmUp`, `warm_up`; {warm_doc}): "
       f"{warm_up_cpu / 1000:.2f} ms CPU once, in the parent. A worker forked after it: first `cc_client_new` + "
       f"first `cc_start_call` {forked_first_cpu:.0f} µs CPU ({forked_first_cpu / warm_place_cpu:.1f}× a warm "
-      f"placement; a fresh process without the warm-up {(new_cpu + first_cpu) / 1000:.2f} ms); its first "
+      f"placement, {forked_faults:.0f} minor page faults; a worker forked from a parent that did not warm "
+      f"up {forked_cold_first_cpu:.0f} µs, {forked_cold_faults:.0f} faults; a fresh process "
+      f"{(new_cpu + first_cpu) / 1000:.2f} ms); its first "
       f"placement compiles and decodes nothing ({warmed_loading:,} instructions; "
       f"{sum(insn['cold_loads'].values()):,} without the warm-up) and reads its two numbers in "
       f"{warmed_first_numbers:,.0f} instructions ({numbers:,.0f} in a warm placement, {first_numbers:,.0f} "
@@ -790,12 +800,15 @@ def render(raw):
       f"`cc_start_call` in the same process takes {warmed_first_cpu:.0f} µs CPU and {warmed_first_i:,.0f} "
       f"instructions ({warmed_first_numbers:,.0f} of them its two numbers); in a worker forked after the "
       f"warm-up (`bench_lib cold DSN 49 fork`, medians of {len(forked)}), `cc_client_new` + the first "
-      f"`cc_start_call` take {forked_first_cpu:.0f} µs CPU, against {warm_place_cpu:.0f} µs for a warm "
-      "placement. The worker shares the parent's decoded metadata and compiled patterns; what its first "
-      "placement pays beyond a warm one is its first request (the client's buffers, its first connection "
-      "in the kernel, code and data not yet in the caches; the regex engine's lazy DFA meeting digits the "
-      "warm-up's example numbers did not have), which a warm-up in a parent that has no client cannot do "
-      "for it.")
+      f"`cc_start_call` take {forked_first_cpu:.0f} µs CPU and {forked_faults:.0f} minor page faults "
+      f"(forked from a parent that did not warm up: {forked_cold_first_cpu:.0f} µs, "
+      f"{forked_cold_faults:.0f} faults), against {warm_place_cpu:.0f} µs for a warm placement. The worker "
+      "shares the parent's decoded metadata and compiled patterns; what its first placement pays beyond "
+      "a warm one is its first request (the client's buffers, its first connection in the kernel, code "
+      "and data not yet in the caches; the regex engine's lazy DFA meeting digits the warm-up's example "
+      "numbers did not have) and the fork itself: a forked child maps the library's code pages again as "
+      "it first runs them, and copies each page of the parent's heap it first writes to (copy on "
+      "write), which a warm-up in a parent that has no client cannot do for it.")
     o("")
     rel = raw["relative_relocs"]
     o("## The library's size")

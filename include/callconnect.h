@@ -617,11 +617,11 @@ cc_result cc_debug_panic(void);
 cc_result cc_live_handles(size_t *out_clients, size_t *out_calls);
 
 // Loads the phone number metadata now and, when `country_code` is not 0, compiles the
-// regular expressions that country's numbers are read with, instead of at the first
-// number (creating a client does neither). For a process that forks its workers (a
-// PHP-FPM master through `opcache.preload`, a pre-forking daemon): called once before
-// the fork, the workers share the loaded data and each first call is as fast as the
-// next. Sends nothing. Calling it again does no harm and costs next to nothing.
+// regular expressions that country's numbers are read with, in their fast form, instead
+// of at the first number (creating a client does neither). For a process that forks its
+// workers (a PHP-FPM master through `opcache.preload`, a pre-forking daemon): called
+// once before the fork, the workers share the loaded data and load or compile none of
+// it themselves. Sends nothing. Calling it again does no harm and costs next to nothing.
 //
 // Ownership: nothing is passed or returned but the result.
 // Thread safety: any thread.

@@ -83,11 +83,11 @@ pub extern "C" fn cc_live_handles(out_clients: *mut usize, out_calls: *mut usize
 }
 
 /// Loads the phone number metadata now and, when `country_code` is not 0, compiles the
-/// regular expressions that country's numbers are read with, instead of at the first
-/// number (creating a client does neither). For a process that forks its workers (a
-/// PHP-FPM master through `opcache.preload`, a pre-forking daemon): called once before
-/// the fork, the workers share the loaded data and each first call is as fast as the
-/// next. Sends nothing. Calling it again does no harm and costs next to nothing.
+/// regular expressions that country's numbers are read with, in their fast form, instead
+/// of at the first number (creating a client does neither). For a process that forks its
+/// workers (a PHP-FPM master through `opcache.preload`, a pre-forking daemon): called
+/// once before the fork, the workers share the loaded data and load or compile none of
+/// it themselves. Sends nothing. Calling it again does no harm and costs next to nothing.
 ///
 /// Ownership: nothing is passed or returned but the result.
 /// Thread safety: any thread.
