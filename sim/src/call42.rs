@@ -52,6 +52,9 @@ pub(crate) struct Account {
     pub(crate) number: String,
     pub(crate) balance: i64,
     calls: HashMap<String, SimCall>,
+    /// The calls not settled yet, by id: each request settles these only, so that its cost
+    /// does not grow with every call the account ever placed.
+    unsettled: Vec<String>,
     used_pins: HashSet<String>,
     pub(crate) customer_name: String,
     /// Call records, oldest first.
@@ -64,7 +67,6 @@ pub(crate) struct Account {
 
 struct SimCall {
     timeline: Timeline,
-    settled: bool,
     started: SystemTime,
     a: String,
     b: String,
@@ -173,16 +175,16 @@ impl Call42 {
     pub(crate) fn settle(&self, account: &mut Account) {
         let step = Duration::from_millis(self.step_ms);
         let mut ended: Vec<(SystemTime, Cdr)> = Vec::new();
-        for call in account.calls.values_mut() {
-            if call.settled {
-                continue;
-            }
+        let calls = &account.calls;
+        account.unsettled.retain(|id| {
+            let Some(call) = calls.get(id) else {
+                return false;
+            };
             let stage = call.timeline.stage();
             if stage.is_final() {
-                call.settled = true;
                 let secs = stage.secs();
                 if secs == 0 {
-                    continue;
+                    return false;
                 }
                 let (_, name, per_minute) = services::rate(&services::intl(&call.b));
                 let cost = services::per_second(per_minute, secs);
@@ -201,8 +203,10 @@ impl Call42 {
                         kind: "CALLBACK",
                     },
                 ));
+                return false;
             }
-        }
+            true
+        });
         ended.sort_by_key(|(t, _)| *t);
         account.cdrs.extend(ended.into_iter().map(|(_, c)| c));
     }
@@ -260,12 +264,12 @@ impl Call42 {
                     id.clone(),
                     SimCall {
                         timeline: Timeline::new(self.step_ms, magic(&a), magic(&b)),
-                        settled: false,
                         started: self.now(),
                         a: a.clone(),
                         b: b.clone(),
                     },
                 );
+                account.unsettled.push(id.clone());
                 self.calls_placed.add();
                 self.reply(
                     user,
@@ -343,6 +347,7 @@ fn new_account(user: &str, password: &str, balance: i64) -> Account {
         number: NEXT.fetch_add(1, Ordering::Relaxed).to_string(),
         balance,
         calls: HashMap::new(),
+        unsettled: Vec::new(),
         used_pins: HashSet::new(),
         customer_name: if user == "demo" {
             "Demo Kunde".to_string()
