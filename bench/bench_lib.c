@@ -148,10 +148,11 @@ static void warm_up_timed(int country, double *wall_us, double *cpu_us, long *rs
     *rss = rss_kib();
 }
 
-/* A fresh process's first steps, each timed (wall and CPU) with the resident memory after.
- * forked: the warm-up runs first (unless country is 0), then the process forks and the child (whose CPU clock
- * starts at zero) creates its client and places the calls, as a worker of a PHP-FPM master
- * that preloads the library, or of a daemon that warms up before forking, does. */
+/* A fresh process's first steps, each timed (wall and CPU) with the resident memory and
+ * the minor page faults after. forked: the warm-up runs first (unless country is 0), then
+ * the process forks and the child (whose CPU clock starts at zero) creates its client and
+ * places the calls, as a worker of a PHP-FPM master that preloads the library, or of a
+ * daemon that warms up before forking, does. */
 static int cold(const char *dsn, int country, int forked) {
     double w0, c0, new_us, new_cpu_us, warm_us = 0, warm_cpu_us = 0, first_us, first_cpu_us, second_us, second_cpu_us;
     long rss0 = rss_kib(), rss_new, rss_warm = 0, rss_first;

@@ -45,8 +45,9 @@ from listener import listener_rows
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, "target", "release")
 USER, PASSWORD = "test-bench", "secret-test-bench"
-# What loads the number data at a first use: compiling a metadata pattern (both forms),
-# decoding the built-in metadata's index and a region's entry (vendor/phonenumber).
+# What loads the number data at a first use: compiling a metadata pattern (its quick and
+# fast start matchers, its regex), decoding the built-in metadata's index and a region's
+# entry (vendor/phonenumber).
 LOADS = ["phonenumber::metadata::pattern::Pattern::build_quick",
          "phonenumber::metadata::pattern::Pattern::build_start",
          "phonenumber::metadata::pattern::Pattern::build_regex",
@@ -642,7 +643,8 @@ def render(raw):
           "mobile and fixed line first, each only when the possible lengths allow it), each built once, "
           "at its first use, in the form that is cheapest to build (regex-lite's Pike VM; a pattern moves "
           "to the regex engine's lazy DFA after 16 uses), and kept with its metadata entry. Paid once per "
-          "process and country; `cc_warm_up` before forking takes it out of every worker (row above). "
+          "process and country; `cc_warm_up` before forking spares every worker the loading and building "
+          "(row above), not the fork's own first-touch costs. "
           "Done: patterns no longer parsed at load nor looked up in a cache, compiled in ASCII mode, "
           "validation patterns built without capture groups, metadata decoded per country, validity "
           "asked of the types that ring first, a cheap-to-build matcher for a pattern's first uses "

@@ -90,12 +90,7 @@ pub fn warm_up(country: Option<u16>) -> Result<()> {
         // regexes.
         let d = meta.descriptors();
         let formats = || meta.formats().iter().chain(meta.international_formats());
-        let matchers = d
-            .iter()
-            .map(|desc| desc.national_number())
-            .chain(meta.leading_digits())
-            .chain(formats().flat_map(|f| f.leading_digits()));
-        for pattern in matchers {
+        for pattern in start_matched(meta) {
             // The fast form (vendor/phonenumber: a pattern used a few times is read by a
             // cheaper-to-build matcher first): workers never build the other.
             pattern
@@ -122,6 +117,19 @@ pub fn warm_up(country: Option<u16>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The patterns of a region that phonenumber matches at a number's start
+/// (`Pattern::matches_start`): its number types', its leading digits and its formats'.
+fn start_matched(
+    meta: &'static phonenumber::Metadata,
+) -> impl Iterator<Item = &'static phonenumber::metadata::Pattern> {
+    let formats = meta.formats().iter().chain(meta.international_formats());
+    meta.descriptors()
+        .iter()
+        .map(|desc| desc.national_number())
+        .chain(meta.leading_digits())
+        .chain(formats.flat_map(|f| f.leading_digits()))
 }
 
 fn region_of(code: u16) -> Option<phonenumber::country::Id> {
@@ -314,20 +322,11 @@ mod tests {
     fn warm_up_builds_the_fast_form_of_each_validation_pattern() {
         let db = &*phonenumber::metadata::DATABASE;
         let faroes = || db.by_code(&298).unwrap();
-        let patterns = |meta: &'static phonenumber::Metadata| {
-            let formats = meta.formats().iter().chain(meta.international_formats());
-            meta.descriptors()
-                .iter()
-                .map(|d| d.national_number())
-                .chain(meta.leading_digits())
-                .chain(formats.flat_map(|f| f.leading_digits()))
-                .collect::<Vec<_>>()
-        };
-        let before: Vec<_> = faroes().into_iter().flat_map(patterns).collect();
+        let before: Vec<_> = faroes().into_iter().flat_map(start_matched).collect();
         assert!(before.len() > 3);
         assert!(before.iter().all(|p| p.start_forms() == (false, false)));
         warm_up(Some(298)).unwrap();
-        let after: Vec<_> = faroes().into_iter().flat_map(patterns).collect();
+        let after: Vec<_> = faroes().into_iter().flat_map(start_matched).collect();
         assert_eq!(after.len(), before.len());
         for p in after {
             assert_eq!(p.start_forms(), (false, true), "{}", p.as_str());
