@@ -133,10 +133,10 @@ fn start_matched(
 }
 
 fn region_of(code: u16) -> Option<phonenumber::country::Id> {
-    let list = phonenumber::metadata::DATABASE.by_code(&code)?;
-    // The first entry is the country's main region (e.g. US for 1, DE for 49).
-    let meta = list.first()?;
-    meta.id().parse().ok()
+    // The first is the country's main region (e.g. US for 1, DE for 49); by id, so that
+    // no region's metadata is decoded for it (+1 has 25 regions).
+    let ids = phonenumber::metadata::DATABASE.region(&code)?;
+    ids.first()?.parse().ok()
 }
 
 /// Reads one number as a person typed it (`0171 1234567`, `+49 171 1234567`,

@@ -227,6 +227,23 @@ fn compiled_patterns_read_numbers_as_before() {
             let old = unicode(pattern);
             for t in &texts {
                 compared += 1;
+                // The end of a match at the text's start (how the international prefix is
+                // read: libphonenumber's `lookingAt()`), by each form.
+                let before = old.find(t).filter(|m| m.start() == 0).map(|m| m.end());
+                let forms = [
+                    ("quick", pattern.match_start_end_quick(t)),
+                    ("regex", pattern.match_start_end_regex(t)),
+                    ("in use", pattern.match_start_end(t)),
+                ];
+                for (form, end) in forms {
+                    if end != before {
+                        differ.push(format!(
+                            "{} {:?} match end ({form}) on {t}: {end:?}, was {before:?}",
+                            meta.id(),
+                            pattern.as_str()
+                        ));
+                    }
+                }
                 let span = |c: Option<regex::Captures>| {
                     c.map(|c| c.iter().map(|m| m.map(|m| m.range())).collect::<Vec<_>>())
                 };
@@ -487,4 +504,111 @@ fn a_number_outside_the_general_description_is_not_valid() {
     let outside = read("+49 134567");
     assert_eq!(outside.number_type(&db), phonenumber::Type::Unknown);
     assert!(!phonenumber::is_valid_with(&db, &outside));
+}
+
+/// The metadata as libphonenumber ships it (vendor/phonenumber/assets).
+fn metadata_xml() -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/vendor/phonenumber/assets/PhoneNumberMetadata.xml"
+    );
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// The built-in database's index (written in its search order at build time,
+/// vendor/phonenumber `metadata::index`) and a database loaded from the XML at run time
+/// (put in that order then) both find every region as the metadata lists it: a region by
+/// its id (of the regions sharing an id, the last, as the map of ids before did), a
+/// calling code's regions with its main region first and its others in the file's order.
+#[test]
+fn the_index_finds_every_region_as_the_metadata_lists_it() {
+    use phonenumber::metadata::{loader, Database};
+    let xml = metadata_xml();
+    let regions = loader::load(std::io::Cursor::new(xml.as_bytes())).unwrap();
+    let loaded = Database::parse(&xml).unwrap();
+    let mut by_code: std::collections::BTreeMap<u16, Vec<&str>> = Default::default();
+    let mut by_id: std::collections::BTreeMap<&str, u16> = Default::default();
+    for r in &regions {
+        let (id, code) = (r.id.as_deref().unwrap(), r.country_code.unwrap());
+        let list = by_code.entry(code).or_default();
+        if r.main_country_for_code {
+            list.insert(0, id);
+        } else {
+            list.push(id);
+        }
+        by_id.insert(id, code);
+    }
+    assert!(
+        by_code.len() > 200 && by_id.len() > 240,
+        "too few regions read"
+    );
+    assert!(
+        by_code[&1].len() > 20 && by_code[&1][0] == "US",
+        "{:?}",
+        by_code[&1]
+    );
+    // Several non-geographic codes share the id 001.
+    assert!(
+        regions
+            .iter()
+            .filter(|r| r.id.as_deref() == Some("001"))
+            .count()
+            > 5
+    );
+    for db in [&*DATABASE, &loaded] {
+        for code in 0..1000u16 {
+            let expected = by_code.get(&code);
+            assert_eq!(db.region(&code).as_ref(), expected, "regions of {code}");
+            let metas: Option<Vec<(&str, u16)>> = db
+                .by_code(&code)
+                .map(|list| list.iter().map(|m| (m.id(), m.country_code())).collect());
+            let expected_metas: Option<Vec<(&str, u16)>> =
+                expected.map(|ids| ids.iter().map(|&id| (id, code)).collect());
+            assert_eq!(metas, expected_metas, "metadata of {code}");
+        }
+        for (&id, &code) in &by_id {
+            let meta = db.by_id(id).unwrap_or_else(|| panic!("no region {id}"));
+            assert_eq!((meta.id(), meta.country_code()), (id, code));
+        }
+        for missing in ["", "00", "0011", "D", "DEU", "XX", "ZZZ", "de"] {
+            assert!(db.by_id(missing).is_none(), "{missing:?} found");
+        }
+        let mut ids: Vec<&str> = db.iter().map(|m| m.id()).collect();
+        ids.sort();
+        assert_eq!(ids, by_id.keys().copied().collect::<Vec<_>>());
+    }
+}
+
+/// The metadata lays its long patterns out over lines; the loader removes that
+/// whitespace, as libphonenumber's build does (vendor/phonenumber `loader`), so a pattern
+/// compiles without free-spacing mode and the library carries less text. Every number
+/// type's pattern of the built-in metadata is the XML's, whitespace removed, and nothing
+/// else changed: compared here as multisets, read from the XML with a regex of its own.
+#[test]
+fn patterns_are_the_metadata_without_its_whitespace() {
+    let xml = metadata_xml();
+    let element =
+        regex::Regex::new(r"(?s)<nationalNumberPattern>(.*?)</nationalNumberPattern>").unwrap();
+    let mut from_xml: Vec<String> = element
+        .captures_iter(&xml)
+        .map(|c| c[1].chars().filter(|c| !c.is_whitespace()).collect())
+        .collect();
+    let with_space = element
+        .captures_iter(&xml)
+        .filter(|c| c[1].contains(char::is_whitespace))
+        .count();
+    assert!(with_space > 500, "only {with_space} patterns laid out");
+    let mut built: Vec<String> = Vec::new();
+    for meta in (0..1000u16).flat_map(|c| DATABASE.by_code(&c).unwrap_or_default()) {
+        for desc in meta.descriptors().iter() {
+            built.push(desc.national_number().as_str().to_string());
+        }
+    }
+    assert!(built
+        .iter()
+        .all(|p| !p.contains(|c: char| c.is_whitespace() || c == '#')));
+    from_xml.sort();
+    built.sort();
+    assert_eq!(from_xml.len(), built.len());
+    assert!(from_xml == built, "the patterns differ");
 }

@@ -9,6 +9,9 @@ mod loader;
 #[path = "src/error.rs"]
 mod error;
 
+#[path = "src/metadata/index.rs"]
+mod index;
+
 fn main() {
     let pnm_path = "assets/PhoneNumberMetadata.xml";
     let metadata = loader::load(BufReader::new(
@@ -23,24 +26,29 @@ fn main() {
     );
 
     // An index of the regions, each with its metadata serialized on its own, so that a
-    // process decodes only the regions it uses (`metadata::database`).
+    // process decodes only the regions it uses, and the index in the order that
+    // `metadata::database` searches (`metadata::index`): the regions by id, and the
+    // calling codes with their regions' positions.
     let blobs: Vec<Vec<u8>> = metadata
         .iter()
         .map(|meta| postcard::to_stdvec(meta).expect("failed to serialize a region"))
         .collect();
-    let index: Vec<(&str, u16, bool, Bytes<'_>)> = metadata
+    let regions: Vec<(&str, u16, bool)> = metadata
         .iter()
-        .zip(&blobs)
-        .map(|(meta, blob)| {
+        .map(|meta| {
             (
                 meta.id.as_deref().expect("a region without id"),
                 meta.country_code.expect("a region without countryCode"),
                 meta.main_country_for_code,
-                Bytes(blob),
             )
         })
         .collect();
-    postcard::to_io(&index, &mut out).expect("failed to serialize database");
+    let (by_id, codes) = index::order(&regions);
+    let by_id: Vec<(&str, Bytes<'_>)> = by_id
+        .into_iter()
+        .map(|i| (regions[i].0, Bytes(&blobs[i])))
+        .collect();
+    postcard::to_io(&(by_id, codes), &mut out).expect("failed to serialize database");
 }
 
 /// Serialized as bytes, so that the library borrows them from the built-in data.

@@ -15,15 +15,14 @@
 use crate::error;
 use crate::metadata::loader;
 use crate::Metadata;
-use fnv::FnvHashMap;
+use crate::metadata::index;
 use once_cell::sync::Lazy;
-use std::borrow::Borrow;
+use std::borrow::Cow;
 use std::fs::File;
-use std::hash::Hash;
 use std::io::{BufReader, Cursor};
 use std::path::Path;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 const DATABASE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/database.bin"));
 
@@ -38,15 +37,20 @@ pub static DEFAULT: Lazy<Database> = Lazy::new(Database::builtin);
 /// Representation of a database of metadata for phone number.
 #[derive(Clone, Debug)]
 pub struct Database {
-    by_id: FnvHashMap<String, Arc<Entry>>,
-    by_code: FnvHashMap<u16, Vec<Arc<Entry>>>,
-    regions: FnvHashMap<u16, Vec<String>>,
+    /// Every region, sorted by id (regions sharing an id, as the non-geographic `001`,
+    /// in load order; looking such an id up finds the last, as a map of ids did).
+    entries: Vec<Entry>,
+    /// `(calling code, position in entries)` of every region, sorted by code: a code's
+    /// main region first, then its others in load order (`index::order`).
+    codes: Vec<(u16, u16)>,
 }
 
 /// A region's metadata, converted when first asked for (the built-in database) or at
 /// load (a database loaded from XML). Boxed: until it is decoded an entry is a few
-/// words, not a whole `Metadata`, so building the index moves little.
+/// words, not a whole `Metadata`.
+#[derive(Clone)]
 struct Entry {
+    id: Cow<'static, str>,
     meta: OnceLock<Box<super::Metadata>>,
     /// The region's metadata as `build.rs` serialized it.
     serialized: &'static [u8],
@@ -63,7 +67,10 @@ impl Entry {
 
 impl fmt::Debug for Entry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Entry").field("meta", &self.meta).finish()
+        f.debug_struct("Entry")
+            .field("id", &self.id)
+            .field("meta", &self.meta)
+            .finish()
     }
 }
 
@@ -90,103 +97,101 @@ impl Database {
     /// uses the patterns of one or two countries), so the built-in database, whose
     /// patterns are known good, skips it.
     fn from_checked(meta: Vec<loader::Metadata>, check: bool) -> Result<Self, error::LoadMetadata> {
-        let mut database = Database::with_capacity(meta.len());
+        let mut loaded = Vec::with_capacity(meta.len());
         for meta in meta {
-            let meta = Box::new(convert(meta, check)?);
-            let (id, code, main) = (meta.id.clone(), meta.country_code, meta.main_country_for_code);
-            let entry = Entry {
-                meta: OnceLock::from(meta),
-                serialized: &[],
-            };
-            database.insert(id, code, main, entry);
+            loaded.push(Some(Box::new(convert(meta, check)?)));
         }
-        Ok(database)
+        let regions: Vec<(&str, u16, bool)> = loaded
+            .iter()
+            .flatten()
+            .map(|meta| {
+                (
+                    meta.id.as_str(),
+                    meta.country_code,
+                    meta.main_country_for_code,
+                )
+            })
+            .collect();
+        let (by_id, codes) = index::order(&regions);
+        let entries = by_id
+            .into_iter()
+            .map(|i| {
+                let meta = loaded[i].take().expect("each region once");
+                Entry {
+                    id: Cow::Owned(meta.id.clone()),
+                    meta: OnceLock::from(meta),
+                    serialized: &[],
+                }
+            })
+            .collect();
+        Ok(Database { entries, codes })
     }
 
-    /// The built-in database: the index of regions, each region decoded at its first
-    /// use.
+    /// The built-in database: the index of regions (in its order, written by
+    /// `build.rs`), each region decoded at its first use.
     fn builtin() -> Self {
-        let index: Vec<(&'static str, u16, bool, &'static [u8])> =
-            postcard::from_bytes(DATABASE).expect("built-in metadata");
-        let mut database = Database::with_capacity(index.len());
-        for (id, code, main, serialized) in index {
-            let entry = Entry {
+        type Index = (Vec<(&'static str, &'static [u8])>, Vec<(u16, u16)>);
+        let (by_id, codes): Index = postcard::from_bytes(DATABASE).expect("built-in metadata");
+        let entries = by_id
+            .into_iter()
+            .map(|(id, serialized)| Entry {
+                id: Cow::Borrowed(id),
                 meta: OnceLock::new(),
                 serialized,
-            };
-            database.insert(id.to_string(), code, main, entry);
-        }
-        database
+            })
+            .collect();
+        Database { entries, codes }
     }
 
-    /// An empty database with room for `regions` regions (and as many calling codes, at
-    /// most), so that building the index does not grow its maps.
-    fn with_capacity(regions: usize) -> Self {
-        Database {
-            by_id: FnvHashMap::with_capacity_and_hasher(regions, Default::default()),
-            by_code: FnvHashMap::with_capacity_and_hasher(regions, Default::default()),
-            regions: FnvHashMap::with_capacity_and_hasher(regions, Default::default()),
-        }
+    /// The entry of a region id: the last of the regions with that id.
+    fn entry(&self, id: &str) -> Option<&Entry> {
+        let end = self.entries.partition_point(|e| &*e.id <= id);
+        end.checked_sub(1)
+            .map(|last| &self.entries[last])
+            .filter(|e| e.id == id)
     }
 
-    /// Adds a region: the main country for its code first.
-    fn insert(&mut self, id: String, code: u16, main: bool, entry: Entry) {
-        let entry = Arc::new(entry);
-        self.by_id.insert(id.clone(), entry.clone());
-        let by_code = self.by_code.entry(code).or_default();
-        let regions = self.regions.entry(code).or_default();
-        if main {
-            by_code.insert(0, entry);
-            regions.insert(0, id)
-        } else {
-            by_code.push(entry);
-            regions.push(id);
-        }
+    /// The entries of a calling code's regions, its main region first.
+    fn code_entries(&self, code: u16) -> impl Iterator<Item = &Entry> {
+        let start = self.codes.partition_point(|&(c, _)| c < code);
+        let end = start + self.codes[start..].partition_point(|&(c, _)| c == code);
+        self.codes[start..end]
+            .iter()
+            .map(|&(_, position)| &self.entries[usize::from(position)])
     }
 
     /// Get a metadata entry by country ID.
-    pub fn by_id<Q>(&self, key: &Q) -> Option<&super::Metadata>
-    where
-        Q: ?Sized + Hash + Eq,
-        String: Borrow<Q>,
-    {
-        self.by_id.get(key).map(|entry| entry.get())
+    pub fn by_id<Q: ?Sized + AsRef<str>>(&self, key: &Q) -> Option<&super::Metadata> {
+        self.entry(key.as_ref()).map(Entry::get)
     }
 
     /// Get metadata entries by country code.
-    pub fn by_code<Q>(&self, key: &Q) -> Option<Vec<&super::Metadata>>
-    where
-        Q: ?Sized + Hash + Eq,
-        u16: Borrow<Q>,
-    {
-        self.by_code
-            .get(key)
-            .map(|m| m.iter().map(|entry| entry.get()).collect())
+    pub fn by_code(&self, key: &u16) -> Option<Vec<&super::Metadata>> {
+        let list: Vec<_> = self.code_entries(*key).map(Entry::get).collect();
+        (!list.is_empty()).then_some(list)
     }
 
     /// The main region's metadata for a country code (the first of `by_code`), without
     /// decoding the code's other regions.
     pub(crate) fn first_by_code(&self, code: u16) -> Option<&super::Metadata> {
-        self.by_code
-            .get(&code)
-            .and_then(|m| m.first())
-            .map(|entry| entry.get())
+        self.code_entries(code).next().map(Entry::get)
     }
 
     /// Get all country IDs corresponding to the given country code.
-    pub fn region<Q>(&self, code: &Q) -> Option<Vec<&str>>
-    where
-        Q: ?Sized + Hash + Eq,
-        u16: Borrow<Q>,
-    {
-        self.regions
-            .get(code)
-            .map(|m| m.iter().map(AsRef::as_ref).collect())
+    pub fn region(&self, code: &u16) -> Option<Vec<&str>> {
+        let list: Vec<&str> = self.code_entries(*code).map(|e| &*e.id).collect();
+        (!list.is_empty()).then_some(list)
     }
 
-    /// Iterator over all `Metadata` entries in this database.
+    /// Iterator over all `Metadata` entries in this database: one per region id (of
+    /// the regions sharing an id, the one `by_id` finds).
     pub fn iter(&self) -> impl Iterator<Item = &Metadata> {
-        self.by_id.values().map(|entry| entry.get())
+        let next_ids = self.entries.iter().skip(1).map(|e| Some(&e.id)).chain([None]);
+        self.entries
+            .iter()
+            .zip(next_ids)
+            .filter(|(e, next)| *next != Some(&e.id))
+            .map(|(e, _)| e.get())
     }
 }
 

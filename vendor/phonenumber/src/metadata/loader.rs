@@ -193,7 +193,7 @@ fn territory<R: BufRead>(
             ("preferredExtnPrefix", value) => meta.preferred_extension_prefix = Some(value.into()),
 
             ("nationalPrefixForParsing", value) => {
-                meta.national_prefix_for_parsing = Some(value.into())
+                meta.national_prefix_for_parsing = Some(without_whitespace(value))
             }
 
             ("nationalPrefixTransformRule", value) => {
@@ -343,7 +343,7 @@ fn descriptor<R: BufRead>(
 
             Event::Start(ref e) => match e.name().into_inner() {
                 name @ b"nationalNumberPattern" => {
-                    descriptor.national_number = Some(text(reader, name)?)
+                    descriptor.national_number = Some(pattern_text(reader, name)?)
                 }
 
                 name @ b"exampleNumber" => descriptor.example = Some(text(reader, name)?),
@@ -513,7 +513,7 @@ fn format<R: BufRead>(
             Event::Text(_) | Event::Comment(_) => (),
 
             Event::Start(ref e) => match e.name().into_inner() {
-                name @ b"leadingDigits" => format.leading_digits.push(text(reader, name)?),
+                name @ b"leadingDigits" => format.leading_digits.push(pattern_text(reader, name)?),
 
                 name @ b"format" => {
                     let text = text(reader, name)?;
@@ -603,6 +603,26 @@ fn ignore<R: BufRead>(reader: &mut Reader<R>, name: &[u8]) -> Result<(), error::
             }
         }
     }
+}
+
+/// A pattern's text without its whitespace, which the metadata uses to lay long
+/// patterns out over lines: libphonenumber's own build does the same for these fields
+/// (`BuildMetadataFromXml.validateRE(regex, true)`, which removes `\s`), so that a
+/// pattern compiles without free-spacing mode and its stored text is shorter.
+fn pattern_text<R: BufRead>(
+    reader: &mut Reader<R>,
+    name: &[u8],
+) -> Result<String, error::LoadMetadata> {
+    Ok(without_whitespace(&text(reader, name)?))
+}
+
+/// `value` without the characters of Java's `\s` (space, tab, line feed, vertical tab,
+/// form feed, carriage return).
+fn without_whitespace(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '\t' | '\n' | '\x0B' | '\x0C' | '\r'))
+        .collect()
 }
 
 fn text<R: BufRead>(reader: &mut Reader<R>, name: &[u8]) -> Result<String, error::LoadMetadata> {

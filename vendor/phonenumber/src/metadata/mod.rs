@@ -26,6 +26,7 @@ mod metadata;
 pub use self::metadata::{Descriptors, Metadata};
 
 mod database;
+mod index;
 pub use self::database::{Database, DEFAULT as DATABASE};
 
 /// XML loading helpers.

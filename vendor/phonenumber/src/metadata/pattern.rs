@@ -133,6 +133,32 @@ impl Pattern {
         self.matches_start_quick(value)
     }
 
+    /// The end of the match that starts at the beginning of `value`, if one does: the
+    /// same as `self.find(value).filter(|m| m.start() == 0).map(|m| m.end())` (what
+    /// libphonenumber asks with `Matcher.lookingAt()` and `end()`), each engine reading
+    /// leftmost-first. The first [`QUICK_USES`] uses of a pattern not yet compiled as a
+    /// regex are answered by the quick form (see [`Pattern::matches_start`]), the
+    /// others by the regex.
+    pub fn match_start_end(&self, value: &str) -> Option<usize> {
+        if self.regex.get().is_none() && self.uses.fetch_add(1, Ordering::Relaxed) < QUICK_USES {
+            return self.match_start_end_quick(value);
+        }
+        self.match_start_end_regex(value)
+    }
+
+    /// [`Pattern::match_start_end`] by the quick form, built if not yet.
+    pub fn match_start_end_quick(&self, value: &str) -> Option<usize> {
+        self.quick().find(value).map(|m| m.end())
+    }
+
+    /// [`Pattern::match_start_end`] by the regex, compiled if not yet.
+    pub fn match_start_end_regex(&self, value: &str) -> Option<usize> {
+        self.regex()
+            .find(value)
+            .filter(|m| m.start() == 0)
+            .map(|m| m.end())
+    }
+
     /// Which forms of the start matcher are built: (quick, fast).
     pub fn start_forms(&self) -> (bool, bool) {
         (self.quick.get().is_some(), self.start.get().is_some())
@@ -140,12 +166,15 @@ impl Pattern {
 
     /// [`Pattern::matches_start`] by the quick form, built if not yet.
     pub fn matches_start_quick(&self, value: &str) -> bool {
-        self.quick
-            .get_or_init(|| {
-                self.build_quick()
-                    .unwrap_or_else(|e| panic!("metadata pattern {:?}: {}", self.source, e))
-            })
-            .is_match(value)
+        self.quick().is_match(value)
+    }
+
+    /// The quick form, built if not yet.
+    fn quick(&self) -> &regex_lite::Regex {
+        self.quick.get_or_init(|| {
+            self.build_quick()
+                .unwrap_or_else(|e| panic!("metadata pattern {:?}: {}", self.source, e))
+        })
     }
 
     /// [`Pattern::matches_start`] by the fast form, built if not yet.
@@ -158,16 +187,33 @@ impl Pattern {
             .is_match(Input::new(value).anchored(Anchored::Yes))
     }
 
+    /// Whether the pattern is compiled in free-spacing mode (whitespace ignored, `#` to
+    /// the end of a line a comment), as every pattern was: only a source with whitespace
+    /// or a `#` reads differently in it, and the built-in metadata has neither (the
+    /// loader removes its whitespace, as libphonenumber's build does), so its patterns
+    /// are parsed without looking for either at every character.
+    fn free_spacing(&self) -> bool {
+        // The engines' free-spacing mode skips what `char::is_whitespace` accepts (in
+        // ASCII, `is_ascii_whitespace` and vertical tab).
+        if self.source.is_ascii() {
+            return self
+                .source
+                .bytes()
+                .any(|b| b == b'#' || b == b'\x0B' || b.is_ascii_whitespace());
+        }
+        self.source.chars().any(|c| c == '#' || c.is_whitespace())
+    }
+
     fn build_regex(&self) -> Result<Regex, regex::Error> {
         RegexBuilder::new(&self.source)
-            .ignore_whitespace(true)
+            .ignore_whitespace(self.free_spacing())
             .unicode(false)
             .build()
     }
 
     fn build_quick(&self) -> Result<regex_lite::Regex, regex::Error> {
         regex_lite::RegexBuilder::new(&format!("^(?:{})", self.source))
-            .ignore_whitespace(true)
+            .ignore_whitespace(self.free_spacing())
             .build()
             .map_err(|e| regex::Error::Syntax(e.to_string()))
     }
@@ -176,7 +222,7 @@ impl Pattern {
         meta::Builder::new()
             .syntax(
                 syntax::Config::new()
-                    .ignore_whitespace(true)
+                    .ignore_whitespace(self.free_spacing())
                     .unicode(false),
             )
             .configure(

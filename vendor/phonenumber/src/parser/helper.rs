@@ -268,9 +268,8 @@ pub fn international_prefix<'a>(idd: Option<&Pattern>, mut number: Number<'a>) -
         number = normalize(number, &consts::ALPHA_PHONE_MAPPINGS);
 
         if !idd
-            .and_then(|re| re.find(&number.national))
-            .map(|m| m.start() == 0)
-            .unwrap_or(false)
+            .and_then(|re| re.match_start_end(&number.national))
+            .is_some()
         {
             return number;
         }
@@ -279,16 +278,14 @@ pub fn international_prefix<'a>(idd: Option<&Pattern>, mut number: Number<'a>) -
         number = normalize(number, &consts::ALPHA_PHONE_MAPPINGS);
     }
 
-    // Check if the IDD pattern matches.
-    let index = idd
-        .and_then(|re| re.find(&number.national))
-        .map(|m| (m.start(), m.end()));
+    // Check if the IDD pattern matches at the beginning (a match further on is not
+    // an IDD).
+    let end = idd.and_then(|re| re.match_start_end(&number.national));
 
     // If it does.
-    if let Some((start, end)) = index {
-        // Check it starts at the beginning and the next digit after the IDD is not
-        // a 0, since that's invalid.
-        if start == 0 && !number.national[end..].starts_with('0') {
+    if let Some(end) = end {
+        // Check the next digit after the IDD is not a 0, since that's invalid.
+        if !number.national[end..].starts_with('0') {
             if number.country != country::Source::Plus {
                 number.country = country::Source::Idd;
             }
