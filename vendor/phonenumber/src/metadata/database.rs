@@ -37,8 +37,9 @@ pub static DEFAULT: Lazy<Database> = Lazy::new(Database::builtin);
 /// Representation of a database of metadata for phone number.
 #[derive(Clone, Debug)]
 pub struct Database {
-    /// Every region, sorted by id (regions sharing an id, as the non-geographic `001`,
-    /// in load order; looking such an id up finds the last, as a map of ids did).
+    /// Every region, sorted by id (`index::sort_key`; regions sharing an id, as the
+    /// non-geographic `001`, in load order: looking such an id up finds the last, as a
+    /// map of ids did).
     entries: Vec<Entry>,
     /// `(calling code, position in entries)` of every region, sorted by code: a code's
     /// main region first, then its others in load order (`index::order`).
@@ -51,6 +52,8 @@ pub struct Database {
 #[derive(Clone)]
 struct Entry {
     id: Cow<'static, str>,
+    /// The number of `index::sort_key(id)`.
+    key: u32,
     meta: OnceLock<Box<super::Metadata>>,
     /// The region's metadata as `build.rs` serialized it.
     serialized: &'static [u8],
@@ -118,6 +121,7 @@ impl Database {
             .map(|i| {
                 let meta = loaded[i].take().expect("each region once");
                 Entry {
+                    key: index::sort_key(&meta.id).0,
                     id: Cow::Owned(meta.id.clone()),
                     meta: OnceLock::from(meta),
                     serialized: &[],
@@ -135,6 +139,7 @@ impl Database {
         let entries = by_id
             .into_iter()
             .map(|(id, serialized)| Entry {
+                key: index::sort_key(id).0,
                 id: Cow::Borrowed(id),
                 meta: OnceLock::new(),
                 serialized,
@@ -145,7 +150,8 @@ impl Database {
 
     /// The entry of a region id: the last of the regions with that id.
     fn entry(&self, id: &str) -> Option<&Entry> {
-        let end = self.entries.partition_point(|e| &*e.id <= id);
+        let key = index::sort_key(id);
+        let end = self.entries.partition_point(|e| (e.key, &*e.id) <= key);
         end.checked_sub(1)
             .map(|last| &self.entries[last])
             .filter(|e| e.id == id)
