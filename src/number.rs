@@ -264,6 +264,23 @@ mod tests {
         );
     }
 
+    /// A national number is read in the calling code's main region, which is not always
+    /// the only one nor the first by name: +1 has 25 regions (US first), +7 two, +44 four.
+    #[test]
+    fn national_numbers_are_read_in_the_code_s_main_region() {
+        for (code, region) in [(1, "US"), (7, "RU"), (44, "GB"), (49, "DE"), (262, "RE")] {
+            assert_eq!(
+                region_of(code).map(|id| id.as_ref().to_string()),
+                Some(region.into())
+            );
+        }
+        assert_eq!(region_of(999), None);
+        let read = |typed, code| parse(typed, Some(code)).map(|n| n.e164());
+        assert_eq!(read("(201) 555-0123", 1).unwrap(), "+12015550123");
+        assert_eq!(read("8 (912) 345-67-89", 7).unwrap(), "+79123456789");
+        assert_eq!(read("07400 123456", 44).unwrap(), "+447400123456");
+    }
+
     #[test]
     fn refuses_impossible_numbers() {
         for typed in [
