@@ -5,7 +5,7 @@ CARGO ?= cargo
 TARGET := target/debug
 SIM_STEP_MS ?= 700
 
-.PHONY: all lib header demo test check lint clean examples release install uninstall fuzz bench load mutants
+.PHONY: all lib header demo test check lint clean examples release install uninstall fuzz bench load mutants hot-symbols
 
 # `make install PREFIX=/opt/callconnect [DESTDIR=/staging]`: the release library with its
 # soname links, the static archive, both headers, pkg-config metadata, the PHP and
@@ -99,6 +99,12 @@ fuzz:
 bench:
 	@bash tools/bench-deps.sh
 	@python3 bench/run.py --write
+
+# tools/hot-symbols.txt made again (valgrind): the functions a process's first client and
+# calls run, which the linker lays out together (build.rs). Needed when the install suite
+# says the file no longer matches the library (a version or compiler change).
+hot-symbols:
+	@python3 tools/hot_symbols.py
 
 # The load test at full size, against the release build.
 load:

@@ -19,6 +19,7 @@ fn main() {
         if env::var("CALLCONNECT_RELR").as_deref() == Ok("1") {
             println!("cargo:rustc-cdylib-link-arg=-Wl,-z,pack-relative-relocs");
         }
+        hot_code_first();
     }
     let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
@@ -122,4 +123,59 @@ fn plain_c(text: &str) -> String {
         }
     }
     out
+}
+
+/// The functions a process's first client and calls run (tools/hot-symbols.txt, made by
+/// `make hot-symbols`), laid out first and together by the linker: a fresh process, or a
+/// worker forked after `cc_warm_up`, faults in a few adjacent pages of code instead of
+/// pages spread over the library (BENCHMARKS.md). Only lld reads the file, and it is
+/// rustc's default linker on x86_64 Linux from Rust 1.90; with another linker chosen (a
+/// `linker` or `-fuse-ld` setting), an older rustc, another target, or
+/// `CALLCONNECT_LAYOUT=0`, the library is linked in the default order. A name the library
+/// no longer has is skipped without a warning (the install suite checks the match).
+fn hot_code_first() {
+    println!("cargo:rerun-if-changed=tools/hot-symbols.txt");
+    println!("cargo:rerun-if-env-changed=CALLCONNECT_LAYOUT");
+    for var in [
+        "RUSTC_LINKER",
+        "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER",
+    ] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
+    if env::var("CALLCONNECT_LAYOUT").as_deref() == Ok("0")
+        || env::var("TARGET").as_deref() != Ok("x86_64-unknown-linux-gnu")
+        || env::var_os("RUSTC_LINKER").is_some()
+        || env::var_os("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER").is_some()
+    {
+        return;
+    }
+    let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    if flags.contains("linker") || flags.contains("fuse-ld") {
+        return;
+    }
+    // lld is the default linker from rustc 1.90 on this target.
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let version = std::process::Command::new(rustc)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .unwrap_or_default();
+    let minor: u32 = version
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.split('.').nth(1))
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if !version.starts_with("rustc 1.") || minor < 90 {
+        return;
+    }
+    let file = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("tools/hot-symbols.txt");
+    if file.exists() {
+        println!(
+            "cargo:rustc-cdylib-link-arg=-Wl,--symbol-ordering-file={}",
+            file.display()
+        );
+        println!("cargo:rustc-cdylib-link-arg=-Wl,--no-warn-symbol-ordering");
+    }
 }

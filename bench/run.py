@@ -280,6 +280,9 @@ def main():
     args = ap.parse_args()
 
     sh(["cargo", "build", "--release", "--workspace", "--quiet"], cwd=ROOT)
+    # The library as `make install` ships it: linked by `make release`, whose symbol names
+    # (features of the library's own build) are those tools/hot-symbols.txt lays out.
+    sh(["make", "-s", "release"], cwd=ROOT)
     soname = os.path.join(RELEASE, "libcallconnect.so.0")
     if not os.path.lexists(soname):
         os.symlink("libcallconnect.so", soname)
@@ -651,7 +654,8 @@ def render(raw):
           "asked of the types that ring first, a cheap-to-build matcher for a pattern's first uses, "
           "patterns stored without the whitespace that lays them out, an index of the regions searched "
           "where it lies (no maps built), the international prefix read by the cheap matcher "
-          "(PATCHES.md has the figures of each step). The numbers are not all of the gap: after "
+          "(PATCHES.md has the figures of each step), and the code a first client and call run laid "
+          "out together (tools/hot-symbols.txt, docs/DESIGN.md). The numbers are not all of the gap: after "
           "`cc_warm_up` in the same process, a first placement that builds and decodes nothing still "
           f"takes {warmed_first_cpu:.0f} µs CPU ({warmed_first_cpu / warm_place_cpu:.1f}× a warm one), and "
           f"the first `cc_client_new` {new_cpu:.0f} µs on {insn['cold_client_new']:,} instructions: a "
@@ -661,7 +665,8 @@ def render(raw):
           "buffers and its first connection. Next step: ship the validation automata compiled at build "
           "time (regex-automata serialises DFAs; every validation pattern of the metadata as a sparse DFA "
           "is about 1.4 MiB, more than the size goal leaves, so for chosen countries only; PATCHES.md), "
-          "and lay out the code a placement runs together (fewer pages to fault in).")
+          "and find what the first placement's remaining page faults touch (its heap, the metadata, "
+          "the data it reads for the first time).")
         o("")
     if not (warm_documented and warmed_loading == 0):
         o(f"**After the warm-up**, a worker's first placement still loads number data "
