@@ -665,8 +665,9 @@ def render(raw):
           "buffers and its first connection. Next step: ship the validation automata compiled at build "
           "time (regex-automata serialises DFAs; every validation pattern of the metadata as a sparse DFA "
           "is about 1.4 MiB, more than the size goal leaves, so for chosen countries only; PATCHES.md), "
-          "and find what the first placement's remaining page faults touch (its heap, the metadata, "
-          "the data it reads for the first time).")
+          "and allocate less in the first placement: most of its page faults are new heap pages (the "
+          "decoded metadata and the matchers it builds), which come a page at a time, where code comes "
+          "16 pages to a fault.")
         o("")
     if not (warm_documented and warmed_loading == 0):
         o(f"**After the warm-up**, a worker's first placement still loads number data "
