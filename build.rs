@@ -171,7 +171,8 @@ fn hot_code_first() {
         return;
     }
     let file = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("tools/hot-symbols.txt");
-    if file.exists() {
+    // `-Wl,` splits at commas: a path with one would reach the linker in pieces.
+    if file.exists() && !file.to_string_lossy().contains(',') {
         println!(
             "cargo:rustc-cdylib-link-arg=-Wl,--symbol-ordering-file={}",
             file.display()
