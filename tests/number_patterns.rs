@@ -570,6 +570,42 @@ fn the_index_finds_every_region_as_the_metadata_lists_it() {
             let meta = db.by_id(id).unwrap_or_else(|| panic!("no region {id}"));
             assert_eq!((meta.id(), meta.country_code()), (id, code));
         }
+        // The number formats (the built-in database keeps them apart and decodes them at
+        // their first use) as the loader read them, national and international.
+        let shown = |formats: &[phonenumber::metadata::Format]| -> Vec<String> {
+            formats
+                .iter()
+                .map(|f| {
+                    let digits: Vec<&str> = f.leading_digits().iter().map(|p| p.as_str()).collect();
+                    format!(
+                        "{} {} {digits:?} {:?} {} {:?}",
+                        f.pattern().as_str(),
+                        f.format(),
+                        f.national_prefix(),
+                        f.is_national_prefix_optional(),
+                        f.domestic_carrier()
+                    )
+                })
+                .collect()
+        };
+        let mut with_formats = 0;
+        for r in regions.iter().filter(|r| r.id.as_deref() != Some("001")) {
+            let meta = db.by_id(r.id.as_deref().unwrap()).unwrap();
+            let read = loaded.by_id(r.id.as_deref().unwrap()).unwrap();
+            assert_eq!(shown(meta.formats()), shown(read.formats()), "{:?}", r.id);
+            assert_eq!(
+                shown(meta.international_formats()),
+                shown(read.international_formats()),
+                "{:?}",
+                r.id
+            );
+            assert_eq!(meta.formats().len(), r.formats.len(), "{:?}", r.id);
+            with_formats += usize::from(!meta.international_formats().is_empty());
+        }
+        assert!(
+            with_formats > 10,
+            "{with_formats} regions with international formats"
+        );
         for missing in ["", "00", "0011", "D", "DEU", "XX", "ZZZ", "de"] {
             assert!(db.by_id(missing).is_none(), "{missing:?} found");
         }

@@ -29,9 +29,21 @@ fn main() {
     // process decodes only the regions it uses, and the index in the order that
     // `metadata::database` searches (`metadata::index`): the regions by id, and the
     // calling codes with their regions' positions.
-    let blobs: Vec<Vec<u8>> = metadata
+    // A region's number formats on their own: reading and validating a number uses
+    // none of them (`metadata::Formats` decodes them when first asked for).
+    let blobs: Vec<(Vec<u8>, Vec<u8>)> = metadata
         .iter()
-        .map(|meta| postcard::to_stdvec(meta).expect("failed to serialize a region"))
+        .map(|meta| {
+            let mut without_formats = meta.clone();
+            let formats = (
+                std::mem::take(&mut without_formats.formats),
+                std::mem::take(&mut without_formats.international_formats),
+            );
+            (
+                postcard::to_stdvec(&without_formats).expect("failed to serialize a region"),
+                postcard::to_stdvec(&formats).expect("failed to serialize formats"),
+            )
+        })
         .collect();
     let regions: Vec<(&str, u16, bool)> = metadata
         .iter()
@@ -44,9 +56,9 @@ fn main() {
         })
         .collect();
     let (by_id, codes) = index::order(&regions);
-    let by_id: Vec<(&str, Bytes<'_>)> = by_id
+    let by_id: Vec<(&str, Bytes<'_>, Bytes<'_>)> = by_id
         .into_iter()
-        .map(|i| (regions[i].0, Bytes(&blobs[i])))
+        .map(|i| (regions[i].0, Bytes(&blobs[i].0), Bytes(&blobs[i].1)))
         .collect();
     postcard::to_io(&(by_id, codes), &mut out).expect("failed to serialize database");
 }

@@ -55,15 +55,20 @@ struct Entry {
     /// The number of `index::sort_key(id)`.
     key: u32,
     meta: OnceLock<Box<super::Metadata>>,
-    /// The region's metadata as `build.rs` serialized it.
+    /// The region's metadata as `build.rs` serialized it, without its number formats.
     serialized: &'static [u8],
+    /// The region's number formats as `build.rs` serialized them, decoded on their own
+    /// when first asked for (`metadata::Formats`).
+    serialized_formats: &'static [u8],
 }
 
 impl Entry {
     fn get(&self) -> &super::Metadata {
         self.meta.get_or_init(|| {
             let meta = postcard::from_bytes(self.serialized).expect("built-in metadata");
-            Box::new(convert(meta, false).expect("built-in metadata"))
+            let mut meta = convert(meta, false).expect("built-in metadata");
+            meta.formats = super::metadata::Formats::serialized(self.serialized_formats);
+            Box::new(meta)
         })
     }
 }
@@ -125,6 +130,7 @@ impl Database {
                     id: Cow::Owned(meta.id.clone()),
                     meta: OnceLock::from(meta),
                     serialized: &[],
+                    serialized_formats: &[],
                 }
             })
             .collect();
@@ -134,15 +140,19 @@ impl Database {
     /// The built-in database: the index of regions (in its order, written by
     /// `build.rs`), each region decoded at its first use.
     fn builtin() -> Self {
-        type Index = (Vec<(&'static str, &'static [u8])>, Vec<(u16, u16)>);
+        type Index = (
+            Vec<(&'static str, &'static [u8], &'static [u8])>,
+            Vec<(u16, u16)>,
+        );
         let (by_id, codes): Index = postcard::from_bytes(DATABASE).expect("built-in metadata");
         let entries = by_id
             .into_iter()
-            .map(|(id, serialized)| Entry {
+            .map(|(id, serialized, serialized_formats)| Entry {
                 key: index::sort_key(id).0,
                 id: Cow::Borrowed(id),
                 meta: OnceLock::new(),
                 serialized,
+                serialized_formats,
             })
             .collect();
         Database { entries, codes }
@@ -192,13 +202,75 @@ impl Database {
     /// Iterator over all `Metadata` entries in this database: one per region id (of
     /// the regions sharing an id, the one `by_id` finds).
     pub fn iter(&self) -> impl Iterator<Item = &Metadata> {
-        let next_ids = self.entries.iter().skip(1).map(|e| Some(&e.id)).chain([None]);
+        let next_ids = self
+            .entries
+            .iter()
+            .skip(1)
+            .map(|e| Some(&e.id))
+            .chain([None]);
         self.entries
             .iter()
             .zip(next_ids)
             .filter(|(e, next)| *next != Some(&e.id))
             .map(|(e, _)| e.get())
     }
+}
+
+/// A region's number formats as `build.rs` serialized them (national, international),
+/// converted: `metadata::Formats` calls it at their first use.
+pub(crate) fn decode_formats(serialized: &[u8]) -> (Vec<super::Format>, Vec<super::Format>) {
+    let (national, international): (Vec<loader::Format>, Vec<loader::Format>) =
+        postcard::from_bytes(serialized).expect("built-in metadata");
+    let convert = |formats: Vec<loader::Format>| -> Vec<super::Format> {
+        formats
+            .into_iter()
+            .map(|f| convert_format(f, false).expect("built-in metadata"))
+            .collect()
+    };
+    (convert(national), convert(international))
+}
+
+/// A number format from its loaded form; `check` as for `convert`.
+fn convert_format(
+    format: loader::Format,
+    check: bool,
+) -> Result<super::Format, error::LoadMetadata> {
+    let regex = |value: String| -> Result<super::Pattern, error::LoadMetadata> {
+        let pattern = super::Pattern::new(value);
+        if check {
+            pattern.check()?;
+        }
+        Ok(pattern)
+    };
+    Ok(super::Format {
+        pattern: format
+            .pattern
+            .ok_or_else(|| {
+                error::LoadMetadata::from(error::Metadata::MissingValue {
+                    phase: "format".into(),
+                    name: "pattern".into(),
+                })
+            })
+            .and_then(regex)?,
+
+        format: format.format.ok_or_else(|| {
+            error::LoadMetadata::from(error::Metadata::MissingValue {
+                phase: "format".into(),
+                name: "format".into(),
+            })
+        })?,
+
+        leading_digits: format
+            .leading_digits
+            .into_iter()
+            .map(&regex)
+            .collect::<Result<_, _>>()?,
+
+        national_prefix: format.national_prefix_formatting_rule,
+        national_prefix_optional: format.national_prefix_optional_when_formatting,
+
+        domestic_carrier: format.domestic_carrier,
+    })
 }
 
 /// A region's metadata from its loaded form; `check`: compile every pattern now (see
@@ -244,37 +316,7 @@ fn convert(meta: loader::Metadata, check: bool) -> Result<super::Metadata, error
                 })
             };
 
-        let format = |format: loader::Format| -> Result<super::Format, error::LoadMetadata> {
-            Ok(super::Format {
-                pattern: format
-                    .pattern
-                    .ok_or_else(|| {
-                        error::LoadMetadata::from(error::Metadata::MissingValue {
-                            phase: "format".into(),
-                            name: "pattern".into(),
-                        })
-                    })
-                    .and_then(regex)?,
-
-                format: format.format.ok_or_else(|| {
-                    error::LoadMetadata::from(error::Metadata::MissingValue {
-                        phase: "format".into(),
-                        name: "format".into(),
-                    })
-                })?,
-
-                leading_digits: format
-                    .leading_digits
-                    .into_iter()
-                    .map(&regex)
-                    .collect::<Result<_, _>>()?,
-
-                national_prefix: format.national_prefix_formatting_rule,
-                national_prefix_optional: format.national_prefix_optional_when_formatting,
-
-                domestic_carrier: format.domestic_carrier,
-            })
-        };
+        let format = |format: loader::Format| convert_format(format, check);
 
         let metadata = |meta: loader::Metadata| -> Result<super::Metadata, error::LoadMetadata> {
             Ok(super::Metadata {
@@ -324,16 +366,16 @@ fn convert(meta: loader::Metadata, check: bool) -> Result<super::Metadata, error
                 national_prefix_for_parsing: tranpose(meta.national_prefix_for_parsing.map(regex))?,
                 national_prefix_transform_rule: meta.national_prefix_transform_rule,
 
-                formats: meta
-                    .formats
-                    .into_iter()
-                    .map(&format)
-                    .collect::<Result<_, _>>()?,
-                international_formats: meta
-                    .international_formats
-                    .into_iter()
-                    .map(&format)
-                    .collect::<Result<_, _>>()?,
+                formats: super::metadata::Formats::decoded(
+                    meta.formats
+                        .into_iter()
+                        .map(&format)
+                        .collect::<Result<_, _>>()?,
+                    meta.international_formats
+                        .into_iter()
+                        .map(&format)
+                        .collect::<Result<_, _>>()?,
+                ),
 
                 main_country_for_code: meta.main_country_for_code,
                 leading_digits: tranpose(meta.leading_digits.map(regex))?,

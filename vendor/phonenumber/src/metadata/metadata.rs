@@ -16,6 +16,7 @@ use crate::{
     metadata::{Descriptor, Format, Pattern},
     phone_number::Type,
 };
+use std::sync::OnceLock;
 
 /// Phone number metadata.
 #[derive(Clone, Debug)]
@@ -31,11 +32,41 @@ pub struct Metadata {
     pub(crate) national_prefix_for_parsing: Option<Pattern>,
     pub(crate) national_prefix_transform_rule: Option<String>,
 
-    pub(crate) formats: Vec<Format>,
-    pub(crate) international_formats: Vec<Format>,
+    pub(crate) formats: Formats,
     pub(crate) main_country_for_code: bool,
     pub(crate) leading_digits: Option<Pattern>,
     pub(crate) mobile_number_portable: bool,
+}
+
+/// A region's number formats (national, international): decoded when first asked for
+/// in the built-in database (reading and validating a number uses none of them), at
+/// load in a database loaded from XML.
+#[derive(Clone, Debug)]
+pub(crate) struct Formats {
+    decoded: OnceLock<(Vec<Format>, Vec<Format>)>,
+    /// The formats as `build.rs` serialized them (empty when decoded at load).
+    serialized: &'static [u8],
+}
+
+impl Formats {
+    pub(crate) fn decoded(national: Vec<Format>, international: Vec<Format>) -> Formats {
+        Formats {
+            decoded: OnceLock::from((national, international)),
+            serialized: &[],
+        }
+    }
+
+    pub(crate) fn serialized(serialized: &'static [u8]) -> Formats {
+        Formats {
+            decoded: OnceLock::new(),
+            serialized,
+        }
+    }
+
+    pub(crate) fn get(&self) -> &(Vec<Format>, Vec<Format>) {
+        self.decoded
+            .get_or_init(|| super::database::decode_formats(self.serialized))
+    }
 }
 
 /// Descriptors for various types of phone number.
@@ -157,7 +188,7 @@ impl Metadata {
     /// When this element is absent, the national significant number will be
     /// formatted as a whole without any formatting applied.
     pub fn formats(&self) -> &[Format] {
-        &self.formats
+        &self.formats.get().0
     }
 
     /// This field is populated only when the national significant number is
@@ -194,7 +225,7 @@ impl Metadata {
     /// </numberFormat>
     /// ```
     pub fn international_formats(&self) -> &[Format] {
-        &self.international_formats
+        &self.formats.get().1
     }
 
     /// This field is set when this country is considered to be the main country
