@@ -13,8 +13,9 @@ import os
 import re
 import socket
 import subprocess
-import time
 import urllib.request
+
+import simulator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECRET = "bench-secret-0123456789"
@@ -37,17 +38,9 @@ def listener_rows(release, tmp):
     subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-I" + os.path.join(ROOT, "include"),
                     os.path.join(ROOT, "bench", "bench_events.c"), "-o", exe, "-L" + release, "-lcallconnect",
                     "-lpthread", "-Wl,-rpath," + release], check=True)
-    port_file = os.path.join(tmp, "port-listener")
-    sim = subprocess.Popen([os.path.join(release, "callconnect-sim"), "--port", "0", "--step-ms", "3000",
-                            "--port-file", port_file, "--stdin-eof"], stdin=subprocess.PIPE,
-                           stdout=subprocess.DEVNULL)
+    sim, sim_port = simulator.start(release, os.path.join(tmp, "port-listener"), 3000)
     host = None
     try:
-        for _ in range(200):
-            if os.path.exists(port_file):
-                break
-            time.sleep(0.05)
-        sim_port = open(port_file).read().strip()
         listen, nobody = _free_port(), _free_port()
         dsn = (f"poketalk://demo-key@127.0.0.1:{sim_port}?tls=0&default_country=49"
                f"&event_secret={SECRET}&event_listen=127.0.0.1:{listen}"
@@ -71,8 +64,7 @@ def listener_rows(release, tmp):
         if host:
             host.stdin.close()
             host.wait(timeout=20)
-        sim.stdin.close()
-        sim.wait(timeout=10)
+        simulator.stop(sim)
     out = ["", "| built-in event listener (one event per connection, loopback) | figure |", "| --- | --- |"]
     for t, r in rate.items():
         out.append(f"| events answered per second, {t} sending thread{'s' if t > 1 else ''} | "

@@ -41,6 +41,7 @@ import urllib.parse
 import urllib.request
 
 from listener import listener_rows
+import simulator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, "target", "release")
@@ -163,22 +164,13 @@ def poll_event_fed(lib_exe, tmp, run_json):
     """cc_poll_status on a live, event-fed PokeTALK call: a slow simulator (one stage every
     3 s) keeps the call ringing while the polls are timed; the events come to the built-in
     listener."""
-    port_file = os.path.join(tmp, "port-slow")
-    sim = subprocess.Popen([os.path.join(RELEASE, "callconnect-sim"), "--port", "0", "--step-ms", "3000",
-                            "--port-file", port_file, "--stdin-eof"], stdin=subprocess.PIPE,
-                           stdout=subprocess.DEVNULL)
+    sim, port = simulator.start(RELEASE, os.path.join(tmp, "port-slow"), 3000)
     try:
-        for _ in range(200):
-            if os.path.exists(port_file):
-                break
-            time.sleep(0.05)
-        port = open(port_file).read().strip()
         dsn = (f"poketalk://demo-key@127.0.0.1:{port}?tls=0&default_country=49"
                f"&event_secret=bench-secret-0123456789&event_listen=127.0.0.1:0")
         return [run_json([lib_exe, "pollev", dsn, "500000"]) for _ in range(3)]
     finally:
-        sim.stdin.close()
-        sim.wait(timeout=10)
+        simulator.stop(sim)
 
 
 def store_poll(port, tmp):
@@ -272,6 +264,30 @@ def store_poll_lines(res):
     return lines
 
 
+def build():
+    """The simulator, and the library as `make install` ships it: linked by `make release`,
+    whose symbol names (features of the library's own build) are those
+    tools/hot-symbols.txt lays out."""
+    sh(["cargo", "build", "--release", "-p", "callconnect-sim", "--quiet"], cwd=ROOT)
+    sh(["make", "-s", "release"], cwd=ROOT)
+    soname = os.path.join(RELEASE, "libcallconnect.so.0")
+    if not os.path.lexists(soname):
+        os.symlink("libcallconnect.so", soname)
+
+
+def build_bench_lib(exe):
+    sh(["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-I" + os.path.join(ROOT, "include"),
+        os.path.join(ROOT, "bench", "bench_lib.c"), "-o", exe, "-L" + RELEASE, "-lcallconnect", "-lpthread",
+        "-Wl,-rpath," + RELEASE])
+
+
+def funded_dsn(port):
+    """The benchmark's 42call account on the simulator at `port`, funded for every call the
+    run places, as a DSN (plain HTTP, Germany the default country)."""
+    urllib.request.urlopen(f"http://127.0.0.1:{port}/_sim/42call/balance?user={USER}&amount=10000000").read()
+    return f"42call://{USER}:{PASSWORD}@127.0.0.1:{port}?tls=0&default_country=49"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=9)
@@ -279,36 +295,19 @@ def main():
     ap.add_argument("--write", action="store_true", help="also write BENCHMARKS.md (make bench does)")
     args = ap.parse_args()
 
-    sh(["cargo", "build", "--release", "--workspace", "--quiet"], cwd=ROOT)
-    # The library as `make install` ships it: linked by `make release`, whose symbol names
-    # (features of the library's own build) are those tools/hot-symbols.txt lays out.
-    sh(["make", "-s", "release"], cwd=ROOT)
-    soname = os.path.join(RELEASE, "libcallconnect.so.0")
-    if not os.path.lexists(soname):
-        os.symlink("libcallconnect.so", soname)
+    build()
     tmp = tempfile.mkdtemp(prefix="cc-bench-")
     lib_exe, curl_exe = os.path.join(tmp, "bench_lib"), os.path.join(tmp, "bench_curl")
-    sh(["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-I" + os.path.join(ROOT, "include"),
-        os.path.join(ROOT, "bench", "bench_lib.c"), "-o", lib_exe, "-L" + RELEASE, "-lcallconnect", "-lpthread",
-        "-Wl,-rpath," + RELEASE])
+    build_bench_lib(lib_exe)
     sh(["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", os.path.join(ROOT, "bench", "bench_curl.c"),
         "-o", curl_exe, "-lcurl"])
 
-    port_file = os.path.join(tmp, "port")
     tls_dir = os.path.join(tmp, "tls")
     os.makedirs(tls_dir)
-    sim = subprocess.Popen([os.path.join(RELEASE, "callconnect-sim"), "--port", "0", "--step-ms", "0",
-                            "--port-file", port_file, "--tls-dir", tls_dir, "--stdin-eof"],
-                           stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    sim, port = simulator.start(RELEASE, os.path.join(tmp, "port"), 0, tls_dir)
     try:
-        for _ in range(200):
-            if os.path.exists(port_file):
-                break
-            time.sleep(0.05)
-        port = open(port_file).read().strip()
         base = f"http://127.0.0.1:{port}"
-        urllib.request.urlopen(f"{base}/_sim/42call/balance?user={USER}&amount=10000000").read()
-        dsn = f"42call://{USER}:{PASSWORD}@127.0.0.1:{port}?tls=0&default_country=49"
+        dsn = funded_dsn(port)
         url = f"{base}/api/rest/v2/?webcallback"
         # HTTPS: the simulator's TLS front (a certificate for 127.0.0.1 from the test CA it
         # made at start); both clients trust that CA alone beside their defaults.
@@ -452,8 +451,7 @@ def main():
         # relocation, packed into a bitmap of a few KiB.
         relative = sum(1 for line in sh(["readelf", "-r", stripped]).splitlines() if "R_X86_64_RELATIVE" in line)
     finally:
-        sim.stdin.close()
-        sim.wait(timeout=10)
+        simulator.stop(sim)
 
     raw = {"rounds": rounds, "instructions": insn, "syscalls_keepalive": sys_ka, "syscalls_place": sys_place,
            "syscalls_exchange": sys_exchange, "syscalls_place_tls": sys_place_tls, "resumption": resumption,

@@ -27,6 +27,9 @@ import time
 
 import host_suites
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
+import hot_symbols  # noqa: E402  (tools/hot_symbols.py: the hot code's layout)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.path.join(ROOT, "target", "debug")
 STRICT = os.environ.get("CC_STRICT") == "1"
@@ -355,16 +358,8 @@ def suite_install(env):
         tally(check(f"Library soname: [libcallconnect.so.{major}]" in out, f"soname is libcallconnect.so.{major}", out))
         # The code a first client and call run is laid out together (build.rs, tools/hot-symbols.txt):
         # the file names the library's symbols, and the linker put them side by side.
-        with open(os.path.join(ROOT, "tools", "hot-symbols.txt")) as f:
-            hot = f.read().split()
-        code, out = run(["nm", "-S", "--defined-only", os.path.join(lib, f"libcallconnect.so.{version}")])
-        where = {p[3]: (int(p[0], 16), int(p[1], 16)) for p in (l.split() for l in out.splitlines()) if len(p) == 4}
-        placed = [where[h] for h in hot if h in where]
-        size = sum(n for _, n in placed)
-        span = max(a + n for a, n in placed) - min(a for a, _ in placed) if placed else 0
-        tally(check(code == 0 and len(placed) >= 0.9 * len(hot) and span <= 1.2 * size,
-                    f"the hot code is laid out together: {len(placed)} of {len(hot)} functions of "
-                    f"tools/hot-symbols.txt, {size:,} bytes over {span:,} (if not: make hot-symbols)", out[-2000:]))
+        ok, found = hot_symbols.laid_out(os.path.join(lib, f"libcallconnect.so.{version}"))
+        tally(check(ok, f"the hot code is laid out together: {found} (if not: make hot-symbols)"))
 
         # From here on only the installed files: no build tree, no LD_LIBRARY_PATH.
         ienv = {k: v for k, v in env.items() if k not in ("LD_LIBRARY_PATH", "CALLCONNECT_LIB", "CALLCONNECT_HEADER",

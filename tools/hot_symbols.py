@@ -27,17 +27,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RELEASE = os.path.join(ROOT, "target", "release")
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import run as bench  # noqa: E402  (bench/run.py: the build, bench_lib and the funded account)
+import simulator  # noqa: E402
+
 OUT = os.path.join(ROOT, "tools", "hot-symbols.txt")
-USER, PASSWORD = "test-bench", "secret-test-bench"
-
-
-def sh(cmd, **kw):
-    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, **kw).stdout
 
 
 def functions_run(cmd, tmp, name):
@@ -63,7 +59,7 @@ def layout(symbols, library):
     """How many of `symbols` the library defines, their total size and the span of
     addresses they take (`nm`)."""
     sizes = {}
-    for line in sh(["nm", "-S", "--defined-only", library]).splitlines():
+    for line in bench.sh(["nm", "-S", "--defined-only", library]).splitlines():
         parts = line.split()
         if len(parts) == 4:
             sizes[parts[3]] = (int(parts[0], 16), int(parts[1], 16))
@@ -75,39 +71,30 @@ def layout(symbols, library):
     return len(found), total, span
 
 
+def laid_out(library):
+    """Whether the library has the functions of tools/hot-symbols.txt side by side (at least
+    90 % of them, within 1.2 times their size), and what was found."""
+    with open(OUT) as f:
+        symbols = f.read().split()
+    found, total, span = layout(symbols, library)
+    ok = found >= 0.9 * len(symbols) and span <= 1.2 * total
+    return ok, f"{found} of {len(symbols)} functions of tools/hot-symbols.txt, {total:,} bytes over {span:,}"
+
+
 def main():
-    library = os.path.join(RELEASE, "libcallconnect.so")
+    library = os.path.join(bench.RELEASE, "libcallconnect.so")
     if sys.argv[1:] == ["--check"]:
-        symbols = open(OUT).read().split()
-        found, total, span = layout(symbols, library)
-        print(f"{found} of {len(symbols)} symbols in {library}: {total:,} bytes over a span of {span:,}")
+        ok, found = laid_out(library)
+        print(f"{library}: {found}{'' if ok else ' (not laid out together)'}")
         return
-    # The simulator, then the library as `make release` (and so `make install`) links it:
-    # symbol names carry a hash of the build's features, which differ in a workspace build.
-    sh(["cargo", "build", "--release", "--workspace", "--quiet"], cwd=ROOT)
-    sh(["make", "-s", "release"], cwd=ROOT)
-    soname = os.path.join(RELEASE, "libcallconnect.so.0")
-    if not os.path.lexists(soname):
-        os.symlink("libcallconnect.so", soname)
+    bench.build()
     with tempfile.TemporaryDirectory(prefix="cc-hot-") as tmp:
         exe = os.path.join(tmp, "bench_lib")
-        sh(["cc", "-std=c99", "-O2", "-I" + os.path.join(ROOT, "include"),
-            os.path.join(ROOT, "bench", "bench_lib.c"), "-o", exe, "-L" + RELEASE, "-lcallconnect",
-            "-lpthread", "-Wl,-rpath," + RELEASE])
-        port_file = os.path.join(tmp, "port")
-        sim = subprocess.Popen([os.path.join(RELEASE, "callconnect-sim"), "--port", "0", "--step-ms", "0",
-                                "--port-file", port_file, "--stdin-eof"],
-                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        bench.build_bench_lib(exe)
+        sim, port = simulator.start(bench.RELEASE, os.path.join(tmp, "port"), 0)
         try:
-            for _ in range(200):
-                if os.path.exists(port_file):
-                    break
-                time.sleep(0.05)
-            port = open(port_file).read().strip()
-            base = f"http://127.0.0.1:{port}"
-            urllib.request.urlopen(f"{base}/_sim/42call/balance?user={USER}&amount=10000000").read()
-            dsn = f"42call://{USER}:{PASSWORD}@127.0.0.1:{port}?tls=0&default_country=49"
-            ref = json.loads(sh([exe, "start", dsn]).strip().splitlines()[-1])["ref"]
+            dsn = bench.funded_dsn(port)
+            ref = json.loads(bench.sh([exe, "start", dsn]).strip().splitlines()[-1])["ref"]
             order, seen = [], set()
             for name, cmd in [("cold", [exe, "cold", dsn]), ("keepalive", [exe, "keepalive", dsn, ref, "3"]),
                               ("poll", [exe, "poll", dsn, ref, "3"])]:
@@ -116,8 +103,7 @@ def main():
                         seen.add(fn)
                         order.append(fn)
         finally:
-            sim.stdin.close()
-            sim.wait(timeout=10)
+            simulator.stop(sim)
     with open(OUT, "w") as f:
         f.write("\n".join(order) + "\n")
     found, total, span = layout(order, library)

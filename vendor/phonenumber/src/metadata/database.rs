@@ -230,18 +230,21 @@ pub(crate) fn decode_formats(serialized: &[u8]) -> (Vec<super::Format>, Vec<supe
     (convert(national), convert(international))
 }
 
+/// A pattern from its source; `check` as for `convert`.
+fn pattern(value: String, check: bool) -> Result<super::Pattern, error::LoadMetadata> {
+    let pattern = super::Pattern::new(value);
+    if check {
+        pattern.check()?;
+    }
+    Ok(pattern)
+}
+
 /// A number format from its loaded form; `check` as for `convert`.
 fn convert_format(
     format: loader::Format,
     check: bool,
 ) -> Result<super::Format, error::LoadMetadata> {
-    let regex = |value: String| -> Result<super::Pattern, error::LoadMetadata> {
-        let pattern = super::Pattern::new(value);
-        if check {
-            pattern.check()?;
-        }
-        Ok(pattern)
-    };
+    let regex = |value: String| pattern(value, check);
     Ok(super::Format {
         pattern: format
             .pattern
@@ -286,13 +289,7 @@ fn convert(meta: loader::Metadata, check: bool) -> Result<super::Metadata, error
             }
         }
 
-        let regex = |value: String| -> Result<super::Pattern, error::LoadMetadata> {
-            let pattern = super::Pattern::new(value);
-            if check {
-                pattern.check()?;
-            }
-            Ok(pattern)
-        };
+        let regex = |value: String| pattern(value, check);
 
         let descriptor =
             |desc: loader::Descriptor| -> Result<super::Descriptor, error::LoadMetadata> {

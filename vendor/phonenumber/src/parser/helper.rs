@@ -266,20 +266,13 @@ pub fn international_prefix<'a>(idd: Option<&Pattern>, mut number: Number<'a>) -
         number.country = country::Source::Plus;
         number.national = trim(number.national, start);
         number = normalize(number, &consts::ALPHA_PHONE_MAPPINGS);
-
-        if !idd
-            .and_then(|re| re.match_start_end(&number.national))
-            .is_some()
-        {
-            return number;
-        }
     } else {
         number.country = country::Source::Default;
         number = normalize(number, &consts::ALPHA_PHONE_MAPPINGS);
     }
 
     // Check if the IDD pattern matches at the beginning (a match further on is not
-    // an IDD).
+    // an IDD). Once for both sources: without a match the number is left as it is.
     let end = idd.and_then(|re| re.match_start_end(&number.national));
 
     // If it does.
