@@ -87,20 +87,20 @@ fn a_pattern_moves_to_its_fast_form_after_its_first_uses() {
     let p = Pattern::new(r"1\d{3}|2[0-4]\d");
     assert_eq!(p.start_forms(), (false, false));
     for used in 1..=QUICK_USES {
-        assert!(p.matches_start("1234"));
-        assert!(!p.matches_start("255"));
+        assert!(p.matches_anchored("1234"));
+        assert!(!p.matches_anchored("255"));
         let quick_uses = 2 * used;
         let expected = (true, quick_uses > QUICK_USES);
         assert_eq!(p.start_forms(), expected, "after {quick_uses} uses");
     }
     assert_eq!(p.start_forms(), (true, true));
-    assert!(p.matches_start("2409") && !p.matches_start("3000"));
+    assert!(p.matches_anchored("2409") && !p.matches_anchored("3000"));
 
     let prepared = Pattern::new(r"1\d{3}");
     prepared.prepare().unwrap();
     assert_eq!(prepared.start_forms(), (false, true));
     for _ in 0..=QUICK_USES {
-        assert!(prepared.matches_start("1000") && !prepared.matches_start("999"));
+        assert!(prepared.matches_anchored("1000") && !prepared.matches_anchored("999"));
     }
     assert_eq!(prepared.start_forms(), (false, true));
 }
@@ -159,6 +159,13 @@ fn compiled_patterns_read_numbers_as_before() {
             .build()
             .unwrap()
     };
+    // Java's `matches()`: the pattern from the text's start to its end.
+    let whole = |p: &Pattern| {
+        regex::RegexBuilder::new(&format!("^(?:{})$", p.as_str()))
+            .ignore_whitespace(true)
+            .build()
+            .unwrap()
+    };
     let mut compared = 0usize;
     let mut starts = 0usize;
     let mut differ = Vec::new();
@@ -177,15 +184,21 @@ fn compiled_patterns_read_numbers_as_before() {
         for pattern in starters {
             let old = unicode(pattern);
             for t in &texts {
-                let before = old.find(t).map(|m| m.start() == 0).unwrap_or(false);
+                // A number type's pattern must match the whole number (Java's
+                // `Matcher.matches()`), the others a beginning (`lookingAt()`).
+                let before = if pattern.is_whole() {
+                    whole(pattern).is_match(t)
+                } else {
+                    old.find(t).map(|m| m.start() == 0).unwrap_or(false)
+                };
                 starts += usize::from(before);
                 compared += 1;
                 // Both forms of the start matcher (vendor/phonenumber: the quick one for a
                 // pattern's first uses, then the fast one), and the one in use.
                 let forms = [
-                    ("quick", pattern.matches_start_quick(t)),
-                    ("fast", pattern.matches_start_fast(t)),
-                    ("in use", pattern.matches_start(t)),
+                    ("quick", pattern.matches_anchored_quick(t)),
+                    ("fast", pattern.matches_anchored_fast(t)),
+                    ("in use", pattern.matches_anchored(t)),
                 ];
                 for (form, answer) in forms {
                     if answer != before {
@@ -199,11 +212,12 @@ fn compiled_patterns_read_numbers_as_before() {
             }
         }
         for desc in &descriptors {
-            let old = unicode(desc.national_number());
+            assert!(desc.national_number().is_whole(), "{}", meta.id());
+            let old = whole(desc.national_number());
             for t in &texts {
                 let lengths = desc.possible_length();
-                let before = (lengths.is_empty() || lengths.contains(&(t.len() as u16)))
-                    && old.find(t).map(|m| m.start() == 0).unwrap_or(false);
+                let before =
+                    (lengths.is_empty() || lengths.contains(&(t.len() as u16))) && old.is_match(t);
                 if desc.is_match(t) != before {
                     differ.push(format!(
                         "{} descriptor {:?} on {t}",

@@ -218,7 +218,7 @@ fn formatter<'a>(number: &str, formats: &'a [Format]) -> Option<&'a Format> {
             || leading
                 .last()
                 .unwrap()
-                .matches_start(number)
+                .matches_anchored(number)
                 && format
                     .pattern()
                     .find(number)

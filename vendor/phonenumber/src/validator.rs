@@ -114,10 +114,12 @@ pub fn length(meta: &Metadata, number: &ParseNumber<'_>, kind: Type) -> Validati
 
     let length = number.national.len() as u16;
     let local = &desc.possible_local_length[..];
+    // A type's possible lengths, or the general description's where the type gives none
+    // (libphonenumber's `testNumberLength`).
     let possible = if desc.possible_length.is_empty() {
-        &desc.possible_length[..]
-    } else {
         &meta.descriptors.general.possible_length[..]
+    } else {
+        &desc.possible_length[..]
     };
 
     if possible.is_empty() {
@@ -163,7 +165,7 @@ pub fn source_for(
         let meta = database.by_id(region).unwrap();
 
         if let Some(pattern) = meta.leading_digits.as_ref() {
-            if pattern.matches_start(national) {
+            if pattern.matches_anchored(national) {
                 return Some(Left(region.parse().unwrap()));
             }
         } else if is_valid_national(meta, national) {

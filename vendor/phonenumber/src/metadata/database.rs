@@ -239,6 +239,54 @@ fn pattern(value: String, check: bool) -> Result<super::Pattern, error::LoadMeta
     Ok(pattern)
 }
 
+/// A number type's national number pattern, which a number matches in whole
+/// (libphonenumber's `matchNationalNumber(number, desc, false)`: `Matcher.matches()`);
+/// `check` as for `convert`.
+fn whole(value: String, check: bool) -> Result<super::Pattern, error::LoadMetadata> {
+    let pattern = super::Pattern::whole(value);
+    if check {
+        pattern.check()?;
+    }
+    Ok(pattern)
+}
+
+/// The descriptors with the general description's possible lengths derived from its
+/// types' as libphonenumber's metadata build derives them
+/// (`BuildMetadataFromXml.setPossibleLengthsGeneralDesc`; the XML gives none for it):
+/// every length of every type but `noInternationalDialling`, and the local-only lengths
+/// that are not also a full length. A general description that gives lengths of its own
+/// keeps them.
+fn with_general_lengths(mut d: super::Descriptors) -> super::Descriptors {
+    use std::collections::BTreeSet;
+    if !d.general.possible_length.is_empty() || !d.general.possible_local_length.is_empty() {
+        return d;
+    }
+    let types = [
+        &d.fixed_line,
+        &d.mobile,
+        &d.toll_free,
+        &d.premium_rate,
+        &d.shared_cost,
+        &d.personal_number,
+        &d.voip,
+        &d.pager,
+        &d.uan,
+        &d.emergency,
+        &d.voicemail,
+        &d.short_code,
+        &d.standard_rate,
+        &d.carrier,
+    ];
+    let (mut lengths, mut local) = (BTreeSet::new(), BTreeSet::new());
+    for desc in types.into_iter().flatten() {
+        lengths.extend(desc.possible_length.iter().copied());
+        local.extend(desc.possible_local_length.iter().copied());
+    }
+    d.general.possible_local_length = local.difference(&lengths).copied().collect();
+    d.general.possible_length = lengths.into_iter().collect();
+    d
+}
+
 /// A number format from its loaded form; `check` as for `convert`.
 fn convert_format(
     format: loader::Format,
@@ -305,7 +353,7 @@ fn convert(meta: loader::Metadata, check: bool) -> Result<super::Metadata, error
                                 name: "national_number".into(),
                             })
                         })
-                        .and_then(regex)?,
+                        .and_then(|value| whole(value, check))?,
 
                     possible_length: desc.possible_length,
                     possible_local_length: desc.possible_local_length,
@@ -317,7 +365,7 @@ fn convert(meta: loader::Metadata, check: bool) -> Result<super::Metadata, error
 
         let metadata = |meta: loader::Metadata| -> Result<super::Metadata, error::LoadMetadata> {
             Ok(super::Metadata {
-                descriptors: super::Descriptors {
+                descriptors: with_general_lengths(super::Descriptors {
                     general: descriptor(meta.general.ok_or_else(|| {
                         error::LoadMetadata::from(error::Metadata::MissingValue {
                             phase: "metadata".into(),
@@ -340,7 +388,7 @@ fn convert(meta: loader::Metadata, check: bool) -> Result<super::Metadata, error
                     standard_rate: tranpose(meta.standard_rate.map(descriptor))?,
                     carrier: tranpose(meta.carrier.map(descriptor))?,
                     no_international: tranpose(meta.no_international.map(descriptor))?,
-                },
+                }),
 
                 id: meta.id.ok_or_else(|| {
                     error::LoadMetadata::from(error::Metadata::MissingValue {

@@ -73,16 +73,17 @@ impl Descriptor {
     /// Check if the descriptor matches the given national number: its length is one
     /// of the possible lengths (when they are given), checked first as libphonenumber's
     /// Java `PhoneNumberUtil.isNumberMatchingDesc` does, so that the pattern is compiled
-    /// and run only for a number of a possible length; then a match of the pattern
-    /// starts at the number's beginning ([`Pattern::matches_start`]; Java asks for a
-    /// match of the whole number, `Matcher.matches()`, this crate has always accepted
-    /// a match of a prefix).
+    /// and run only for a number of a possible length; then the pattern matches the
+    /// whole number ([`Pattern::matches_anchored`] of a [`Pattern::whole`]), as Java's
+    /// `matchNationalNumber(number, desc, false)` asks with `Matcher.matches()`. (The
+    /// released crate accepted a match of a prefix: with it, a German premium-rate
+    /// number with a digit too many, `+49 900 1234567 0`, was valid.)
     pub fn is_match(&self, value: &str) -> bool {
         if !self.possible_length.is_empty() && !self.possible_length.contains(&(value.len() as u16))
         {
             return false;
         }
 
-        self.national_number.matches_start(value)
+        self.national_number.matches_anchored(value)
     }
 }

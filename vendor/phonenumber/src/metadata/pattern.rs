@@ -29,10 +29,13 @@ use std::sync::OnceLock;
 /// the ASCII one compiles to a far smaller automaton (a bounded repetition such as
 /// `\d{6,10}` of the Unicode class is several times larger).
 ///
-/// Validation asks only whether a match starts at the beginning of a text
-/// ([`Pattern::matches_start`]), in one of two forms:
+/// Validation asks only whether a text matches from its beginning
+/// ([`Pattern::matches_anchored`]): from its beginning to its end for a pattern made by
+/// [`Pattern::whole`], as libphonenumber's `Matcher.matches()` asks of a number type's
+/// national number pattern; from its beginning for the others (`lookingAt()`, leading
+/// digits). It is answered in one of two forms:
 /// - first, for the pattern's first [`QUICK_USES`] uses, a `regex_lite` matcher,
-///   `^(?:pattern)` (the same `java.util.regex` reading: `\d` is ASCII there too):
+///   `^(?:pattern)` (`^(?:pattern)$` for a whole pattern; the same `java.util.regex` reading: `\d` is ASCII there too):
 ///   about a fifth of the instructions to build, a few thousand more per match (its
 ///   Pike VM runs every thread of the automaton over each digit);
 /// - then the regex engine's lazy DFA, built without capture groups, prefilters,
@@ -52,6 +55,7 @@ pub struct Pattern {
     quick: OnceLock<regex_lite::Regex>,
     start: OnceLock<meta::Regex>,
     uses: AtomicU32,
+    whole: bool,
 }
 
 /// How many times a pattern is matched with its quick form before its fast form is
@@ -69,6 +73,7 @@ impl Clone for Pattern {
             quick: self.quick.clone(),
             start: self.start.clone(),
             uses: AtomicU32::new(self.uses.load(Ordering::Relaxed)),
+            whole: self.whole,
         }
     }
 }
@@ -83,7 +88,23 @@ impl Pattern {
             quick: OnceLock::new(),
             start: OnceLock::new(),
             uses: AtomicU32::new(0),
+            whole: false,
         }
+    }
+
+    /// A pattern a text must match in whole (libphonenumber's `Matcher.matches()`), as
+    /// a number type's national number pattern: [`Pattern::matches_anchored`] then asks
+    /// for a match from the text's beginning to its end.
+    pub fn whole(source: impl Into<String>) -> Pattern {
+        Pattern {
+            whole: true,
+            ..Pattern::new(source)
+        }
+    }
+
+    /// Whether the pattern is matched in whole ([`Pattern::whole`]).
+    pub fn is_whole(&self) -> bool {
+        self.whole
     }
 
     /// The pattern's source text.
@@ -102,8 +123,8 @@ impl Pattern {
         self.prepare()
     }
 
-    /// Builds the fast form of the start matcher now (if not yet): from then on
-    /// [`Pattern::matches_start`] uses it, and the quick form is never built.
+    /// Builds the fast form of the anchored matcher now (if not yet): from then on
+    /// [`Pattern::matches_anchored`] uses it, and the quick form is never built.
     pub fn prepare(&self) -> Result<(), regex::Error> {
         if self.start.get().is_none() {
             let _ = self.start.set(self.build_start()?);
@@ -119,27 +140,30 @@ impl Pattern {
         })
     }
 
-    /// Whether a match of the pattern starts at the beginning of `value`: the same
-    /// as `self.find(value).map(|m| m.start() == 0).unwrap_or(false)` (the leftmost
-    /// match starts at 0 exactly when some match does), without finding the match's
-    /// end or a match further on.
-    pub fn matches_start(&self, value: &str) -> bool {
+    /// Whether a match of the pattern starts at the beginning of `value` (the same as
+    /// `self.find(value).map(|m| m.start() == 0).unwrap_or(false)`: the leftmost match
+    /// starts at 0 exactly when some match does), without finding the match's end or a
+    /// match further on; for a pattern made by [`Pattern::whole`], whether one spans the
+    /// whole of `value` (`^(?:pattern)$`).
+    pub fn matches_anchored(&self, value: &str) -> bool {
         if let Some(start) = self.start.get() {
             return start.is_match(Input::new(value).anchored(Anchored::Yes));
         }
         if self.uses.fetch_add(1, Ordering::Relaxed) >= QUICK_USES {
-            return self.matches_start_fast(value);
+            return self.matches_anchored_fast(value);
         }
-        self.matches_start_quick(value)
+        self.matches_anchored_quick(value)
     }
 
     /// The end of the match that starts at the beginning of `value`, if one does: the
     /// same as `self.find(value).filter(|m| m.start() == 0).map(|m| m.end())` (what
     /// libphonenumber asks with `Matcher.lookingAt()` and `end()`), each engine reading
     /// leftmost-first. The first [`QUICK_USES`] uses of a pattern not yet compiled as a
-    /// regex are answered by the quick form (see [`Pattern::matches_start`]), the
-    /// others by the regex.
+    /// regex are answered by the quick form (see [`Pattern::matches_anchored`]), the
+    /// others by the regex. Not for a whole pattern (its quick form ends at the text's
+    /// end).
     pub fn match_start_end(&self, value: &str) -> Option<usize> {
+        debug_assert!(!self.whole, "match_start_end of a whole pattern");
         if self.regex.get().is_none() && self.uses.fetch_add(1, Ordering::Relaxed) < QUICK_USES {
             return self.match_start_end_quick(value);
         }
@@ -159,13 +183,13 @@ impl Pattern {
             .map(|m| m.end())
     }
 
-    /// Which forms of the start matcher are built: (quick, fast).
+    /// Which forms of the anchored matcher are built: (quick, fast).
     pub fn start_forms(&self) -> (bool, bool) {
         (self.quick.get().is_some(), self.start.get().is_some())
     }
 
-    /// [`Pattern::matches_start`] by the quick form, built if not yet.
-    pub fn matches_start_quick(&self, value: &str) -> bool {
+    /// [`Pattern::matches_anchored`] by the quick form, built if not yet.
+    pub fn matches_anchored_quick(&self, value: &str) -> bool {
         self.quick().is_match(value)
     }
 
@@ -177,8 +201,8 @@ impl Pattern {
         })
     }
 
-    /// [`Pattern::matches_start`] by the fast form, built if not yet.
-    pub fn matches_start_fast(&self, value: &str) -> bool {
+    /// [`Pattern::matches_anchored`] by the fast form, built if not yet.
+    pub fn matches_anchored_fast(&self, value: &str) -> bool {
         self.start
             .get_or_init(|| {
                 self.build_start()
@@ -211,8 +235,17 @@ impl Pattern {
             .build()
     }
 
+    /// The source between `before` and `after`, for the anchored forms: in free-spacing
+    /// mode `after` starts a line of its own, so that a comment at the source's end
+    /// (`#` to the end of the line) does not take it in.
+    fn wrapped(&self, before: &str, after: &str) -> String {
+        let end = if self.free_spacing() { "\n" } else { "" };
+        format!("{before}{}{end}{after}", self.source)
+    }
+
     fn build_quick(&self) -> Result<regex_lite::Regex, regex::Error> {
-        regex_lite::RegexBuilder::new(&format!("^(?:{})", self.source))
+        let after = if self.whole { ")$" } else { ")" };
+        regex_lite::RegexBuilder::new(&self.wrapped("^(?:", after))
             .ignore_whitespace(self.free_spacing())
             .build()
             .map_err(|e| regex::Error::Syntax(e.to_string()))
@@ -232,7 +265,11 @@ impl Pattern {
                     .onepass(false)
                     .backtrack(false),
             )
-            .build(&self.source)
+            .build(&if self.whole {
+                self.wrapped("(?:", ")$")
+            } else {
+                self.source.clone()
+            })
             .map_err(|e| regex::Error::Syntax(e.to_string()))
     }
 }

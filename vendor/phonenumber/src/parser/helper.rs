@@ -171,15 +171,23 @@ pub fn extract(value: &str) -> IResult<&str, &str> {
     }
 }
 
-/// Parse and insert the proper country code.
+/// Whether the general description's pattern matches the whole of `national`:
+/// libphonenumber's `matchNationalNumber(number, generalDesc, false)`, which (unlike a
+/// number type's check) does not look at the possible lengths.
+fn general_matches(meta: &Metadata, national: &str) -> bool {
+    meta.descriptors.general.national_number.matches_anchored(national)
+}
+
+/// Parse and insert the proper country code: libphonenumber's `maybeExtractCountryCode`
+/// (and `parseHelper`'s second try of a number after a `+` whose digits start with no
+/// country code).
 pub fn country_code<'a>(
     database: &Database,
     country: Option<country::Id>,
     mut number: Number<'a>,
 ) -> Result<Number<'a>, error::Parse> {
-    let idd = country
-        .and_then(|c| database.by_id(c.as_ref()))
-        .and_then(|m| m.international_prefix.as_ref());
+    let meta = country.and_then(|c| database.by_id(c.as_ref()));
+    let idd = meta.and_then(|m| m.international_prefix.as_ref());
 
     number = international_prefix(idd, number);
 
@@ -187,54 +195,41 @@ pub fn country_code<'a>(
         // The country source was found from the initial PLUS or it was extract
         // from the number already.
         country::Source::Plus | country::Source::Idd | country::Source::Number => {
-            if number.national.len() <= consts::MIN_LENGTH_FOR_NSN {
-                return Err(error::Parse::TooShortNsn);
-            }
-
-            // If the prefix was already extracted, check it is valid.
-            if let Some(prefix_ref) = number.prefix.as_ref() {
-                let prefix = prefix_ref.parse()?;
-
-                if database.region(&prefix).is_none() {
-                    return Err(error::Parse::InvalidCountryCode);
-                } else {
+            let plus = number.country == country::Source::Plus;
+            match extract_code(database, number) {
+                Err((error::Parse::InvalidCountryCode, mut number)) if plus => {
+                    // libphonenumber's `parseHelper` reads the digits after a `+` that
+                    // start with no country code once more, as a number of the default
+                    // country (its international prefix, or its country code without a
+                    // `+`), and refuses the number if that finds no country code either.
+                    let meta = meta.ok_or(error::Parse::InvalidCountryCode)?;
+                    number.country = country::Source::Default;
+                    if let Some(end) = idd.and_then(|re| re.match_start_end(&number.national)) {
+                        if !number.national[end..].starts_with('0') {
+                            number.country = country::Source::Idd;
+                            number.national = trim(number.national, end);
+                            return extract_code(database, number).map_err(|(e, _)| e);
+                        }
+                    }
+                    let stripped = without_country_code(meta, &number)
+                        .ok_or(error::Parse::InvalidCountryCode)?;
+                    number.country = country::Source::Number;
+                    number.national = stripped.into();
+                    number.prefix = Some(meta.country_code.to_string().into());
                     return Ok(number);
                 }
-            } else {
-                // Check the possible country code does not start with a 0 since those
-                // are invalid.
-                if number.national.starts_with('0') {
-                    return Err(error::Parse::InvalidCountryCode);
-                }
-
-                // Try to find the first available country code.
-                for len in 1..consts::MAX_LENGTH_FOR_COUNTRY_CODE + 1 {
-                    let code = number.national[..len].parse().unwrap();
-
-                    if database.region(&code).is_some() {
-                        number.national = trim(number.national, len);
-                        number.prefix = Some(code.to_string().into());
-
-                        return Ok(number);
-                    }
-                }
+                result => return result.map_err(|(e, _)| e),
             }
         }
 
         country::Source::Default => {
-            if let Some(country) = country {
-                let meta = database.by_id(country.as_ref()).unwrap();
-                let code = meta.country_code.to_string();
-
-                if number.national.starts_with(&code)
-                    && (!meta.descriptors().general().is_match(&number.national)
-                        || !validator::length(meta, &number, Type::Unknown).is_possible())
-                {
+            if let Some(meta) = meta {
+                if let Some(stripped) = without_country_code(meta, &number) {
                     number.country = country::Source::Number;
-                    number.national = trim(number.national, code.len());
+                    number.national = stripped.into();
                 }
 
-                number.prefix = Some(code.into());
+                number.prefix = Some(meta.country_code.to_string().into());
 
                 return Ok(number);
             }
@@ -242,6 +237,64 @@ pub fn country_code<'a>(
     }
 
     Err(error::Parse::InvalidCountryCode)
+}
+
+/// The country code at the start of a number written with `+` or an international
+/// prefix (libphonenumber's `maybeExtractCountryCode` for such a number, and
+/// `extractCountryCode`): the first of one to three digits that is a country code
+/// (none starts with 0). The number comes back with the error, for a second reading.
+fn extract_code<'a>(
+    database: &Database,
+    mut number: Number<'a>,
+) -> Result<Number<'a>, (error::Parse, Number<'a>)> {
+    if number.national.len() <= consts::MIN_LENGTH_FOR_NSN {
+        return Err((error::Parse::TooShortNsn, number));
+    }
+
+    // If the prefix was already extracted (RFC 3966), check it is valid.
+    if let Some(prefix_ref) = number.prefix.as_ref() {
+        return match prefix_ref.parse() {
+            Ok(prefix) if database.region(&prefix).is_some() => Ok(number),
+            Ok(_) => Err((error::Parse::InvalidCountryCode, number)),
+            Err(e) => Err((e.into(), number)),
+        };
+    }
+
+    if !number.national.starts_with('0') {
+        for len in 1..consts::MAX_LENGTH_FOR_COUNTRY_CODE + 1 {
+            let code = number.national[..len].parse().unwrap();
+
+            if database.region(&code).is_some() {
+                number.national = trim(number.national, len);
+                number.prefix = Some(code.to_string().into());
+
+                return Ok(number);
+            }
+        }
+    }
+
+    Err((error::Parse::InvalidCountryCode, number))
+}
+
+/// The national number of a number written without `+` that starts with the default
+/// country's code, when it is better read without it: libphonenumber's
+/// `maybeExtractCountryCode` takes the code off when the number does not match the
+/// general description but the rest (without its national prefix) does, or when the
+/// number is too long for the country.
+fn without_country_code(meta: &Metadata, number: &Number<'_>) -> Option<String> {
+    let code = meta.country_code.to_string();
+    let rest = number.national.strip_prefix(code.as_str())?;
+    let potential = national_number(
+        meta,
+        Number {
+            national: Cow::Borrowed(rest),
+            ..number.clone()
+        },
+    );
+    let better = (!general_matches(meta, &number.national)
+        && general_matches(meta, &potential.national))
+        || validator::length(meta, number, Type::Unknown) == validator::Validation::TooLong;
+    better.then(|| potential.national.into_owned())
 }
 
 /// Strip the IDD from a `Number`, update the country code source, and
@@ -271,18 +324,21 @@ pub fn international_prefix<'a>(idd: Option<&Pattern>, mut number: Number<'a>) -
         number = normalize(number, &consts::ALPHA_PHONE_MAPPINGS);
     }
 
+    // A number written with `+` has its country code next, whatever its digits
+    // (libphonenumber's `maybeStripInternationalPrefixAndNormalize`).
+    if number.country == country::Source::Plus {
+        return number;
+    }
+
     // Check if the IDD pattern matches at the beginning (a match further on is not
-    // an IDD). Once for both sources: without a match the number is left as it is.
+    // an IDD): without a match the number is left as it is.
     let end = idd.and_then(|re| re.match_start_end(&number.national));
 
     // If it does.
     if let Some(end) = end {
         // Check the next digit after the IDD is not a 0, since that's invalid.
         if !number.national[end..].starts_with('0') {
-            if number.country != country::Source::Plus {
-                number.country = country::Source::Idd;
-            }
-
+            number.country = country::Source::Idd;
             number.national = trim(number.national, end);
         }
     }
@@ -290,62 +346,62 @@ pub fn international_prefix<'a>(idd: Option<&Pattern>, mut number: Number<'a>) -
     number
 }
 
-/// Strip national prefix and extract carrier.
+/// Strip national prefix and extract carrier: libphonenumber's
+/// `maybeStripNationalPrefixAndCarrierCode`. Its national prefix for parsing is the
+/// national prefix where the metadata gives none (as libphonenumber's metadata build
+/// makes it); the prefix is kept when the number matches the general description with
+/// it and would not without it.
 pub fn national_number<'a>(meta: &Metadata, mut number: Number<'a>) -> Number<'a> {
-    let transform = meta.national_prefix_transform_rule.as_ref();
-    let parsing = if let Some(re) = meta.national_prefix_for_parsing.as_ref() {
-        re
-    } else {
-        if let Some(prefix) = meta.national_prefix.as_ref() {
-            if number.national.starts_with(prefix) {
+    let viable = |national: &str| general_matches(meta, national);
+    let Some(parsing) = meta.national_prefix_for_parsing.as_ref() else {
+        if let Some(prefix) = meta.national_prefix.as_deref().filter(|p| !p.is_empty()) {
+            if number.national.starts_with(prefix)
+                && !(viable(&number.national) && !viable(&number.national[prefix.len()..]))
+            {
                 number.national = trim(number.national, prefix.len());
             }
         }
-
         return number;
     };
+    let transform = meta.national_prefix_transform_rule.as_ref();
 
-    let index = parsing.find(&number.national).map(|m| (m.start(), m.end()));
-
-    if index.is_none() {
+    let Some(captures) = parsing.captures(&number.national) else {
+        return number;
+    };
+    let whole = captures.get(0).unwrap();
+    if whole.start() != 0 {
         return number;
     }
+    let end = whole.end();
+    let groups = captures.len() - 1;
+    let first = captures.get(1).map(|m| m.as_str().to_owned());
+    let last = captures.get(groups).map(|m| m.as_str().to_owned());
+    let viable_original = viable(&number.national);
 
-    let (start, end) = index.unwrap();
-    if start != 0 {
-        return number;
-    }
+    // Java's `group(numOfGroups)`: with no groups, the whole match.
+    match transform {
+        Some(transform) if last.is_some() => {
+            let transformed = parsing.replace(&number.national, transform).into_owned();
 
-    let viable = meta.descriptors.general.is_match(&number.national);
-    let groups = parsing.captures_len();
+            if viable_original && !viable(&transformed) {
+                return number;
+            }
 
-    let (first, last) = parsing
-        .captures(&number.national)
-        .map(|c| {
-            (
-                c.get(1).map(|m| m.as_str().to_owned()),
-                c.get(c.len() - 1).map(|m| m.as_str().to_owned()),
-            )
-        })
-        .unwrap();
-
-    if transform.is_none() || last.is_none() {
-        if viable && !meta.descriptors.general.is_match(&number.national[start..]) {
-            return number;
+            if groups > 1 {
+                number.carrier = first.map(Into::into);
+            }
+            number.national = transformed.into();
         }
+        _ => {
+            if viable_original && !viable(&number.national[end..]) {
+                return number;
+            }
 
-        number.carrier = last.filter(|_| groups > 0).map(Into::into);
-
-        number.national = trim(number.national, end);
-    } else if let Some(transform) = transform {
-        let transformed = parsing.replace(&number.national, transform).into_owned();
-
-        if viable && !meta.descriptors.general.is_match(&transformed) {
-            return number;
+            if groups > 0 && last.is_some() {
+                number.carrier = first.map(Into::into);
+            }
+            number.national = trim(number.national, end);
         }
-
-        number.carrier = Some(first.unwrap().into());
-        number.national = transformed.into();
     }
 
     number

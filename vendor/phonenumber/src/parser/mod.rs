@@ -57,38 +57,34 @@ pub fn parse_with<S: AsRef<str>>(
     // Normalize the number and extract country code.
     number = helper::country_code(database, country, number)?;
 
-    // If no country was supplied, try to determine the metadata from the number.
-    // We need to determine the country to be able to classify the national prefix if present.
-    let meta = if let Some(country) = &country {
-        database.by_id(country.as_ref())
-    } else {
-        let code = country::Code {
-            value: number.prefix.clone().map(|p| p.parse()).unwrap_or(Ok(0))?,
-            source: number.country,
-        };
+    if number.national.len() < consts::MIN_LENGTH_FOR_NSN {
+        return Err(error::Parse::TooShortNsn);
+    }
 
-        use either::{Left, Right};
-        let without_zeros = number.national.trim_start_matches('0');
-        match validator::source_for(database, code.value(), without_zeros) {
-            Some(Left(region)) => database.by_id(region.as_ref()),
-            Some(Right(code)) => database.first_by_code(code),
+    // The metadata the national prefix is read by (libphonenumber's `parseHelper`): the
+    // default country's for a number written without its country code, otherwise that
+    // of the main region of the number's country code (the country's plan decides how
+    // its national numbers are written, whichever country the number is read in).
+    let meta = if number.country == country::Source::Default {
+        country.and_then(|c| database.by_id(c.as_ref()))
+    } else {
+        match number.prefix.as_ref() {
+            Some(prefix) => database.first_by_code(prefix.parse()?),
             None => None,
         }
     };
 
-    // Extract carrier and strip national prefix if present.
+    // Strip the national prefix (and read a carrier code) if present, and keep the
+    // result when its length is possible for the country.
     if let Some(meta) = meta {
-        let mut potential = helper::national_number(meta, number.clone());
+        let potential = helper::national_number(meta, number.clone());
 
-        // Strip national prefix if present.
-        if let Some(prefix) = meta.national_prefix.as_ref() {
-            if potential.national.starts_with(prefix) {
-                potential.national = helper::trim(potential.national, prefix.len());
-            }
-        }
-
-        if validator::length(meta, &potential, Type::Unknown) != Validation::TooShort {
-            number = potential;
+        match validator::length(meta, &potential, Type::Unknown) {
+            Validation::TooShort
+            | Validation::IsPossibleLocalOnly
+            | Validation::InvalidLength
+            | Validation::InvalidCountryCode => {}
+            Validation::IsPossible | Validation::TooLong => number = potential,
         }
     }
 
