@@ -64,6 +64,13 @@ int main(void) {
     cc_hangup(call);
     cc_call_free(call);
     CHECK(cc_start_call(client, "12", "030 1234567", NULL, &call) == CC_ERR_INVALID_NUMBER, "invalid A number");
+    /* Numbers as libphonenumber reads them: a premium-rate number with a digit too many is
+     * refused; a Russian toll-free number keeps its 8 and is placed. */
+    CHECK(cc_start_call(client, "0171 1234567", "0900 1234567 0", NULL, &call) == CC_ERR_INVALID_NUMBER,
+          "a premium-rate number with a digit too many");
+    CHECK(cc_start_call(client, "0171 1234567", "+7 800 123 45 67", NULL, &call) == CC_OK, "a Russian toll-free number");
+    cc_hangup(call);
+    cc_call_free(call);
 
     CHECK(cc_send_sms(client, "0171 1234567|+44 20 7946 0958", "hello from C", &s) == CC_OK && strlen(s) > 0,
           "send_sms bulk");

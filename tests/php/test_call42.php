@@ -33,6 +33,12 @@ $opts = $cc->new('cc_call_options');
 $opts->max_duration_s = 60;
 check($cc->cc_start_call($client, '0171 1234567', '030 1234567', FFI::addr($opts), FFI::addr($call)) === $cc->CC_ERR_UNSUPPORTED, 'unsupported option refused');
 check($cc->cc_start_call($client, '0171', '030 1234567', null, FFI::addr($call)) === $cc->CC_ERR_INVALID_NUMBER, 'invalid number');
+// Numbers as libphonenumber reads them: a premium-rate number with a digit too many is
+// refused, a Russian toll-free number keeps its 8 and is placed.
+check($cc->cc_start_call($client, '0171 1234567', '0900 1234567 0', null, FFI::addr($call)) === $cc->CC_ERR_INVALID_NUMBER, 'a premium-rate number with a digit too many');
+check($cc->cc_start_call($client, '0171 1234567', '+7 800 123 45 67', null, FFI::addr($call)) === $cc->CC_OK, 'a Russian toll-free number');
+$cc->cc_hangup($call);
+$cc->cc_call_free($call);
 
 $id = $cc->new('char*');
 check($cc->cc_send_sms($client, '0171 1234567|0171 7654321', 'Hallo aus PHP', FFI::addr($id)) === $cc->CC_OK, 'send_sms');

@@ -74,6 +74,19 @@ class Call42(unittest.TestCase):
         r, _ = self.start(a="0171")
         self.assertEqual(r, INVALID_NUMBER)
 
+    def test_numbers_read_as_libphonenumber_reads_them(self):
+        # A premium-rate number with a digit too many: refused, nothing placed.
+        before = sim_stats()["42call"]["calls_placed"]
+        r, _ = self.start(b="0900 1234567 0")
+        self.assertEqual(r, INVALID_NUMBER)
+        self.assertEqual(sim_stats()["42call"]["calls_placed"], before)
+        # A Russian toll-free number keeps its 8 (libphonenumber's reading): placed.
+        r, call = self.start(b="+7 800 123 45 67")
+        self.assertEqual(r, OK, last_error())
+        self.assertEqual(sim_stats()["42call"]["calls_placed"], before + 1)
+        self.assertEqual(lib.cc_hangup(call), OK)
+        lib.cc_call_free(call)
+
     def test_sms_and_topup(self):
         mid = c_void_p()
         self.assertEqual(lib.cc_send_sms(self.client, b"0171 1234567|0171 7654321", "Grüße".encode(), byref(mid)), OK)
