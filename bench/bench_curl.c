@@ -5,6 +5,8 @@
  *
  *   bench_curl keepalive URL XDATE XAUTH CALLID N   N stopcallback POSTs, keep-alive
  *   bench_curl place URL XDATE XAUTH N [CAFILE]     N trycallback POSTs, a new connection each
+ *   bench_curl cold URL XDATE XAUTH                 a fresh process's first trycallback (with
+ *                                                   curl_global_init and curl_easy_init), then a second
  *
  * An https URL is verified against CAFILE (CURLOPT_CAINFO), as the library's ca_file=.
  * The new connections of `place` are made by one easy handle, whose TLS session cache
@@ -43,6 +45,56 @@ static double cpu(void) {
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* CPU time of this process so far, in microseconds. */
+static double cpu_us(void) { return cpu() * 1e6; }
+
+/* A fresh process's first placing request, as bench_lib cold measures the library's:
+ * curl_global_init, curl_easy_init and the options, then the first curl_easy_perform (a
+ * new connection); then a second one, on a new connection too. */
+static int cold(const char *url, const char *x_date, const char *x_auth) {
+    CURL *curl;
+    struct curl_slist *headers = NULL;
+    char h1[256], h2[256];
+    long status = 0;
+    int i;
+    double c[4];
+    snprintf(h1, sizeof h1, "x-date: %s", x_date);
+    snprintf(h2, sizeof h2, "x-authorization: %s", x_auth);
+    c[0] = cpu_us();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    curl = curl_easy_init();
+    headers = curl_slist_append(headers, h1);
+    headers = curl_slist_append(headers, h2);
+    headers = curl_slist_append(headers, "Content-Type: application/x-www-form-urlencoded");
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "act=trycallback&aNumber=00491711234567&bNumber=0049301234567");
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 15000L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L);
+    c[1] = cpu_us();
+    for (i = 0; i < 2; i++) {
+        reply_len = 0;
+        if (curl_easy_perform(curl) != CURLE_OK) {
+            fprintf(stderr, "curl failed\n");
+            return 1;
+        }
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        if (status != 200 || !memmem(reply, reply_len, "\"error\":false", 13)) {
+            fprintf(stderr, "unexpected reply %ld: %.*s\n", status, (int)reply_len, reply);
+            return 1;
+        }
+        c[2 + i] = cpu_us();
+    }
+    printf("{\"mode\": \"cold\", \"init_cpu_us\": %.1f, \"first_place_cpu_us\": %.1f, \"second_place_cpu_us\": %.1f}\n",
+           c[1] - c[0], c[2] - c[1], c[3] - c[2]);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    curl_global_cleanup();
+    return 0;
+}
+
 int main(int argc, char **argv) {
     CURL *curl;
     struct curl_slist *headers = NULL;
@@ -51,6 +103,7 @@ int main(int argc, char **argv) {
     int place;
     const char *cafile = NULL;
     double t0, t1, c0, c1;
+    if (argc == 5 && strcmp(argv[1], "cold") == 0) return cold(argv[2], argv[3], argv[4]);
     if (argc < 6) return 2;
     place = strcmp(argv[1], "place") == 0;
     snprintf(h1, sizeof h1, "x-date: %s", argv[3]);
