@@ -263,6 +263,13 @@ mod tests {
             if !text.chars().all(|c| c.is_ascii_digit() || " +".contains(c)) {
                 continue;
             }
+            // The Faroe Islands' numbers are left to
+            // `warm_up_builds_the_fast_form_of_each_validation_pattern` (this process's
+            // other tests must not build their matchers).
+            let digits = text.trim_start_matches(['+', '0', ' ']);
+            if region == "FO" || digits.starts_with("298") {
+                continue;
+            }
             let got = parse(text, country).map(|n| n.e164());
             if expected.starts_with('+') {
                 placed += 1;
