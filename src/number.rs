@@ -405,6 +405,41 @@ mod tests {
         assert_eq!(parse("0171 1234567", Some(49)).unwrap().country_code(), 49);
     }
 
+    /// The limits are where they are said to be, and a refusal shows what was typed
+    /// (shortened past 24 characters).
+    #[test]
+    fn limits_and_messages() {
+        let padded = |len: usize| format!("+49 30{}1234567", " ".repeat(len - 13));
+        assert_eq!(padded(MAX_NUMBER_TEXT).len(), MAX_NUMBER_TEXT);
+        let n = parse(&padded(MAX_NUMBER_TEXT), None).unwrap();
+        assert_eq!(n.to_string(), "+49301234567");
+        let e = parse(&padded(MAX_NUMBER_TEXT + 1), None).unwrap_err();
+        assert!(e.message().contains("longer than 64"), "{e}");
+
+        let list = |n: usize| vec!["0171 1234567"; n].join("|");
+        assert_eq!(
+            parse_list(&list(MAX_NUMBERS_IN_LIST), Some(49))
+                .unwrap()
+                .len(),
+            100
+        );
+        let e = parse_list(&list(MAX_NUMBERS_IN_LIST + 1), Some(49)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+
+        let e = parse("+49 012 345", None).unwrap_err();
+        assert!(e.message().starts_with("'+49 012 345': "), "{e}");
+        let long = "+49 01234567 1234567 123456";
+        let e = parse(long, None).unwrap_err();
+        assert!(
+            e.message().starts_with("'+49 01234567 1234567 123...': "),
+            "{e}"
+        );
+        let exact = "+49 01234567 1234567 123";
+        assert_eq!(exact.len(), 24);
+        let e = parse(exact, None).unwrap_err();
+        assert!(e.message().starts_with(&format!("'{exact}': ")), "{e}");
+    }
+
     /// A worker forked after the warm-up builds no matcher: the warm-up builds the fast
     /// form of every validation pattern of the country (not the quick form a pattern's
     /// first uses would). The Faroe Islands: no other test reads their numbers.
