@@ -206,7 +206,9 @@ pub fn country_code<'a>(
                     number.country = country::Source::Default;
                     if let Some(end) = idd.and_then(|re| re.match_start_end(&number.national)) {
                         if !number.national[end..].starts_with('0') {
-                            number.country = country::Source::Idd;
+                            // Written with a `+` all the same: the source stays `Plus`, as
+                            // the crate has always said of `+01164 3 331 6005` from the US.
+                            number.country = country::Source::Plus;
                             number.national = trim(number.national, end);
                             return extract_code(database, number).map_err(|(e, _)| e);
                         }
