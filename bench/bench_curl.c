@@ -48,43 +48,59 @@ static double cpu(void) {
 /* CPU time of this process so far, in microseconds. */
 static double cpu_us(void) { return cpu() * 1e6; }
 
+#define PLACE_BODY "act=trycallback&aNumber=00491711234567&bNumber=0049301234567"
+
+/* An easy handle with the options every mode sets: the signature headers, the body, the
+ * reply sink, the timeout; with `fresh`, a new connection for each request. */
+static CURL *easy(const char *url, const char *x_date, const char *x_auth, const char *body, int fresh,
+                  struct curl_slist **headers) {
+    char h1[256], h2[256];
+    CURL *curl = curl_easy_init();
+    snprintf(h1, sizeof h1, "x-date: %s", x_date);
+    snprintf(h2, sizeof h2, "x-authorization: %s", x_auth);
+    *headers = curl_slist_append(*headers, h1);
+    *headers = curl_slist_append(*headers, h2);
+    *headers = curl_slist_append(*headers, "Content-Type: application/x-www-form-urlencoded");
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, *headers);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 15000L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    if (fresh) curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L);
+    return curl;
+}
+
+/* One request, its reply read as the library reads it: the envelope must say OK. */
+static int perform(CURL *curl) {
+    long status = 0;
+    reply_len = 0;
+    if (curl_easy_perform(curl) != CURLE_OK) {
+        fprintf(stderr, "curl failed\n");
+        return 1;
+    }
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200 || reply_len == 0 || !memmem(reply, reply_len, "\"error\":false", 13)) {
+        fprintf(stderr, "unexpected reply %ld: %.*s\n", status, (int)reply_len, reply);
+        return 1;
+    }
+    return 0;
+}
+
 /* A fresh process's first placing request, as bench_lib cold measures the library's:
  * curl_global_init, curl_easy_init and the options, then the first curl_easy_perform (a
  * new connection); then a second one, on a new connection too. */
 static int cold(const char *url, const char *x_date, const char *x_auth) {
     CURL *curl;
     struct curl_slist *headers = NULL;
-    char h1[256], h2[256];
-    long status = 0;
     int i;
     double c[4];
-    snprintf(h1, sizeof h1, "x-date: %s", x_date);
-    snprintf(h2, sizeof h2, "x-authorization: %s", x_auth);
     c[0] = cpu_us();
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    curl = curl_easy_init();
-    headers = curl_slist_append(headers, h1);
-    headers = curl_slist_append(headers, h2);
-    headers = curl_slist_append(headers, "Content-Type: application/x-www-form-urlencoded");
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "act=trycallback&aNumber=00491711234567&bNumber=0049301234567");
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 15000L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L);
+    curl = easy(url, x_date, x_auth, PLACE_BODY, 1, &headers);
     c[1] = cpu_us();
     for (i = 0; i < 2; i++) {
-        reply_len = 0;
-        if (curl_easy_perform(curl) != CURLE_OK) {
-            fprintf(stderr, "curl failed\n");
-            return 1;
-        }
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-        if (status != 200 || !memmem(reply, reply_len, "\"error\":false", 13)) {
-            fprintf(stderr, "unexpected reply %ld: %.*s\n", status, (int)reply_len, reply);
-            return 1;
-        }
+        if (perform(curl)) return 1;
         c[2 + i] = cpu_us();
     }
     printf("{\"mode\": \"cold\", \"init_cpu_us\": %.1f, \"first_place_cpu_us\": %.1f, \"second_place_cpu_us\": %.1f}\n",
@@ -98,53 +114,31 @@ static int cold(const char *url, const char *x_date, const char *x_auth) {
 int main(int argc, char **argv) {
     CURL *curl;
     struct curl_slist *headers = NULL;
-    char h1[256], h2[256], body[256];
-    long n, i, status = 0;
+    char body[256];
+    long n, i;
     int place;
     const char *cafile = NULL;
     double t0, t1, c0, c1;
     if (argc == 5 && strcmp(argv[1], "cold") == 0) return cold(argv[2], argv[3], argv[4]);
     if (argc < 6) return 2;
     place = strcmp(argv[1], "place") == 0;
-    snprintf(h1, sizeof h1, "x-date: %s", argv[3]);
-    snprintf(h2, sizeof h2, "x-authorization: %s", argv[4]);
     if (place) {
         n = atol(argv[5]);
         if (argc > 6) cafile = argv[6];
-        snprintf(body, sizeof body, "act=trycallback&aNumber=00491711234567&bNumber=0049301234567");
+        snprintf(body, sizeof body, PLACE_BODY);
     } else {
         if (argc < 7) return 2;
         n = atol(argv[6]);
         snprintf(body, sizeof body, "act=stopcallback&callerId=%s&callId=%s", argv[5], argv[5]);
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    curl = curl_easy_init();
-    headers = curl_slist_append(headers, h1);
-    headers = curl_slist_append(headers, h2);
-    headers = curl_slist_append(headers, "Content-Type: application/x-www-form-urlencoded");
-    curl_easy_setopt(curl, CURLOPT_URL, argv[2]);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 15000L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    if (place) curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L);
+    curl = easy(argv[2], argv[3], argv[4], body, place, &headers);
     if (cafile) curl_easy_setopt(curl, CURLOPT_CAINFO, cafile);
     for (i = 0; i < (place ? 0 : 50); i++) curl_easy_perform(curl); /* warm the connection */
     t0 = now();
     c0 = cpu();
     for (i = 0; i < n; i++) {
-        reply_len = 0;
-        if (curl_easy_perform(curl) != CURLE_OK) {
-            fprintf(stderr, "curl failed\n");
-            return 1;
-        }
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-        /* Read the reply as the library does: its envelope must say OK. */
-        if (status != 200 || reply_len == 0 || !memmem(reply, reply_len, "\"error\":false", 13)) {
-            fprintf(stderr, "unexpected reply %ld: %.*s\n", status, (int)reply_len, reply);
-            return 1;
-        }
+        if (perform(curl)) return 1;
     }
     c1 = cpu();
     t1 = now();

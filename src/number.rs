@@ -233,22 +233,22 @@ fn shown(input: &str) -> String {
 mod tests {
     use super::*;
 
+    mod answers {
+        include!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/common/answers.rs"
+        ));
+    }
+
     /// What is dialled is what libphonenumber reads: for every answer of
     /// tests/data/libphonenumber-answers.tsv that a DSN can ask for (no default country
     /// or the main region of one, as `default_country` names it; the characters [`parse`]
     /// takes), the number read or its refusal is libphonenumber's.
     #[test]
     fn numbers_are_dialled_as_libphonenumber_reads_them() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/libphonenumber-answers.tsv"
-        );
-        let answers = std::fs::read_to_string(path).unwrap();
         let (mut placed, mut refused, mut differ) = (0usize, 0usize, Vec::new());
-        for line in answers.lines().filter(|l| !l.starts_with('#')) {
-            let [region, text, expected] = line.split('\t').collect::<Vec<_>>()[..] else {
-                panic!("{line}");
-            };
+        for (region, text, expected) in answers::libphonenumber_answers() {
+            let (region, text, expected) = (region.as_str(), text.as_str(), expected.as_str());
             let country = match region {
                 "-" => None,
                 id => {

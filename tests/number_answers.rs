@@ -3,23 +3,8 @@
 //! each region write them, against libphonenumber's own (tests/data, written by
 //! tools/libphonenumber_answers.py from the Python port of the same metadata release).
 
-/// libphonenumber's answers: (default region, text, answer).
-fn answers() -> Vec<(String, String, String)> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/libphonenumber-answers.tsv"
-    );
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            assert_eq!(f.len(), 3, "{l}");
-            (f[0].to_string(), f[1].to_string(), f[2].to_string())
-        })
-        .collect()
-}
+#[path = "common/answers.rs"]
+mod answers;
 
 /// The vendored crate's answer, in the same terms.
 fn answer(region: &str, text: &str) -> String {
@@ -33,7 +18,7 @@ fn answer(region: &str, text: &str) -> String {
 
 #[test]
 fn numbers_read_as_libphonenumber_reads_them() {
-    let answers = answers();
+    let answers = answers::libphonenumber_answers();
     let valid = answers.iter().filter(|a| a.2.starts_with('+')).count();
     assert!(
         valid > 10_000 && answers.len() - valid > 10_000,

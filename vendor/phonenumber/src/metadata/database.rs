@@ -232,18 +232,18 @@ pub(crate) fn decode_formats(serialized: &[u8]) -> (Vec<super::Format>, Vec<supe
 
 /// A pattern from its source; `check` as for `convert`.
 fn pattern(value: String, check: bool) -> Result<super::Pattern, error::LoadMetadata> {
-    let pattern = super::Pattern::new(value);
-    if check {
-        pattern.check()?;
-    }
-    Ok(pattern)
+    checked(super::Pattern::new(value), check)
 }
 
 /// A number type's national number pattern, which a number matches in whole
 /// (libphonenumber's `matchNationalNumber(number, desc, false)`: `Matcher.matches()`);
 /// `check` as for `convert`.
 fn whole(value: String, check: bool) -> Result<super::Pattern, error::LoadMetadata> {
-    let pattern = super::Pattern::whole(value);
+    checked(super::Pattern::whole(value), check)
+}
+
+/// The pattern, compiled in every form now if `check`.
+fn checked(pattern: super::Pattern, check: bool) -> Result<super::Pattern, error::LoadMetadata> {
     if check {
         pattern.check()?;
     }
@@ -261,26 +261,13 @@ fn with_general_lengths(mut d: super::Descriptors) -> super::Descriptors {
     if !d.general.possible_length.is_empty() || !d.general.possible_local_length.is_empty() {
         return d;
     }
-    let types = [
-        &d.fixed_line,
-        &d.mobile,
-        &d.toll_free,
-        &d.premium_rate,
-        &d.shared_cost,
-        &d.personal_number,
-        &d.voip,
-        &d.pager,
-        &d.uan,
-        &d.emergency,
-        &d.voicemail,
-        &d.short_code,
-        &d.standard_rate,
-        &d.carrier,
-    ];
+    let excluded = d.no_international.as_ref();
     let (mut lengths, mut local) = (BTreeSet::new(), BTreeSet::new());
-    for desc in types.into_iter().flatten() {
-        lengths.extend(desc.possible_length.iter().copied());
-        local.extend(desc.possible_local_length.iter().copied());
+    for desc in d.iter().skip(1) {
+        if !excluded.is_some_and(|x| std::ptr::eq(x, desc)) {
+            lengths.extend(desc.possible_length.iter().copied());
+            local.extend(desc.possible_local_length.iter().copied());
+        }
     }
     d.general.possible_local_length = local.difference(&lengths).copied().collect();
     d.general.possible_length = lengths.into_iter().collect();

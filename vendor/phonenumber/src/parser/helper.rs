@@ -203,15 +203,10 @@ pub fn country_code<'a>(
                     // country (its international prefix, or its country code without a
                     // `+`), and refuses the number if that finds no country code either.
                     let meta = meta.ok_or(error::Parse::InvalidCountryCode)?;
-                    number.country = country::Source::Default;
-                    if let Some(end) = idd.and_then(|re| re.match_start_end(&number.national)) {
-                        if !number.national[end..].starts_with('0') {
-                            // Written with a `+` all the same: the source stays `Plus`, as
-                            // the crate has always said of `+01164 3 331 6005` from the US.
-                            number.country = country::Source::Plus;
-                            number.national = trim(number.national, end);
-                            return extract_code(database, number).map_err(|(e, _)| e);
-                        }
+                    if strip_idd(idd, &mut number) {
+                        // Written with a `+` all the same: the source stays `Plus`, as the
+                        // crate has always said of `+01164 3 331 6005` from the US.
+                        return extract_code(database, number).map_err(|(e, _)| e);
                     }
                     let stripped = without_country_code(meta, &number)
                         .ok_or(error::Parse::InvalidCountryCode)?;
@@ -332,20 +327,24 @@ pub fn international_prefix<'a>(idd: Option<&Pattern>, mut number: Number<'a>) -
         return number;
     }
 
-    // Check if the IDD pattern matches at the beginning (a match further on is not
-    // an IDD): without a match the number is left as it is.
-    let end = idd.and_then(|re| re.match_start_end(&number.national));
-
-    // If it does.
-    if let Some(end) = end {
-        // Check the next digit after the IDD is not a 0, since that's invalid.
-        if !number.national[end..].starts_with('0') {
-            number.country = country::Source::Idd;
-            number.national = trim(number.national, end);
-        }
+    if strip_idd(idd, &mut number) {
+        number.country = country::Source::Idd;
     }
 
     number
+}
+
+/// Takes the international prefix off the start of the number's digits, if it is there
+/// (a match further on is not an international prefix) and a digit other than 0 follows
+/// (no country code starts with 0): libphonenumber's `parsePrefixAsIdd`. Whether it did.
+fn strip_idd(idd: Option<&Pattern>, number: &mut Number<'_>) -> bool {
+    match idd.and_then(|re| re.match_start_end(&number.national)) {
+        Some(end) if !number.national[end..].starts_with('0') => {
+            number.national = trim(std::mem::take(&mut number.national), end);
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Strip national prefix and extract carrier: libphonenumber's
