@@ -1,6 +1,6 @@
 use std::env;
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
+use std::io::{BufReader, BufWriter, Write};
 use std::path::Path;
 
 #[path = "src/metadata/loader.rs"]
@@ -20,18 +20,23 @@ fn main() {
     .expect("failed to load metadata");
     println!("cargo:rerun-if-changed={pnm_path}");
 
-    let mut out = BufWriter::new(
-        File::create(Path::new(&env::var("OUT_DIR").unwrap()).join("database.bin"))
-            .expect("could not create database file"),
-    );
+    let out_dir = env::var("OUT_DIR").unwrap();
 
-    // An index of the regions, each with its metadata serialized on its own, so that a
-    // process decodes only the regions it uses, and the index in the order that
-    // `metadata::database` searches (`metadata::index`): the regions by id, and the
-    // calling codes with their regions' positions.
-    // A region's number formats on their own: reading and validating a number uses
-    // none of them (`metadata::Formats` decodes them when first asked for).
-    let blobs: Vec<(Vec<u8>, Vec<u8>)> = metadata
+    // Each region's metadata serialized on its own, so that a process decodes only the
+    // regions it uses, and its number formats apart: reading and validating a number
+    // uses none of them (`metadata::Formats` decodes them when first asked for). They go
+    // one after the other into `database.bin`; the index that finds them is Rust source
+    // (`database_index.rs`), compiled into the library as plain arrays of numbers, so that
+    // a process reads it without decoding anything and touches none of the data of the
+    // regions it does not use (an index serialized with the data sits spread across all
+    // of it, every region's entry between two others' metadata).
+    let mut data = Vec::new();
+    let mut append = |bytes: Vec<u8>| {
+        let start = u32::try_from(data.len()).expect("metadata over 4 GiB");
+        data.extend_from_slice(&bytes);
+        (start, u32::try_from(bytes.len()).expect("a region over 4 GiB"))
+    };
+    let blobs: Vec<((u32, u32), (u32, u32))> = metadata
         .iter()
         .map(|meta| {
             let mut without_formats = meta.clone();
@@ -40,8 +45,8 @@ fn main() {
                 std::mem::take(&mut without_formats.international_formats),
             );
             (
-                postcard::to_stdvec(&without_formats).expect("failed to serialize a region"),
-                postcard::to_stdvec(&formats).expect("failed to serialize formats"),
+                append(postcard::to_stdvec(&without_formats).expect("failed to serialize a region")),
+                append(postcard::to_stdvec(&formats).expect("failed to serialize formats")),
             )
         })
         .collect();
@@ -55,19 +60,42 @@ fn main() {
             )
         })
         .collect();
+    std::fs::write(Path::new(&out_dir).join("database.bin"), &data)
+        .expect("could not write database file");
+
+    // The index in the order that `metadata::database` searches (`metadata::index`): the
+    // regions by id, and the calling codes with their regions' positions. `INDEX_IDS` holds
+    // the ids one after the other; an entry names its id, metadata and formats by where
+    // they start and end there and in `database.bin`.
     let (by_id, codes) = index::order(&regions);
-    let by_id: Vec<(&str, Bytes<'_>, Bytes<'_>)> = by_id
-        .into_iter()
-        .map(|i| (regions[i].0, Bytes(&blobs[i].0), Bytes(&blobs[i].1)))
-        .collect();
-    postcard::to_io(&(by_id, codes), &mut out).expect("failed to serialize database");
-}
-
-/// Serialized as bytes, so that the library borrows them from the built-in data.
-struct Bytes<'a>(&'a [u8]);
-
-impl serde::Serialize for Bytes<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(self.0)
+    let mut ids = String::new();
+    let mut index = String::new();
+    for i in by_id {
+        let id = regions[i].0;
+        let start = ids.len();
+        ids.push_str(id);
+        let ((meta, meta_len), (formats, formats_len)) = blobs[i];
+        index.push_str(&format!(
+            "    IndexEntry {{ key: {:#x}, id: ({start}, {}), meta: ({meta}, {}), formats: ({formats}, {}) }},\n",
+            index::sort_key(id).0,
+            ids.len(),
+            meta + meta_len,
+            formats + formats_len,
+        ));
     }
+    let codes: String = codes
+        .iter()
+        .map(|(code, position)| format!("({code}, {position}), "))
+        .collect();
+    let source = format!(
+        "// Written by build.rs from {pnm_path}.\n\
+         const INDEX_IDS: &str = {ids:?};\n\
+         static INDEX: &[IndexEntry] = &[\n{index}];\n\
+         static INDEX_CODES: &[(u16, u16)] = &[{codes}];\n"
+    );
+    let mut out = BufWriter::new(
+        File::create(Path::new(&out_dir).join("database_index.rs"))
+            .expect("could not create database index file"),
+    );
+    out.write_all(source.as_bytes()).expect("could not write database index");
 }

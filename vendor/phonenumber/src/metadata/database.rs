@@ -26,6 +26,18 @@ use std::sync::OnceLock;
 
 const DATABASE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/database.bin"));
 
+/// A region of the built-in database, as `build.rs` lists it in `INDEX` (in search
+/// order): its sort key (`index::sort_key`), and where its id starts and ends in
+/// `INDEX_IDS`, its metadata and its number formats in `DATABASE`.
+struct IndexEntry {
+    key: u32,
+    id: (u16, u16),
+    meta: (u32, u32),
+    formats: (u32, u32),
+}
+
+include!(concat!(env!("OUT_DIR"), "/database_index.rs"));
+
 /// The Google provided metadata database, used as default.
 ///
 /// Loading it reads an index of the regions (`build.rs`); a region's metadata is
@@ -140,22 +152,21 @@ impl Database {
     /// The built-in database: the index of regions (in its order, written by
     /// `build.rs`), each region decoded at its first use.
     fn builtin() -> Self {
-        type Index = (
-            Vec<(&'static str, &'static [u8], &'static [u8])>,
-            Vec<(u16, u16)>,
-        );
-        let (by_id, codes): Index = postcard::from_bytes(DATABASE).expect("built-in metadata");
-        let entries = by_id
-            .into_iter()
-            .map(|(id, serialized, serialized_formats)| Entry {
-                key: index::sort_key(id).0,
-                id: Cow::Borrowed(id),
+        let bytes = |(start, end): (u32, u32)| &DATABASE[start as usize..end as usize];
+        let entries = INDEX
+            .iter()
+            .map(|entry| Entry {
+                key: entry.key,
+                id: Cow::Borrowed(&INDEX_IDS[usize::from(entry.id.0)..usize::from(entry.id.1)]),
                 meta: OnceLock::new(),
-                serialized,
-                serialized_formats,
+                serialized: bytes(entry.meta),
+                serialized_formats: bytes(entry.formats),
             })
             .collect();
-        Database { entries, codes }
+        Database {
+            entries,
+            codes: INDEX_CODES.to_vec(),
+        }
     }
 
     /// The entry of a region id: the last of the regions with that id.
