@@ -24,6 +24,17 @@
  *   any order, on any thread. The log callback (cc_set_log_callback) is called only on
  *   threads that are inside a cc_ call, possibly on several at once.
  *
+ * FORK
+ *   Handles belong to the process that made them. In a child made by fork() (a
+ *   pre-forking daemon, gunicorn's preload_app, pcntl_fork), the parent's handles
+ *   answer CC_ERR_INVALID_HANDLE, saying why, and send nothing: their connections and
+ *   event listener are the parent's. The child makes its own client, and takes a call
+ *   over by its reference (cc_call_ref, cc_call_attach). Freeing an inherited handle in
+ *   the child is allowed and leaves the parent's connections and listener alone (the
+ *   memory stays with the child until it ends); the child does not keep the parent's
+ *   listening socket. cc_warm_up() before the fork is the way to share work with the
+ *   children.
+ *
  * MEMORY
  *   Strings passed in are borrowed for the duration of the call: UTF-8, NUL-terminated.
  *   Strings returned through `char **out_...` are owned by the caller and freed with
@@ -79,7 +90,8 @@ enum cc_result
   CC_OK = 0,
   // An argument is NULL, empty, malformed, too long, or not UTF-8 (also: a bad DSN).
   CC_ERR_INVALID_ARGUMENT = 1,
-  // A handle is NULL, freed, of the wrong kind, or its client was freed.
+  // A handle is NULL, freed, of the wrong kind, its client was freed, or it was made
+  // in the parent of this forked process.
   CC_ERR_INVALID_HANDLE = 2,
   // A phone number cannot be a real number (checked before anything is sent).
   CC_ERR_INVALID_NUMBER = 3,

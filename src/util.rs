@@ -1,5 +1,8 @@
-//! Small helpers shared across the library: lock recovery, random ids and atomic file
-//! writes. Nothing here knows a carrier, a call or the client.
+//! Small helpers shared across the library: lock recovery, random ids, atomic file
+//! writes and what a forked process must know ([`fork`]). Nothing here knows a carrier, a
+//! call or the client.
+
+pub(crate) mod fork;
 
 use std::collections::hash_map::RandomState;
 use std::fs;

@@ -362,7 +362,8 @@ class Exception extends \RuntimeException
 
 /** An argument is empty, malformed or too long, or the DSN is not valid. */
 class InvalidArgumentException extends Exception {}
-/** The client or call was closed (or its client was). */
+/** The client or call was closed (or its client was), or it was made in the parent of
+ *  this forked process (pcntl_fork: make a client in each worker). */
 class InvalidHandleException extends Exception {}
 /** A phone number cannot be a real number (nothing was sent). */
 class InvalidNumberException extends Exception {}

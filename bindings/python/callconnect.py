@@ -251,7 +251,8 @@ class LibraryLoadError(CallConnectError, OSError):
 
 
 class InvalidHandleError(CallConnectError):
-    """The client or call was closed (or its client was)."""
+    """The client or call was closed (or its client was), or it was made in the parent of
+    this forked process (make a client in each worker)."""
 
 
 class InvalidNumberError(CallConnectError, ValueError):

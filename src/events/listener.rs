@@ -39,6 +39,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+
+use crate::util::fork::{self, ListeningSocket};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -144,6 +146,10 @@ struct Server {
     stop: Arc<AtomicBool>,
     wake: UnixStream,
     threads: Vec<JoinHandle<()>>,
+    /// The listening socket, for a forked child to close at the fork (`util::fork`).
+    listening: ListeningSocket,
+    /// The fork epoch the threads run in: a forked child has none of them.
+    epoch: u32,
 }
 
 impl std::fmt::Debug for Server {
@@ -165,6 +171,7 @@ impl Server {
         };
         let addr = socket.local_addr()?;
         socket.set_nonblocking(true)?;
+        let listening = ListeningSocket::register(socket.as_raw_fd());
         let (wake, wake_rx) = UnixStream::pair()?;
         wake.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -207,6 +214,8 @@ impl Server {
             stop,
             wake,
             threads,
+            listening,
+            epoch: fork::epoch(),
         };
         // On failure the threads started so far are stopped and joined by the drop.
         spawned.map(|()| server)
@@ -221,6 +230,25 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if self.epoch != fork::epoch() {
+            // A copy in a forked child: the threads are the parent's. Waking them would
+            // wake the parent's (the wake socket is shared), joining them would wait for
+            // threads this process does not have, and the socket slot may be this
+            // process's own listener's by now. The child closed its copy of the
+            // listening socket at the fork; the rest is left as it is.
+            std::mem::forget(std::mem::take(&mut self.threads));
+            std::mem::forget(std::mem::replace(
+                &mut self.listening,
+                ListeningSocket::none(),
+            ));
+            return;
+        }
+        // Unregistered before the I/O thread closes the socket: a child forked from now
+        // on keeps its copy (until it ends) rather than close a number reused meanwhile.
+        drop(std::mem::replace(
+            &mut self.listening,
+            ListeningSocket::none(),
+        ));
         self.stop.store(true, Ordering::Release);
         let _ = (&self.wake).write(b"x");
         // The I/O thread ends first (it is pushed last); its end closes the job queue,

@@ -3,11 +3,21 @@
 //! A handle is `generation << 32 | kind << 24 | slot`. A freed slot's generation moves
 //! on, so a freed (or double-freed) handle, a forged value, or a handle of another kind
 //! is recognised and refused instead of being dereferenced.
+//!
+//! A handle belongs to the process that made it. In a process forked after it was made
+//! (`util::fork`), it is refused: the client's connections and event listener are the
+//! parent's. Freeing it there takes it out of the child's registry and leaves the value
+//! alone (kept, never dropped: dropping would stop the parent's listener from the
+//! child). The registries' locks are taken around a fork (`pthread_atfork`), so a child
+//! never starts with one held by a thread it does not have.
 
-use std::sync::{Arc, LazyLock, RwLock};
+use std::any::Any;
+use std::cell::RefCell;
+use std::sync::{Arc, LazyLock, Once, RwLock};
 
 use super::types::{cc_call, cc_client};
 use crate::error::{Error, ErrorKind, Result};
+use crate::util::fork;
 use crate::util::{read_or_recover, write_or_recover};
 
 #[cfg(not(target_pointer_width = "64"))]
@@ -35,12 +45,16 @@ impl Kind {
 struct Slot<T> {
     generation: u32,
     value: Option<Arc<T>>,
+    /// The fork epoch the value was made in.
+    epoch: u32,
 }
 
 struct Inner<T> {
     slots: Vec<Slot<T>>,
     free: Vec<u32>,
     live: usize,
+    /// Values a forked child freed: the parent's, kept and never dropped here.
+    inherited: Vec<Arc<T>>,
 }
 
 pub struct Registry<T> {
@@ -56,6 +70,7 @@ impl<T> Registry<T> {
                 slots: Vec::new(),
                 free: Vec::new(),
                 live: 0,
+                inherited: Vec::new(),
             }),
         }
     }
@@ -72,6 +87,8 @@ impl<T> Registry<T> {
 
     /// Stores a value and returns its handle.
     pub fn insert(&self, value: T) -> Result<usize> {
+        watch_forks();
+        let epoch = fork::epoch();
         let mut inner = self.write();
         let slot = match inner.free.pop() {
             Some(s) => s as usize,
@@ -82,11 +99,13 @@ impl<T> Registry<T> {
                 inner.slots.push(Slot {
                     generation: 1,
                     value: None,
+                    epoch,
                 });
                 inner.slots.len() - 1
             }
         };
         inner.slots[slot].value = Some(Arc::new(value));
+        inner.slots[slot].epoch = epoch;
         inner.live += 1;
         let generation = inner.slots[slot].generation;
         Ok(encode(generation, self.kind, slot))
@@ -97,26 +116,36 @@ impl<T> Registry<T> {
         let slot = self.check(handle)?;
         let inner = self.read();
         match inner.slots.get(slot.0) {
-            Some(s) if s.generation == slot.1 && s.value.is_some() => Ok(s.value.clone().unwrap()),
+            Some(s) if s.generation == slot.1 && s.value.is_some() => {
+                if s.epoch != fork::epoch() {
+                    return Err(inherited(self.kind));
+                }
+                Ok(s.value.clone().unwrap())
+            }
             _ => Err(stale(self.kind)),
         }
     }
 
-    /// Takes the value out; the handle is dead afterwards.
+    /// Takes the value out; the handle is dead afterwards. A handle of the parent in a
+    /// forked child dies too, but its value is kept, not given back (the module comment).
     pub fn remove(&self, handle: usize) -> Result<Arc<T>> {
         let (slot, generation) = self.check(handle)?;
         let mut inner = self.write();
         let taken = match inner.slots.get_mut(slot) {
             Some(s) if s.generation == generation && s.value.is_some() => {
                 s.generation = s.generation.wrapping_add(1).max(1);
-                s.value.take()
+                s.value.take().map(|v| (v, s.epoch != fork::epoch()))
             }
             _ => None,
         };
         match taken {
-            Some(v) => {
+            Some((v, inherited_value)) => {
                 inner.free.push(slot as u32);
                 inner.live -= 1;
+                if inherited_value {
+                    inner.inherited.push(v);
+                    return Err(inherited(self.kind));
+                }
                 Ok(v)
             }
             None => Err(stale(self.kind)),
@@ -154,6 +183,18 @@ impl<T> Registry<T> {
     }
 }
 
+fn inherited(kind: Kind) -> Error {
+    Error::new(
+        ErrorKind::InvalidHandle,
+        format!(
+            "the {} handle was made in the parent process, before fork(): a forked process \
+             makes its own client (cc_client_new) and takes over a call by its reference \
+             (cc_call_ref in the parent, cc_call_attach in the child)",
+            kind.name()
+        ),
+    )
+}
+
 fn stale(kind: Kind) -> Error {
     Error::new(
         ErrorKind::InvalidHandle,
@@ -176,6 +217,43 @@ fn decode(handle: usize) -> (u32, u8, usize) {
 pub static CLIENTS: LazyLock<Registry<crate::Client>> =
     LazyLock::new(|| Registry::new(Kind::Client));
 pub static CALLS: LazyLock<Registry<crate::Call>> = LazyLock::new(|| Registry::new(Kind::Call));
+
+thread_local! {
+    /// The locks the forking thread holds from `pthread_atfork`'s prepare handler until
+    /// the fork has returned (in the parent and in the child).
+    static HELD_FOR_FORK: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Registers, once, the handlers that take the registries' locks (and the one of the
+/// strings given to the host) before a fork and let them go after it: a thread of the
+/// parent that held one at the fork does not exist in the child, which would otherwise
+/// wait for it forever at its first handle.
+fn watch_forks() {
+    static WATCH: Once = Once::new();
+    fork::watch();
+    WATCH.call_once(|| {
+        // SAFETY: both are `extern "C"` functions without arguments, as pthread_atfork
+        // wants. A failure (ENOMEM) leaves forks without them, as before.
+        unsafe {
+            libc::pthread_atfork(Some(before_fork), Some(after_fork), Some(after_fork));
+        }
+    });
+}
+
+extern "C" fn before_fork() {
+    // One order, always: the registries are never locked one inside the other elsewhere.
+    let held: Vec<Box<dyn Any>> = vec![
+        Box::new(CLIENTS.write()),
+        Box::new(CALLS.write()),
+        super::util::hold_out_strings(),
+    ];
+    HELD_FOR_FORK.with(|h| *h.borrow_mut() = held);
+}
+
+extern "C" fn after_fork() {
+    let held = HELD_FOR_FORK.with(|h| std::mem::take(&mut *h.borrow_mut()));
+    drop(held);
+}
 
 /// The client behind a `cc_client *` handle.
 pub(crate) fn client_of(p: *const cc_client) -> Result<Arc<crate::Client>> {

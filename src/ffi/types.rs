@@ -30,7 +30,8 @@ pub enum cc_result {
     CC_OK = 0,
     /// An argument is NULL, empty, malformed, too long, or not UTF-8 (also: a bad DSN).
     CC_ERR_INVALID_ARGUMENT = 1,
-    /// A handle is NULL, freed, of the wrong kind, or its client was freed.
+    /// A handle is NULL, freed, of the wrong kind, its client was freed, or it was made
+    /// in the parent of this forked process.
     CC_ERR_INVALID_HANDLE = 2,
     /// A phone number cannot be a real number (checked before anything is sent).
     CC_ERR_INVALID_NUMBER = 3,

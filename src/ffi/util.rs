@@ -258,6 +258,12 @@ pub(crate) fn opt_out<T>(p: *mut T) -> Option<Out<T>> {
 /// Strings handed to the host, so that `cc_string_free` can refuse anything else.
 static OUT_STRINGS: LazyLock<Mutex<HashSet<usize>>> = LazyLock::new(|| Mutex::new(HashSet::new()));
 
+/// The lock of the strings handed to the host, held around a fork
+/// (`handles::watch_forks`).
+pub(crate) fn hold_out_strings() -> Box<dyn std::any::Any> {
+    Box::new(lock_or_recover(&OUT_STRINGS))
+}
+
 /// Gives the host a string it must free with `cc_string_free`.
 pub(crate) fn out_string(s: &str) -> *mut c_char {
     let p = to_cstring(s).into_raw();

@@ -1,0 +1,98 @@
+//! Processes made by `fork()`: which one this is, and the listening sockets a forked
+//! process must not keep.
+//!
+//! A process that forks (a pre-forking daemon, gunicorn with `preload_app`, Python's
+//! `multiprocessing` with `fork`) gives its children a copy of its memory and of its file
+//! descriptors, not of its threads. A client made before the fork is the parent's: its
+//! pooled connections are sockets the parent goes on using (two processes reading replies
+//! from one socket would take each other's), its event listener's threads exist only in
+//! the parent, and stopping them from the child would wake the parent's. So the library
+//! counts forks: [`epoch`] is 0 in a process that was not forked after the library was
+//! loaded and one more in each child than in its parent (a `pthread_atfork` handler
+//! counts it, registered by [`watch`]); a handle remembers the epoch it was made in, and
+//! the C ABI refuses an inherited one (`src/ffi/handles.rs`).
+//!
+//! The event listeners' listening sockets are closed in the child at the fork
+//! ([`ListeningSocket`]): a child never holds the port its parent listens on, so the
+//! port is free again when the parent's client is freed, even while children live on.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::Once;
+
+static EPOCH: AtomicU32 = AtomicU32::new(0);
+
+/// How many listening sockets the child closes at a fork: the listeners of this many
+/// clients at once (a client has at most one). Beyond that a listener still works; a
+/// child made while it lives keeps a copy of its socket until the child ends.
+const LISTENERS: usize = 64;
+
+/// The listening sockets to close in a child, -1 where none.
+static LISTENING: [AtomicI32; LISTENERS] = [const { AtomicI32::new(-1) }; LISTENERS];
+
+/// The fork epoch of this process (see the module comment).
+pub(crate) fn epoch() -> u32 {
+    EPOCH.load(Ordering::Acquire)
+}
+
+/// Registers the handler that counts forks, once per process (a child inherits it).
+pub(crate) fn watch() {
+    static WATCH: Once = Once::new();
+    WATCH.call_once(|| {
+        // SAFETY: `in_child` is an `extern "C"` function without arguments, as
+        // pthread_atfork wants; it only touches atomics and calls close(2), both
+        // async-signal-safe, which is what a child of a multi-threaded process may do
+        // before it returns from fork(). A failure (ENOMEM) leaves forks uncounted: the
+        // library then behaves as before it counted them.
+        unsafe {
+            libc::pthread_atfork(None, None, Some(in_child));
+        }
+    });
+}
+
+extern "C" fn in_child() {
+    EPOCH.fetch_add(1, Ordering::AcqRel);
+    for slot in &LISTENING {
+        let fd = slot.swap(-1, Ordering::AcqRel);
+        if fd >= 0 {
+            // SAFETY: the descriptor is the parent's listening socket, copied into this
+            // child by the fork; nothing of the child uses it (the listener's threads
+            // did not come along). Closing the copy leaves the parent's socket open.
+            unsafe {
+                libc::close(fd);
+            }
+        }
+    }
+}
+
+/// A listening socket that a forked child closes at the fork. Registered while the
+/// socket is open; dropped (unregistered) before it is closed, so that a child never
+/// closes a descriptor number the parent has reused for something else.
+#[derive(Debug)]
+pub(crate) struct ListeningSocket {
+    slot: Option<usize>,
+}
+
+impl ListeningSocket {
+    pub(crate) fn register(fd: RawFd) -> ListeningSocket {
+        watch();
+        let slot = LISTENING.iter().position(|s| {
+            s.compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        });
+        ListeningSocket { slot }
+    }
+
+    /// No socket: what a forked child's copy of a listener is left with.
+    pub(crate) fn none() -> ListeningSocket {
+        ListeningSocket { slot: None }
+    }
+}
+
+impl Drop for ListeningSocket {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot {
+            LISTENING[slot].store(-1, Ordering::Release);
+        }
+    }
+}

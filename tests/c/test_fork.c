@@ -1,0 +1,197 @@
+/* A process that forks after making a client (a pre-forking daemon): the child is refused
+ * the parent's handles (nothing reaches the carrier), takes a call over by its reference
+ * with a client of its own, frees what it inherited without touching the parent's event
+ * listener, and does not keep the parent's listening port; the parent goes on as before.
+ * Forks while other threads use the library: each child makes and frees a client. */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "simlog.h"
+
+#define SECRET "event-secret-for-c-tests-0123"
+
+/* GET http://127.0.0.1:$CC_SIM_PORT/<path>; 1 when a reply came. */
+static int sim_get(const char *path) {
+    struct sockaddr_in a;
+    char req[512], buf[4096];
+    int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+    if (fd < 0) return 0;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((unsigned short)atoi(sim_port()));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0 && write(fd, req, strlen(req)) > 0 &&
+         read(fd, buf, sizeof buf) > 0;
+    close(fd);
+    return ok;
+}
+
+/* Opens a listening socket on 127.0.0.1:port (0: any); returns it, or -1. */
+static int listen_on(int port) {
+    struct sockaddr_in a;
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((unsigned short)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 1) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* A port nobody listens on now. */
+static int free_port(void) {
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+    int port = 0, fd = listen_on(0);
+    if (fd >= 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0) port = ntohs(a.sin_port);
+    if (fd >= 0) close(fd);
+    return port;
+}
+
+static void pause_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Polls until the state is at least `until` (or 30 s pass). */
+static cc_result follow(cc_call *call, cc_call_status *st, uint32_t until) {
+    cc_result r = CC_OK;
+    int i;
+    for (i = 0; i < 3000; i++) {
+        r = cc_poll_status(call, st);
+        if (r != CC_OK || st->state >= until) break;
+        pause_ms(10);
+    }
+    return r;
+}
+
+static volatile int hammering = 1;
+static cc_client *shared_client;
+static cc_call *shared_call;
+
+/* Another thread of the forking process: handle look-ups and strings, without pause. */
+static void *hammer(void *arg) {
+    char *id = NULL;
+    (void)arg;
+    while (hammering) {
+        cc_capabilities(shared_client);
+        if (cc_call_id(shared_call, &id) == CC_OK) cc_string_free(id);
+    }
+    return NULL;
+}
+
+int main(void) {
+    cc_client *client = NULL, *own = NULL, *c = NULL;
+    cc_call *call = NULL, *taken = NULL;
+    cc_call_status st;
+    char dsn[1024], extra[256], *ref = NULL;
+    int port = free_port(), to_child[2], from_child[2], status = 0, fd, i, clean = 0;
+    int forks = getenv("CC_SLOW_RUN") ? 40 : 200;
+    long before;
+    pid_t pid;
+    pthread_t threads[2];
+    size_t clients = 99, calls = 99;
+    char byte = 0;
+
+    CHECK(sim_get("/_sim/poketalk/settings?event_period_ms=0&reply=text&reply_delay_ms=0"), "simulator defaults");
+    snprintf(extra, sizeof extra, "event_secret=" SECRET "&event_listen=127.0.0.1:%d", port);
+    sim_dsn(dsn, sizeof dsn, "poketalk", "test-c", NULL, extra);
+    CHECK(port > 0 && cc_client_new(dsn, &client) == CC_OK, "a client with a listener on a known port");
+    CHECK(cc_start_call(client, "0171 1234567", "030 1234999", NULL, &call) == CC_OK, "a long call");
+    CHECK(follow(call, &st, CC_STATE_CONNECTED) == CC_OK && st.state == CC_STATE_CONNECTED,
+          "connected (events reach the parent's listener)");
+    CHECK(cc_call_ref(call, &ref) == CC_OK, "its reference, taken before the fork");
+    CHECK(pipe(to_child) == 0 && pipe(from_child) == 0, "pipes");
+    fflush(stdout);
+
+    pid = fork();
+    if (pid == 0) {
+        alarm(60); /* a hang fails the test instead of stopping the suite */
+        before = sim_requests();
+        CHECK(cc_start_call(client, "0171 1234567", "030 1234567", NULL, &taken) == CC_ERR_INVALID_HANDLE &&
+                  taken == NULL && strstr(cc_last_error_message(), "fork()"),
+              "child: the parent's client is refused, saying why");
+        CHECK(cc_poll_status(call, &st) == CC_ERR_INVALID_HANDLE, "child: the parent's call is refused (poll)");
+        CHECK(cc_hangup(call) == CC_ERR_INVALID_HANDLE, "child: the parent's call is refused (hang-up)");
+        CHECK(before >= 0 && sim_requests() == before, "child: nothing reached the carrier");
+        sim_dsn(dsn, sizeof dsn, "poketalk", "test-c", NULL, "event_secret=" SECRET "&event_listen=127.0.0.1:0");
+        CHECK(cc_client_new(dsn, &own) == CC_OK, "child: a client of its own, with its own listener");
+        CHECK(cc_call_attach(own, ref, &taken) == CC_OK && cc_poll_status(taken, &st) == CC_OK,
+              "child: the call taken over by its reference");
+        cc_call_free(taken);
+        cc_client_free(own);
+        cc_call_free(call);
+        cc_client_free(client);
+        CHECK(cc_poll_status(call, &st) == CC_ERR_INVALID_HANDLE, "child: what it freed is gone");
+        CHECK(cc_live_handles(&clients, &calls) == CC_OK && clients == 0 && calls == 0,
+              "child: no live handle left");
+        fflush(stdout);
+        /* Its verdict by the pipe (under valgrind, the exit status of a forked child
+         * counts what it inherited from threads it does not have); then alive, with
+         * whatever it inherited, while the parent frees its client. */
+        byte = check_failures ? 'F' : 'k';
+        if (write(from_child[1], &byte, 1) != 1 || read(to_child[0], &byte, 1) != 1) _exit(3);
+        _exit(0);
+    }
+    CHECK(pid > 0 && read(from_child[0], &byte, 1) == 1 && byte == 'k', "the child did its part and lives on");
+    CHECK(cc_hangup(call) == CC_OK && follow(call, &st, CC_STATE_ENDED) == CC_OK && st.state == CC_STATE_ENDED &&
+              st.reason == CC_REASON_CANCELLED,
+          "parent: the call hung up through its own listener (412), as before the fork");
+    cc_call_free(call);
+    cc_client_free(client);
+    fd = listen_on(port);
+    CHECK(fd >= 0, "parent: the listening port is free once the parent's client is, though the child lives");
+    if (fd >= 0) close(fd);
+    CHECK(write(to_child[1], "x", 1) == 1 && waitpid(pid, &status, 0) == pid && WIFEXITED(status),
+          "the child ended");
+    cc_string_free(ref);
+
+    /* Forks while two other threads look handles up and free strings: a child never
+     * starts with one of the library's locks held by a thread it does not have. */
+    sim_dsn(dsn, sizeof dsn, "42call", "test-c:secret-test-c", NULL, NULL);
+    CHECK(cc_client_new(dsn, &shared_client) == CC_OK &&
+              cc_start_call(shared_client, "0171 1234567", "030 1234567", NULL, &shared_call) == CC_OK,
+          "a client and a call for the other threads");
+    for (i = 0; i < 2; i++) pthread_create(&threads[i], NULL, hammer, NULL);
+    for (i = 0; i < forks; i++) {
+        fflush(stdout);
+        if (pipe(from_child) != 0) break;
+        pid = fork();
+        if (pid == 0) {
+            alarm(20); /* a child left waiting for a lock ends here, without its byte */
+            if (cc_client_new(dsn, &c) == CC_OK) {
+                cc_client_free(c);
+                cc_call_free(shared_call);
+                if (write(from_child[1], "y", 1) != 1) _exit(5);
+            }
+            _exit(0);
+        }
+        close(from_child[1]);
+        byte = 0;
+        if (pid > 0 && read(from_child[0], &byte, 1) == 1 && byte == 'y') clean++;
+        close(from_child[0]);
+        if (pid > 0) waitpid(pid, &status, 0);
+    }
+    hammering = 0;
+    for (i = 0; i < 2; i++) pthread_join(threads[i], NULL);
+    printf("# %d of %d children made and freed a client\n", clean, forks);
+    CHECK(clean == forks, "every child made and freed a client of its own (no lock left held)");
+    cc_call_free(shared_call);
+    cc_client_free(shared_client);
+    CHECK(cc_live_handles(&clients, &calls) == CC_OK && clients == 0 && calls == 0, "parent: no live handle left");
+    return check_done();
+}

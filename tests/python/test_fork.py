@@ -1,0 +1,133 @@
+"""A Python server that makes its client before forking workers (gunicorn with
+`preload_app`, multiprocessing with `fork`): in a worker, the parent's client and calls are
+refused with InvalidHandleError saying why, and nothing reaches the carrier; the worker
+makes its own client and takes a call over by its reference; closing what it inherited
+leaves the parent's event listener and port alone."""
+import os
+import socket
+import sys
+import time
+import unittest
+import urllib.request
+
+from ccffi import sim_dsn, sim_port, sim_stats
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "bindings", "python"))
+import callconnect as cc  # noqa: E402
+
+SECRET = "event-secret-for-python-fork-01"
+
+
+def sim_get(path):
+    with urllib.request.urlopen(f"http://127.0.0.1:{sim_port()}{path}") as resp:
+        return resp.read()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def follow(call, until):
+    for _ in range(3000):
+        st = call.status()
+        if st.state >= until:
+            return st
+        time.sleep(0.01)
+    return st
+
+
+def in_child(work):
+    """Runs `work` in a forked child; returns what it wrote (its verdict) and its status."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            verdict = work()
+        except BaseException as e:  # noqa: BLE001 - a child must always report and end
+            verdict = f"child raised {type(e).__name__}: {e}"
+        os.write(w, verdict.encode())
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        out = f.read().decode()
+    _, status = os.waitpid(pid, 0)
+    return out, status
+
+
+class ForkedWorker(unittest.TestCase):
+    def setUp(self):
+        sim_get("/_sim/poketalk/settings?event_period_ms=0&reply=text&reply_delay_ms=0")
+
+    def test_a_worker_is_refused_the_parents_client_and_makes_its_own(self):
+        port = free_port()
+        dsn = sim_dsn("poketalk", "test-py", extra=f"event_secret={SECRET}&event_listen=127.0.0.1:{port}")
+        client = cc.Client(dsn)
+        call = client.start_call("0171 1234567", "030 1234999")
+        self.assertEqual(follow(call, cc.State.CONNECTED).state, cc.State.CONNECTED)
+        ref = call.ref()
+
+        def worker():
+            before = sim_stats()["_requests"]["total"]
+            for what, attempt in [("start_call", lambda: client.start_call("0171 1234567", "030 1234567")),
+                                  ("status", call.status), ("hangup", call.hangup)]:
+                try:
+                    attempt()
+                    return f"{what}: the parent's handle was accepted"
+                except cc.InvalidHandleError as e:
+                    if "fork()" not in str(e):
+                        return f"{what}: {e}"
+            if sim_stats()["_requests"]["total"] != before:
+                return "a request reached the carrier"
+            own = cc.Client(sim_dsn("poketalk", "test-py",
+                                    extra=f"event_secret={SECRET}&event_listen=127.0.0.1:0"))
+            taken = own.attach(ref)
+            taken.status()
+            taken.close()
+            own.close()
+            call.close()
+            client.close()
+            return "ok"
+
+        verdict, status = in_child(worker)
+        self.assertEqual(verdict, "ok")
+        self.assertTrue(os.WIFEXITED(status))
+        # The parent goes on: its listener answers the next event 412 after the hang-up.
+        call.hangup()
+        st = follow(call, cc.State.ENDED)
+        self.assertEqual((st.state, st.reason), (cc.State.ENDED, cc.Reason.CANCELLED))
+        call.close()
+        client.close()
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))
+            s.listen(1)
+
+    def test_a_worker_alive_does_not_hold_the_parents_port(self):
+        port = free_port()
+        dsn = sim_dsn("poketalk", "test-py", extra=f"event_secret={SECRET}&event_listen=127.0.0.1:{port}")
+        client = cc.Client(dsn)
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(w)
+            os.read(r, 1)  # alive, with what it inherited, until the parent is done
+            os._exit(0)
+        os.close(r)
+        try:
+            client.close()
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("127.0.0.1", port))
+                s.listen(1)
+        finally:
+            os.write(w, b"x")
+            os.close(w)
+            os.waitpid(pid, 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
