@@ -224,10 +224,22 @@ thread_local! {
     static HELD_FOR_FORK: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Registers, once, the handlers that take the registries' locks (and the one of the
-/// strings given to the host) before a fork and let them go after it: a thread of the
-/// parent that held one at the fork does not exist in the child, which would otherwise
-/// wait for it forever at its first handle.
+/// Registered when the library is loaded (an ELF constructor, before any thread can use
+/// it): had it waited for the first handle, a fork made while another thread was
+/// registering would give a child that waits forever for that registration to end.
+#[used]
+#[cfg_attr(target_os = "linux", link_section = ".init_array")]
+static WATCH_FORKS_AT_LOAD: extern "C" fn() = watch_forks_at_load;
+
+extern "C" fn watch_forks_at_load() {
+    watch_forks();
+}
+
+/// Registers, once, the handlers that count forks (`util::fork`) and that take the
+/// registries' locks (and the one of the strings given to the host) before a fork and let
+/// them go after it: a thread of the parent that held one at the fork does not exist in
+/// the child, which would otherwise wait for it forever at its first handle. Done at load
+/// on Linux ([`WATCH_FORKS_AT_LOAD`]); at the first handle elsewhere.
 fn watch_forks() {
     static WATCH: Once = Once::new();
     fork::watch();
@@ -268,6 +280,8 @@ pub(crate) fn call_of(p: *const cc_call) -> Result<Arc<crate::Call>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::panic::AssertUnwindSafe;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
     fn lifecycle() {
@@ -288,5 +302,87 @@ mod tests {
         assert!(r.get(c).unwrap_err().message().contains("a client handle"));
         assert!(r.get(0xdead_beef).is_err());
         assert_eq!(r.live(), 1);
+    }
+
+    /// Runs `child` in a forked child of this test and returns its exit code (`child`'s
+    /// answer; 100 when it panicked). The child ends with `_exit`: no destructor, no
+    /// test harness of its own.
+    pub(crate) fn in_forked_child(child: impl FnOnce() -> i32) -> i32 {
+        // SAFETY: the child runs only `child` (registry and socket calls; glibc's fork
+        // leaves malloc usable) and ends with _exit.
+        match unsafe { libc::fork() } {
+            0 => {
+                let code = std::panic::catch_unwind(AssertUnwindSafe(child)).unwrap_or(100);
+                unsafe { libc::_exit(code) }
+            }
+            pid => {
+                assert!(pid > 0, "fork failed");
+                let mut status = 0;
+                // SAFETY: waits for the child just made.
+                assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+                assert!(libc::WIFEXITED(status), "the child did not exit: {status}");
+                libc::WEXITSTATUS(status)
+            }
+        }
+    }
+
+    /// A value that counts its drops.
+    #[derive(Debug)]
+    struct Counted(&'static AtomicUsize);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_forked_child_is_refused_the_parents_handles_and_never_drops_their_values() {
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        let r: Registry<Counted> = Registry::new(Kind::Client);
+        let parents = r.insert(Counted(&DROPS)).unwrap();
+        let code = in_forked_child(|| {
+            let refused = match r.get(parents) {
+                Ok(_) => return 1,
+                Err(e) => e,
+            };
+            if refused.kind() != ErrorKind::InvalidHandle || !refused.message().contains("fork()") {
+                return 2;
+            }
+            // Freed in the child: gone from its registry, kept, not dropped.
+            match r.remove(parents) {
+                Err(e) if e.message().contains("fork()") => {}
+                _ => return 3,
+            }
+            if DROPS.load(Ordering::SeqCst) != 0 || r.live() != 0 {
+                return 4;
+            }
+            if !r.get(parents).unwrap_err().message().contains("freed") || r.remove(parents).is_ok()
+            {
+                return 5;
+            }
+            // The child's own handles work, and are dropped when freed.
+            let own = r.insert(Counted(&DROPS)).unwrap();
+            if r.get(own).is_err() || r.remove(own).is_err() || DROPS.load(Ordering::SeqCst) != 1 {
+                return 6;
+            }
+            0
+        });
+        assert_eq!(code, 0);
+        // The parent's handle is the parent's still.
+        assert!(r.get(parents).is_ok());
+        drop(r.remove(parents).unwrap());
+        assert_eq!(DROPS.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_child_of_a_child_is_refused_its_parents_handles_too() {
+        let r: Registry<String> = Registry::new(Kind::Call);
+        let code = in_forked_child(|| {
+            let childs = r.insert("child's".into()).unwrap();
+            let grandchild = in_forked_child(|| i32::from(r.get(childs).is_ok()));
+            i32::from(grandchild != 0 || r.get(childs).is_err()) * 7
+        });
+        assert_eq!(code, 0);
     }
 }

@@ -96,3 +96,48 @@ impl Drop for ListeningSocket {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::os::fd::AsRawFd;
+
+    /// Whether `fd` is open in a forked child of this test (the child answers by its exit
+    /// code and ends with `_exit`).
+    fn open_in_child(fd: RawFd) -> bool {
+        // SAFETY: the child only asks fcntl(2) about a descriptor and ends with _exit.
+        match unsafe { libc::fork() } {
+            0 => {
+                let open = unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1;
+                let epoch_moved = epoch() > 0;
+                unsafe { libc::_exit(i32::from(open) | i32::from(epoch_moved) << 1) }
+            }
+            pid => {
+                assert!(pid > 0, "fork failed");
+                let mut status = 0;
+                // SAFETY: waits for the child just made.
+                assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+                assert!(libc::WIFEXITED(status));
+                let code = libc::WEXITSTATUS(status);
+                assert_eq!(code & 2, 2, "the child's fork epoch did not move");
+                code & 1 == 1
+            }
+        }
+    }
+
+    #[test]
+    fn a_child_closes_its_copy_of_a_registered_listening_socket_and_only_while_registered() {
+        let socket = TcpListener::bind("127.0.0.1:0").unwrap();
+        let fd = socket.as_raw_fd();
+        assert!(open_in_child(fd), "an unregistered socket is left alone");
+        let registered = ListeningSocket::register(fd);
+        assert!(registered.slot.is_some());
+        assert!(!open_in_child(fd), "the child closed its copy");
+        // The parent's socket is open and listening still.
+        assert!(std::net::TcpStream::connect(socket.local_addr().unwrap()).is_ok());
+        drop(registered);
+        assert!(open_in_child(fd), "unregistered again: left alone");
+        assert_eq!(epoch(), 0, "the parent's epoch never moves");
+    }
+}
