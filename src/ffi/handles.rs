@@ -304,6 +304,74 @@ mod tests {
         assert_eq!(r.live(), 1);
     }
 
+    #[test]
+    fn a_stale_handle_never_reaches_the_value_that_reuses_its_slot() {
+        let r: Registry<String> = Registry::new(Kind::Call);
+        let old = r.insert("old".into()).unwrap();
+        r.remove(old).unwrap();
+        let new = r.insert("new".into()).unwrap();
+        assert_eq!(
+            new & (MAX_SLOTS - 1),
+            old & (MAX_SLOTS - 1),
+            "the slot is reused"
+        );
+        assert!(r.remove(old).unwrap_err().message().contains("freed"));
+        assert_eq!(*r.get(new).unwrap(), "new");
+        assert_eq!(r.live(), 1);
+    }
+
+    #[test]
+    fn a_refused_handle_is_named_by_its_kind() {
+        let calls: Registry<String> = Registry::new(Kind::Call);
+        let clients: Registry<String> = Registry::new(Kind::Client);
+        assert_eq!(
+            calls.get(0).unwrap_err().message(),
+            "the call handle is NULL"
+        );
+        assert_eq!(
+            clients.get(0).unwrap_err().message(),
+            "the client handle is NULL"
+        );
+        let call = calls.insert("a".into()).unwrap();
+        let client = clients.insert("b".into()).unwrap();
+        assert_eq!(
+            clients.get(call).unwrap_err().message(),
+            "a call handle was passed where a client handle is expected"
+        );
+        assert_eq!(
+            calls.get(client).unwrap_err().message(),
+            "a client handle was passed where a call handle is expected"
+        );
+        let forged = encode(1, Kind::Call, 0) ^ (0x7f << SLOT_BITS);
+        assert_eq!(
+            calls.get(forged).unwrap_err().message(),
+            "something that is not a handle of this library was passed where a call handle is expected"
+        );
+    }
+
+    #[test]
+    fn a_child_forked_while_another_thread_reads_a_registry_can_write_it() {
+        // Another thread holds the clients' registry for reading while this one forks:
+        // the fork waits for it (the prepare handler takes the lock), so the child does
+        // not start with a reader it does not have, and can make a handle.
+        let (held, hold) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let guard = CLIENTS.read();
+            held.send(()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            drop(guard);
+        });
+        hold.recv().unwrap();
+        let code = in_forked_child(|| {
+            // SAFETY: alarm(2) only arms a timer; a child left waiting ends by SIGALRM.
+            unsafe { libc::alarm(5) };
+            drop(CLIENTS.write());
+            0
+        });
+        reader.join().unwrap();
+        assert_eq!(code, 0);
+    }
+
     /// Runs `child` in a forked child of this test and returns its exit code (`child`'s
     /// answer; 100 when it panicked). The child ends with `_exit`: no destructor, no
     /// test harness of its own.
@@ -320,7 +388,9 @@ mod tests {
                 let mut status = 0;
                 // SAFETY: waits for the child just made.
                 assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-                assert!(libc::WIFEXITED(status), "the child did not exit: {status}");
+                if libc::WIFSIGNALED(status) {
+                    return 200 + libc::WTERMSIG(status);
+                }
                 libc::WEXITSTATUS(status)
             }
         }

@@ -111,7 +111,13 @@ mod tests {
             0 => {
                 let open = unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1;
                 let epoch_moved = epoch() > 0;
-                unsafe { libc::_exit(i32::from(open) | i32::from(epoch_moved) << 1) }
+                // Nothing else closed, and no slot left naming a descriptor.
+                let standard_open = (0..3).all(|n| unsafe { libc::fcntl(n, libc::F_GETFD) } != -1);
+                let slots_cleared = LISTENING.iter().all(|s| s.load(Ordering::Acquire) == -1);
+                let code = i32::from(open)
+                    | i32::from(epoch_moved) << 1
+                    | i32::from(standard_open && slots_cleared) << 2;
+                unsafe { libc::_exit(code) }
             }
             pid => {
                 assert!(pid > 0, "fork failed");
@@ -121,6 +127,11 @@ mod tests {
                 assert!(libc::WIFEXITED(status));
                 let code = libc::WEXITSTATUS(status);
                 assert_eq!(code & 2, 2, "the child's fork epoch did not move");
+                assert_eq!(
+                    code & 4,
+                    4,
+                    "the child closed another descriptor or kept a slot"
+                );
                 code & 1 == 1
             }
         }
@@ -136,7 +147,13 @@ mod tests {
         assert!(!open_in_child(fd), "the child closed its copy");
         // The parent's socket is open and listening still.
         assert!(std::net::TcpStream::connect(socket.local_addr().unwrap()).is_ok());
+        let slot = registered.slot.unwrap();
         drop(registered);
+        assert_eq!(
+            LISTENING[slot].load(Ordering::Acquire),
+            -1,
+            "the slot is free again"
+        );
         assert!(open_in_child(fd), "unregistered again: left alone");
         assert_eq!(epoch(), 0, "the parent's epoch never moves");
     }
