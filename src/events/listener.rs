@@ -39,12 +39,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-
-use crate::util::fork::{self, ListeningSocket};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::log::{log_at, Level};
+use crate::util::fork::ListeningSocket;
 
 /// What the listener does with a request: called with the request target
 /// (`/path?query`) of a `GET` or `HEAD`, returns the HTTP status to answer.
@@ -146,10 +145,9 @@ struct Server {
     stop: Arc<AtomicBool>,
     wake: UnixStream,
     threads: Vec<JoinHandle<()>>,
-    /// The listening socket, for a forked child to close at the fork (`util::fork`).
+    /// The listening socket, for a forked child to close at the fork (`util::fork`); it
+    /// also tells whether this is a forked child's copy, without the threads.
     listening: ListeningSocket,
-    /// The fork epoch the threads run in: a forked child has none of them.
-    epoch: u32,
 }
 
 impl std::fmt::Debug for Server {
@@ -215,7 +213,6 @@ impl Server {
             wake,
             threads,
             listening,
-            epoch: fork::epoch(),
         };
         // On failure the threads started so far are stopped and joined by the drop.
         spawned.map(|()| server)
@@ -230,25 +227,17 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if self.epoch != fork::epoch() {
+        if self.listening.inherited() {
             // A copy in a forked child: the threads are the parent's. Waking them would
-            // wake the parent's (the wake socket is shared), joining them would wait for
-            // threads this process does not have, and the socket slot may be this
-            // process's own listener's by now. The child closed its copy of the
+            // wake the parent's (the wake socket is shared), and joining them would wait
+            // for threads this process does not have. The child closed its copy of the
             // listening socket at the fork; the rest is left as it is.
             std::mem::forget(std::mem::take(&mut self.threads));
-            std::mem::forget(std::mem::replace(
-                &mut self.listening,
-                ListeningSocket::none(),
-            ));
             return;
         }
         // Unregistered before the I/O thread closes the socket: a child forked from now
         // on keeps its copy (until it ends) rather than close a number reused meanwhile.
-        drop(std::mem::replace(
-            &mut self.listening,
-            ListeningSocket::none(),
-        ));
+        self.listening.unregister();
         self.stop.store(true, Ordering::Release);
         let _ = (&self.wake).write(b"x");
         // The I/O thread ends first (it is pushed last); its end closes the job queue,

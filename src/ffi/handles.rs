@@ -53,7 +53,8 @@ struct Inner<T> {
     slots: Vec<Slot<T>>,
     free: Vec<u32>,
     live: usize,
-    /// Values a forked child freed: the parent's, kept and never dropped here.
+    /// Values a forked child freed: the parent's, kept and never dropped here (held rather
+    /// than forgotten, so that a leak checker sees them reachable).
     inherited: Vec<Arc<T>>,
 }
 
@@ -280,7 +281,7 @@ pub(crate) fn call_of(p: *const cc_call) -> Result<Arc<crate::Call>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::panic::AssertUnwindSafe;
+    use crate::util::fork::in_forked_child;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
@@ -370,30 +371,6 @@ mod tests {
         });
         reader.join().unwrap();
         assert_eq!(code, 0);
-    }
-
-    /// Runs `child` in a forked child of this test and returns its exit code (`child`'s
-    /// answer; 100 when it panicked). The child ends with `_exit`: no destructor, no
-    /// test harness of its own.
-    pub(crate) fn in_forked_child(child: impl FnOnce() -> i32) -> i32 {
-        // SAFETY: the child runs only `child` (registry and socket calls; glibc's fork
-        // leaves malloc usable) and ends with _exit.
-        match unsafe { libc::fork() } {
-            0 => {
-                let code = std::panic::catch_unwind(AssertUnwindSafe(child)).unwrap_or(100);
-                unsafe { libc::_exit(code) }
-            }
-            pid => {
-                assert!(pid > 0, "fork failed");
-                let mut status = 0;
-                // SAFETY: waits for the child just made.
-                assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-                if libc::WIFSIGNALED(status) {
-                    return 200 + libc::WTERMSIG(status);
-                }
-                libc::WEXITSTATUS(status)
-            }
-        }
     }
 
     /// A value that counts its drops.

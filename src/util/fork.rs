@@ -66,11 +66,14 @@ extern "C" fn in_child() {
 }
 
 /// A listening socket that a forked child closes at the fork. Registered while the
-/// socket is open; dropped (unregistered) before it is closed, so that a child never
-/// closes a descriptor number the parent has reused for something else.
+/// socket is open; unregistered ([`ListeningSocket::unregister`], or when dropped) before
+/// it is closed, so that a child never closes a descriptor number the parent has reused
+/// for something else.
 #[derive(Debug)]
 pub(crate) struct ListeningSocket {
     slot: Option<usize>,
+    /// The fork epoch it was registered in.
+    epoch: u32,
 }
 
 impl ListeningSocket {
@@ -80,19 +83,56 @@ impl ListeningSocket {
             s.compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
         });
-        ListeningSocket { slot }
+        ListeningSocket {
+            slot,
+            epoch: epoch(),
+        }
     }
 
-    /// No socket: what a forked child's copy of a listener is left with.
-    pub(crate) fn none() -> ListeningSocket {
-        ListeningSocket { slot: None }
+    /// Whether this is a forked child's copy: the socket, and whatever serves it, are the
+    /// parent's (the child closed its copy of the socket at the fork).
+    pub(crate) fn inherited(&self) -> bool {
+        self.epoch != epoch()
+    }
+
+    /// Takes the socket out of the table now. A copy in a forked child leaves the table
+    /// alone: the fork emptied it, and the slot may be the child's own listener's by now.
+    pub(crate) fn unregister(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            if !self.inherited() {
+                LISTENING[slot].store(-1, Ordering::Release);
+            }
+        }
     }
 }
 
 impl Drop for ListeningSocket {
     fn drop(&mut self) {
-        if let Some(slot) = self.slot {
-            LISTENING[slot].store(-1, Ordering::Release);
+        self.unregister();
+    }
+}
+
+/// Runs `child` in a forked child of this test and returns its exit code (`child`'s
+/// answer; 100 when it panicked, 200 + the signal when one ended it). The child ends with
+/// `_exit`: no destructor, no test harness of its own.
+#[cfg(test)]
+pub(crate) fn in_forked_child(child: impl FnOnce() -> i32) -> i32 {
+    // SAFETY: the child runs only `child` (registry, descriptor and socket calls; glibc's
+    // fork leaves malloc usable) and ends with _exit.
+    match unsafe { libc::fork() } {
+        0 => {
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child)).unwrap_or(100);
+            unsafe { libc::_exit(code) }
+        }
+        pid => {
+            assert!(pid > 0, "fork failed");
+            let mut status = 0;
+            // SAFETY: waits for the child just made.
+            assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+            if libc::WIFSIGNALED(status) {
+                return 200 + libc::WTERMSIG(status);
+            }
+            libc::WEXITSTATUS(status)
         }
     }
 }
@@ -103,38 +143,27 @@ mod tests {
     use std::net::TcpListener;
     use std::os::fd::AsRawFd;
 
-    /// Whether `fd` is open in a forked child of this test (the child answers by its exit
-    /// code and ends with `_exit`).
+    /// Whether `fd` is open in a forked child of this test.
     fn open_in_child(fd: RawFd) -> bool {
-        // SAFETY: the child only asks fcntl(2) about a descriptor and ends with _exit.
-        match unsafe { libc::fork() } {
-            0 => {
-                let open = unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1;
-                let epoch_moved = epoch() > 0;
-                // Nothing else closed, and no slot left naming a descriptor.
-                let standard_open = (0..3).all(|n| unsafe { libc::fcntl(n, libc::F_GETFD) } != -1);
-                let slots_cleared = LISTENING.iter().all(|s| s.load(Ordering::Acquire) == -1);
-                let code = i32::from(open)
-                    | i32::from(epoch_moved) << 1
-                    | i32::from(standard_open && slots_cleared) << 2;
-                unsafe { libc::_exit(code) }
-            }
-            pid => {
-                assert!(pid > 0, "fork failed");
-                let mut status = 0;
-                // SAFETY: waits for the child just made.
-                assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-                assert!(libc::WIFEXITED(status));
-                let code = libc::WEXITSTATUS(status);
-                assert_eq!(code & 2, 2, "the child's fork epoch did not move");
-                assert_eq!(
-                    code & 4,
-                    4,
-                    "the child closed another descriptor or kept a slot"
-                );
-                code & 1 == 1
-            }
-        }
+        let code = in_forked_child(|| {
+            // SAFETY: fcntl(2) only asks about a descriptor.
+            let open = |n| unsafe { libc::fcntl(n, libc::F_GETFD) } != -1;
+            let epoch_moved = epoch() > 0;
+            // Nothing else closed, and no slot left naming a descriptor.
+            let standard_open = (0..3).all(open);
+            let slots_cleared = LISTENING.iter().all(|s| s.load(Ordering::Acquire) == -1);
+            i32::from(open(fd))
+                | i32::from(epoch_moved) << 1
+                | i32::from(standard_open && slots_cleared) << 2
+        });
+        assert!(code < 8, "the child ended with {code}");
+        assert_eq!(code & 2, 2, "the child's fork epoch did not move");
+        assert_eq!(
+            code & 4,
+            4,
+            "the child closed another descriptor or kept a slot"
+        );
+        code & 1 == 1
     }
 
     #[test]
@@ -149,12 +178,35 @@ mod tests {
         assert!(std::net::TcpStream::connect(socket.local_addr().unwrap()).is_ok());
         let slot = registered.slot.unwrap();
         drop(registered);
-        assert_eq!(
+        // (another test's listener may take the slot at once: it then names another
+        // descriptor, never this one, which is still open)
+        assert_ne!(
             LISTENING[slot].load(Ordering::Acquire),
-            -1,
+            fd,
             "the slot is free again"
         );
         assert!(open_in_child(fd), "unregistered again: left alone");
         assert_eq!(epoch(), 0, "the parent's epoch never moves");
+    }
+
+    #[test]
+    fn a_childs_copy_of_a_registration_leaves_the_childs_own_alone() {
+        let parents = TcpListener::bind("127.0.0.1:0").unwrap();
+        let registered = ListeningSocket::register(parents.as_raw_fd());
+        let slot = registered.slot.unwrap();
+        let code = in_forked_child(move || {
+            // The child's own listeners fill the table up to the parent's slot (the fork
+            // emptied it), then the child's copy of the parent's registration goes.
+            let own = TcpListener::bind("127.0.0.1:0").unwrap();
+            let mine: Vec<ListeningSocket> = (0..=slot)
+                .map(|_| ListeningSocket::register(own.as_raw_fd()))
+                .collect();
+            if mine.last().and_then(|m| m.slot) != Some(slot) || !registered.inherited() {
+                return 1;
+            }
+            drop(registered);
+            i32::from(LISTENING[slot].load(Ordering::Acquire) != own.as_raw_fd()) * 2
+        });
+        assert_eq!(code, 0);
     }
 }

@@ -115,6 +115,13 @@ def new_client(dsn):
     return h
 
 
+def sim_get(path):
+    """GET http://127.0.0.1:$CC_SIM_PORT<path>: the reply's body as text."""
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{sim_port()}{path}") as resp:
+        return resp.read().decode()
+
+
 def sim_stats():
     import json
     import urllib.request

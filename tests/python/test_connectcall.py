@@ -6,12 +6,11 @@ import os
 import time
 import unittest
 import urllib.parse
-import urllib.request
 from ctypes import byref, c_void_p
 
 from ccffi import (AUTH, BUSY, A_ANSWERED, CONNECTED, CallOptions, CallStatus, ENDED, FAILED,
                    INITIATING, INVALID_ARGUMENT, OK, OUTCOME_UNKNOWN, PROTOCOL, RINGING_A,
-                   RINGING_B, STATUS_LIVE, last_error, lib, new_client, sim_dsn, sim_port,
+                   RINGING_B, STATUS_LIVE, last_error, lib, new_client, sim_dsn, sim_get, 
                    take_string)
 
 LEAK_PASSWORD = "Pä$$ w&rd=1%+?"
@@ -20,10 +19,6 @@ LEAK_IN_DSN = urllib.parse.quote(LEAK_PASSWORD, safe="")
 # cc_fail_reason values
 R_NONE, R_BUSY, R_NO_ANSWER, R_REJECTED, R_FUNDS, R_INVALID, R_CANCELLED = range(7)
 
-
-def sim_get(path):
-    with urllib.request.urlopen(f"http://127.0.0.1:{sim_port()}{path}") as resp:
-        return resp.read().decode()
 
 
 def control(action, **params):

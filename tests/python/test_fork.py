@@ -8,9 +8,8 @@ import socket
 import sys
 import time
 import unittest
-import urllib.request
 
-from ccffi import sim_dsn, sim_port, sim_stats
+from ccffi import sim_dsn, sim_get, sim_stats
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "bindings", "python"))
@@ -18,10 +17,6 @@ import callconnect as cc  # noqa: E402
 
 SECRET = "event-secret-for-python-fork-01"
 
-
-def sim_get(path):
-    with urllib.request.urlopen(f"http://127.0.0.1:{sim_port()}{path}") as resp:
-        return resp.read()
 
 
 def free_port():

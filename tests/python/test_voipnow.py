@@ -7,12 +7,11 @@ import json
 import os
 import time
 import unittest
-import urllib.request
 from ctypes import byref, c_size_t, c_void_p
 
 from ccffi import (AUTH, A_ANSWERED, CONNECTED, CallOptions, CallStatus, ENDED, FAILED, INVALID_ARGUMENT,
                    INVALID_NUMBER, OK, OUTCOME_UNKNOWN, PROTOCOL, PROVIDER, RINGING_A, RINGING_B, STATUS_LIVE,
-                   last_error, lib, new_client, signed_reference, sim_dsn, sim_port, sim_stats, take_string)
+                   last_error, lib, new_client, signed_reference, sim_dsn, sim_get, sim_stats, take_string)
 
 CAP_CALLBACK, CAP_LIVE_STATUS, CAP_HANGUP, CAP_RING_GROUP, CAP_CALLER_ID = 1, 2, 4, 64, 128
 CAP_IDEMPOTENT_START, CAP_MAX_DURATION, CAP_WAIT_FOR_PICKUP, CAP_CALL_FLAGS = 512, 1024, 2048, 16384
@@ -27,10 +26,6 @@ CODES = [
     ("pc_transfer_invalid", INVALID_ARGUMENT), ("pc_nonce_invalid", INVALID_ARGUMENT),
 ]
 
-
-def sim_get(path):
-    with urllib.request.urlopen(f"http://127.0.0.1:{sim_port()}{path}") as resp:
-        return resp.read().decode()
 
 
 def control(action):

@@ -1,6 +1,6 @@
 use std::env;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::BufReader;
 use std::path::Path;
 
 #[path = "src/metadata/loader.rs"]
@@ -93,9 +93,6 @@ fn main() {
          static INDEX: &[IndexEntry] = &[\n{index}];\n\
          static INDEX_CODES: &[(u16, u16)] = &[{codes}];\n"
     );
-    let mut out = BufWriter::new(
-        File::create(Path::new(&out_dir).join("database_index.rs"))
-            .expect("could not create database index file"),
-    );
-    out.write_all(source.as_bytes()).expect("could not write database index");
+    std::fs::write(Path::new(&out_dir).join("database_index.rs"), source)
+        .expect("could not write database index");
 }
