@@ -33,7 +33,9 @@
  *   the child is allowed and leaves the parent's connections and listener alone (the
  *   memory stays with the child until it ends); the child does not keep the parent's
  *   listening socket. cc_warm_up() before the fork is the way to share work with the
- *   children.
+ *   children. A fork made while other threads are inside the library (reading a
+ *   number, running the log callback) leaves the child none of the library's locks
+ *   held: fork() waits for a number being read to be done (never for a log callback).
  *
  * MEMORY
  *   Strings passed in are borrowed for the duration of the call: UTF-8, NUL-terminated.

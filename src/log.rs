@@ -18,13 +18,16 @@
 //! `Transport::add_secret` (see `Transport::redact`).
 
 use std::cell::Cell;
+use std::fs::File;
 use std::io::Write;
+use std::mem::ManuallyDrop;
+use std::os::fd::FromRawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{OnceLock, RwLock};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::util::{read_or_recover, write_or_recover};
+use crate::util::lock_or_recover;
 
 /// How much a log line says. The values are those of `cc_log_level` in the C header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -78,18 +81,30 @@ struct Installed {
     /// The most detailed level delivered (0: none).
     max: u32,
     sink: Sink,
+    /// The threads running `sink` now; changed only under the [`SINK`] lock.
+    running: AtomicUsize,
 }
 
 /// The most detailed level anything would receive; `UNSET` until the environment was read.
 static MAX: AtomicU32 = AtomicU32::new(UNSET);
 const UNSET: u32 = u32::MAX;
-static SINK: RwLock<Option<Installed>> = RwLock::new(None);
+/// The sink installed. Its lock is held only to take or swap the sink and to count the
+/// threads running one, never while a sink runs: a host thread inside its sink (waiting
+/// for an interpreter lock the forking thread holds, say) then cannot leave a forked
+/// child a lock it waits for forever (`hold_for_fork`).
+static SINK: Mutex<Option<Arc<Installed>>> = Mutex::new(None);
+/// Signalled when a thread stops running a sink (`replace` waits for it).
+static SINK_RETURNED: Condvar = Condvar::new();
 static ENV_MAX: OnceLock<u32> = OnceLock::new();
 
 thread_local! {
-    /// Set while this thread runs the sink: lines it causes are dropped (no recursion),
-    /// and it may not replace the sink it is running in.
-    static IN_SINK: Cell<bool> = const { Cell::new(false) };
+    /// The sink this thread is running (null: none). Lines it causes meanwhile are
+    /// dropped (no recursion), and it may not replace the sink it is running in.
+    static IN_SINK: Cell<*const Installed> = const { Cell::new(std::ptr::null()) };
+}
+
+fn in_sink() -> bool {
+    !IN_SINK.with(Cell::get).is_null()
 }
 
 /// The level `CALLCONNECT_LOG` asks for (0: off), read once.
@@ -117,27 +132,41 @@ pub fn enabled(level: Level) -> bool {
 /// [`enabled`]; prefer the `log_at!` macro, which does both. Per-call event tokens are
 /// blanked here whatever built the line (`secrets::event_tokens`).
 pub fn emit(level: Level, message: &str) {
-    if IN_SINK.with(Cell::get) {
+    if in_sink() {
         return;
     }
     let message = &*crate::secrets::event_tokens(message);
-    let guard = read_or_recover(&SINK);
-    match &*guard {
-        Some(installed) => {
-            if level as u32 <= installed.max {
-                IN_SINK.with(|f| f.set(true));
-                // A Rust sink that panics must not take the library down with it.
-                let _ = catch_unwind(AssertUnwindSafe(|| (installed.sink)(level, message)));
-                IN_SINK.with(|f| f.set(false));
+    let installed = {
+        let guard = lock_or_recover(&SINK);
+        match &*guard {
+            Some(installed) if level as u32 <= installed.max => {
+                installed.running.fetch_add(1, Ordering::Relaxed);
+                Some(Arc::clone(installed))
             }
+            Some(_) => return,
+            None => None,
+        }
+    };
+    match installed {
+        Some(installed) => {
+            IN_SINK.with(|f| f.set(Arc::as_ptr(&installed)));
+            // A Rust sink that panics must not take the library down with it.
+            let _ = catch_unwind(AssertUnwindSafe(|| (installed.sink)(level, message)));
+            IN_SINK.with(|f| f.set(std::ptr::null()));
+            let guard = lock_or_recover(&SINK);
+            installed.running.fetch_sub(1, Ordering::Relaxed);
+            drop(guard);
+            SINK_RETURNED.notify_all();
         }
         None => {
             if level as u32 <= env_max() {
-                let _ = writeln!(
-                    std::io::stderr().lock(),
-                    "callconnect {}: {message}",
-                    level.name()
-                );
+                // One write(2) of the whole line, without std's lock on stderr: a thread
+                // of the parent that held it at a fork would leave a forked child
+                // waiting for it at its first line.
+                let line = format!("callconnect {}: {message}\n", level.name());
+                // SAFETY: descriptor 2 is borrowed for this one write, never closed here.
+                let mut stderr = ManuallyDrop::new(unsafe { File::from_raw_fd(2) });
+                let _ = stderr.write_all(line.as_bytes());
             }
         }
     }
@@ -150,6 +179,7 @@ pub fn set_logger(max: Option<Level>, sink: Sink) -> Result<()> {
     replace(Some(Installed {
         max: max.map_or(0, |l| l as u32),
         sink,
+        running: AtomicUsize::new(0),
     }))
 }
 
@@ -160,20 +190,58 @@ pub fn remove_logger() -> Result<()> {
 }
 
 fn replace(new: Option<Installed>) -> Result<()> {
-    if IN_SINK.with(Cell::get) {
+    if in_sink() {
         return Err(Error::new(
             ErrorKind::Busy,
             "the log callback cannot be changed from inside the log callback",
         ));
     }
-    // The write lock waits for every running sink to return (they hold the read lock).
-    let mut guard = write_or_recover(&SINK);
+    let mut guard = lock_or_recover(&SINK);
     let max = new.as_ref().map_or_else(env_max, |i| i.max);
-    let old = std::mem::replace(&mut *guard, new);
+    let old = std::mem::replace(&mut *guard, new.map(Arc::new));
     MAX.store(max, Ordering::Relaxed);
+    // No thread takes the old sink any more; wait for those running it to return.
+    if let Some(old) = &old {
+        while old.running.load(Ordering::Relaxed) > 0 {
+            guard = SINK_RETURNED.wait(guard).unwrap_or_else(|p| p.into_inner());
+        }
+    }
     drop(guard);
     drop(old);
     Ok(())
+}
+
+/// How many threads run the installed sink now (0 without one).
+#[cfg(test)]
+pub(crate) fn running_now() -> usize {
+    lock_or_recover(&SINK)
+        .as_ref()
+        .map_or(0, |i| i.running.load(Ordering::Relaxed))
+}
+
+/// The log's lock, held by the forking thread from `pthread_atfork`'s prepare handler
+/// until the fork has returned (`ffi::handles`): a forked child never inherits it held.
+pub(crate) struct HeldForFork(MutexGuard<'static, Option<Arc<Installed>>>);
+
+/// Takes the log's lock for a fork (held only for moments, never while a sink runs, so
+/// this never waits for host code), after reading `CALLCONNECT_LOG` if no thread had.
+pub(crate) fn hold_for_fork() -> HeldForFork {
+    env_max();
+    HeldForFork(lock_or_recover(&SINK))
+}
+
+impl HeldForFork {
+    /// In the child: the threads that were running the sink did not come along (unless
+    /// the forking thread is one: a sink that forks), so they are not waited for when the
+    /// child replaces it.
+    pub(crate) fn in_child(&self) {
+        if let Some(installed) = &*self.0 {
+            let this_thread = IN_SINK.with(Cell::get) == Arc::as_ptr(installed);
+            installed
+                .running
+                .store(usize::from(this_thread), Ordering::Relaxed);
+        }
+    }
 }
 
 /// Logs a line built with `format!` arguments, only if its level is enabled.

@@ -1,7 +1,10 @@
 //! Phone numbers as a person types them, read with libphonenumber's metadata (the
 //! `phonenumber` crate) and written in the form each carrier wants.
 
+use std::sync::{RwLock, RwLockWriteGuard};
+
 use crate::error::{Error, ErrorKind, Result};
+use crate::util::{read_or_recover, write_or_recover};
 
 /// The longest text accepted as one phone number (formatting characters included).
 const MAX_NUMBER_TEXT: usize = 64;
@@ -71,6 +74,7 @@ pub fn is_country_code(code: u16) -> bool {
 /// workers (a PHP-FPM master through `opcache.preload`, a pre-forking daemon): done
 /// before the fork, the workers share the loaded data instead of each loading its own.
 pub fn warm_up(country: Option<u16>) -> Result<()> {
+    let _reading = read_or_recover(&READING);
     let db = &*phonenumber::metadata::DATABASE;
     // Every region decoded now (the built-in database decodes a region when it is first
     // asked for, vendor/phonenumber): forked workers share them.
@@ -110,9 +114,9 @@ pub fn warm_up(country: Option<u16>) -> Result<()> {
                 continue;
             };
             // Whether each example is valid does not matter here, only that it was read.
-            let _ = parse(&format!("+{code}{example}"), Some(code));
+            let _ = parse_read(&format!("+{code}{example}"), Some(code));
             if let Some(prefix) = meta.national_prefix() {
-                let _ = parse(&format!("{prefix}{example}"), Some(code));
+                let _ = parse_read(&format!("{prefix}{example}"), Some(code));
             }
         }
     }
@@ -143,6 +147,35 @@ fn region_of(code: u16) -> Option<phonenumber::country::Id> {
 /// Reads one number as a person typed it (`0171 1234567`, `+49 171 1234567`,
 /// `0049 171 1234567`, `(030) 123-456`). National forms need `default_country`.
 pub fn parse(input: &str, default_country: Option<u16>) -> Result<Number> {
+    let _reading = read_or_recover(&READING);
+    parse_read(input, default_country)
+}
+
+/// Held (shared) while phonenumber's metadata and patterns are read: that is where they
+/// are decoded and compiled at their first use, each behind a once-only lock, and where
+/// the regex engine takes its search caches from a pool behind a lock. A fork waits for
+/// the readers to finish ([`hold_for_fork`]), so that a forked child never inherits one
+/// of those locks held by a thread it does not have (it would wait for it forever at its
+/// first number). Nothing under it calls host code or logs, so the wait is short and
+/// cannot be for the forking thread itself. Never taken twice by one thread (a writer
+/// waiting between would block the second read).
+static READING: RwLock<()> = RwLock::new(());
+
+/// Waits for the threads reading numbers to finish and keeps others from starting, until
+/// the guard is dropped: held by the forking thread across a fork (`ffi::handles`).
+pub(crate) fn hold_for_fork() -> RwLockWriteGuard<'static, ()> {
+    write_or_recover(&READING)
+}
+
+/// Runs `f` as a thread reading numbers does (holding [`READING`]).
+#[cfg(test)]
+pub(crate) fn while_reading<R>(f: impl FnOnce() -> R) -> R {
+    let _reading = read_or_recover(&READING);
+    f()
+}
+
+/// [`parse`], with [`READING`] held by the caller.
+fn parse_read(input: &str, default_country: Option<u16>) -> Result<Number> {
     let bad = |why: &str| {
         Error::new(
             ErrorKind::InvalidNumber,

@@ -13,7 +13,7 @@
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::sync::{Arc, LazyLock, Once, RwLock};
+use std::sync::{Arc, LazyLock, Once, RwLock, RwLockWriteGuard};
 
 use super::types::{cc_call, cc_client};
 use crate::error::{Error, ErrorKind, Result};
@@ -222,7 +222,15 @@ pub static CALLS: LazyLock<Registry<crate::Call>> = LazyLock::new(|| Registry::n
 thread_local! {
     /// The locks the forking thread holds from `pthread_atfork`'s prepare handler until
     /// the fork has returned (in the parent and in the child).
-    static HELD_FOR_FORK: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+    static HELD_FOR_FORK: RefCell<Option<HeldForFork>> = const { RefCell::new(None) };
+}
+
+/// What the forking thread holds across a fork: every lock of the library that another
+/// thread may hold at the moment of the fork.
+struct HeldForFork {
+    _registries: Vec<Box<dyn Any>>,
+    log: crate::log::HeldForFork,
+    _numbers: RwLockWriteGuard<'static, ()>,
 }
 
 /// Registered when the library is loaded (an ELF constructor, before any thread can use
@@ -237,34 +245,52 @@ extern "C" fn watch_forks_at_load() {
 }
 
 /// Registers, once, the handlers that count forks (`util::fork`) and that take the
-/// registries' locks (and the one of the strings given to the host) before a fork and let
-/// them go after it: a thread of the parent that held one at the fork does not exist in
-/// the child, which would otherwise wait for it forever at its first handle. Done at load
-/// on Linux ([`WATCH_FORKS_AT_LOAD`]); at the first handle elsewhere.
+/// library's locks before a fork and let them go after it: a thread of the parent that
+/// held one at the fork does not exist in the child, which would otherwise wait for it
+/// forever (at its first handle, its first number, its next change of log sink). Done at
+/// load on Linux ([`WATCH_FORKS_AT_LOAD`]); at the first handle elsewhere. None of these
+/// locks is held while host code runs (a log sink), so the prepare handler never waits
+/// for the host: at most for a thread to finish reading a number (`number::READING`).
 fn watch_forks() {
     static WATCH: Once = Once::new();
     fork::watch();
     WATCH.call_once(|| {
-        // SAFETY: both are `extern "C"` functions without arguments, as pthread_atfork
-        // wants. A failure (ENOMEM) leaves forks without them, as before.
+        // SAFETY: the three are `extern "C"` functions without arguments, as
+        // pthread_atfork wants. A failure (ENOMEM) leaves forks without them, as before.
         unsafe {
-            libc::pthread_atfork(Some(before_fork), Some(after_fork), Some(after_fork));
+            libc::pthread_atfork(
+                Some(before_fork),
+                Some(after_fork),
+                Some(after_fork_in_child),
+            );
         }
     });
 }
 
 extern "C" fn before_fork() {
-    // One order, always: the registries are never locked one inside the other elsewhere.
-    let held: Vec<Box<dyn Any>> = vec![
-        Box::new(CLIENTS.write()),
-        Box::new(CALLS.write()),
-        super::util::hold_out_strings(),
-    ];
-    HELD_FOR_FORK.with(|h| *h.borrow_mut() = held);
+    // One order, always: none of these is taken inside another elsewhere.
+    let held = HeldForFork {
+        _registries: vec![
+            Box::new(CLIENTS.write()),
+            Box::new(CALLS.write()),
+            super::util::hold_out_strings(),
+        ],
+        log: crate::log::hold_for_fork(),
+        _numbers: crate::number::hold_for_fork(),
+    };
+    HELD_FOR_FORK.with(|h| *h.borrow_mut() = Some(held));
 }
 
 extern "C" fn after_fork() {
-    let held = HELD_FOR_FORK.with(|h| std::mem::take(&mut *h.borrow_mut()));
+    let held = HELD_FOR_FORK.with(|h| h.borrow_mut().take());
+    drop(held);
+}
+
+extern "C" fn after_fork_in_child() {
+    let held = HELD_FOR_FORK.with(|h| h.borrow_mut().take());
+    if let Some(held) = &held {
+        held.log.in_child();
+    }
     drop(held);
 }
 
@@ -371,6 +397,103 @@ mod tests {
         });
         reader.join().unwrap();
         assert_eq!(code, 0);
+    }
+
+    /// The tests that install a log sink, one at a time.
+    static SINK_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    #[test]
+    fn a_child_forked_while_another_thread_runs_the_log_sink_can_replace_it() {
+        // A thread of the host is inside its sink (an interpreter's callback waiting for
+        // the lock the forking thread holds, say) when another forks: the fork does not
+        // wait for it, and the child, which does not have that thread, can still change
+        // its sink (Python's wrapper does at exit).
+        use crate::log::{emit, remove_logger, set_logger, Level};
+        use std::sync::{mpsc, Mutex};
+        let _one_at_a_time = SINK_TESTS.lock().unwrap_or_else(|p| p.into_inner());
+        let (entered, inside) = mpsc::channel();
+        let (release, go) = mpsc::channel::<()>();
+        let go = Mutex::new(go);
+        set_logger(
+            Some(Level::Info),
+            Box::new(move |_, line| {
+                if line == "held" {
+                    entered.send(()).unwrap();
+                    let _ = go.lock().unwrap().recv();
+                }
+            }),
+        )
+        .unwrap();
+        let running = std::thread::spawn(|| emit(Level::Info, "held"));
+        inside.recv().unwrap();
+        let code = in_forked_child(|| {
+            // SAFETY: alarm(2) only arms a timer; a child left waiting ends by SIGALRM.
+            unsafe { libc::alarm(5) };
+            let replaced = set_logger(Some(Level::Info), Box::new(|_, _| {})).is_ok();
+            i32::from(!replaced || remove_logger().is_err())
+        });
+        release.send(()).unwrap();
+        running.join().unwrap();
+        remove_logger().unwrap();
+        assert_eq!(code, 0);
+    }
+
+    #[test]
+    fn a_sink_that_forks_leaves_its_child_inside_it() {
+        // The forking thread is itself running the sink: in the child it still is (it
+        // returns from the sink there too), so the child's replacing waits for it alone.
+        use crate::log::{emit, remove_logger, running_now, set_logger, Level};
+        use std::sync::atomic::AtomicI32;
+        static CHILD: AtomicI32 = AtomicI32::new(-1);
+        let _one_at_a_time = SINK_TESTS.lock().unwrap_or_else(|p| p.into_inner());
+        set_logger(
+            Some(Level::Info),
+            Box::new(|_, line| {
+                if line == "fork" {
+                    let code = in_forked_child(|| {
+                        // SAFETY: as above.
+                        unsafe { libc::alarm(5) };
+                        // Inside the sink: refused, as in any process; counted as the
+                        // one thread running it, which returns from it in the child too.
+                        i32::from(remove_logger().is_ok()) | i32::from(running_now() != 1) << 1
+                    });
+                    CHILD.store(code, Ordering::SeqCst);
+                }
+            }),
+        )
+        .unwrap();
+        emit(Level::Info, "fork");
+        remove_logger().unwrap();
+        assert_eq!(CHILD.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn a_fork_waits_for_the_numbers_being_read() {
+        // Another thread is reading numbers (decoding metadata, building a pattern's
+        // matcher, each behind a once-only lock) when this one forks: the fork waits for
+        // it to finish, so the child never starts with one of those locks held.
+        use std::sync::atomic::AtomicBool;
+        static FINISHED: AtomicBool = AtomicBool::new(false);
+        let (reading, read) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            crate::number::while_reading(|| {
+                reading.send(()).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                FINISHED.store(true, Ordering::SeqCst);
+            })
+        });
+        read.recv().unwrap();
+        let code = in_forked_child(|| {
+            // SAFETY: as above.
+            unsafe { libc::alarm(5) };
+            let parsed = crate::number::parse("+49 30 1234567", None).is_ok();
+            i32::from(!FINISHED.load(Ordering::SeqCst)) | i32::from(!parsed) << 1
+        });
+        reader.join().unwrap();
+        assert_eq!(
+            code, 0,
+            "1: forked while a number was being read; 2: the child could not read one"
+        );
     }
 
     /// A value that counts its drops.

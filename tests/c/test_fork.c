@@ -2,7 +2,9 @@
  * the parent's handles (nothing reaches the carrier), takes a call over by its reference
  * with a client of its own, frees what it inherited without touching the parent's event
  * listener, and does not keep the parent's listening port; the parent goes on as before.
- * Forks while other threads use the library: each child makes and frees a client. */
+ * Forks while other threads use the library (look handles up, run the log callback, read
+ * a country's numbers for the first time): each child makes and frees a client, changes
+ * its log callback, reads the same country's numbers. */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -94,6 +96,92 @@ static void *hammer(void *arg) {
     return NULL;
 }
 
+/* A log callback that holds the first line's thread inside it until released. */
+static volatile int sink_held = 0, sink_release = 0;
+static void held_sink(uint32_t level, const char *message, void *userdata) {
+    (void)level;
+    (void)message;
+    (void)userdata;
+    if (sink_held) return;
+    sink_held = 1;
+    while (!sink_release) pause_ms(1);
+}
+
+/* Another thread: one placement (its exchange is logged at INFO). */
+static void *place_one(void *arg) {
+    cc_call *placed = NULL;
+    if (cc_start_call((cc_client *)arg, "0171 1234567", "030 1234567", NULL, &placed) == CC_OK) cc_call_free(placed);
+    return NULL;
+}
+
+/* Country codes whose numbers a thread reads for the first time (cc_warm_up: the metadata
+ * decoded and each pattern compiled, once each, behind once-only locks). */
+static const uint16_t countries[] = {33, 34, 39, 41, 43, 44, 45, 46, 47, 48, 351, 352, 353, 354, 355,
+                                     356, 357, 358, 359, 370, 371, 372, 380, 381, 385, 386, 420, 421,
+                                     30,  31,  32,  36,  40,  90,  7,   81,  82,  86,  91,  61,  64, 55};
+#define COUNTRIES ((int)(sizeof countries / sizeof countries[0]))
+static volatile int warming = -1, warmed = 0;
+#define MAX_CHILDREN 100
+static int to_read = COUNTRIES; /* fewer under valgrind (CC_SLOW_RUN) */
+
+static void *warm_each(void *arg) {
+    int k;
+    (void)arg;
+    for (k = 0; k < to_read; k++) {
+        warming = k;
+        cc_warm_up(countries[k]);
+    }
+    warmed = 1;
+    return NULL;
+}
+
+/* Forks a child that runs `job` (under a 20 s alarm) and answers by a pipe: its read end,
+ * -1 when the fork failed. */
+static int start_child(char (*job)(void), pid_t *pid) {
+    int p[2];
+    char byte;
+    fflush(stdout);
+    if (pipe(p) != 0) return -1;
+    *pid = fork();
+    if (*pid == 0) {
+        alarm(20); /* a child left waiting for a lock ends here, without its byte */
+        byte = job();
+        if (write(p[1], &byte, 1) != 1) _exit(5);
+        _exit(0);
+    }
+    close(p[1]);
+    if (*pid < 0) {
+        close(p[0]);
+        return -1;
+    }
+    return p[0];
+}
+
+/* Waits for a child of start_child: 1 when it answered 'y'. */
+static int child_answered(int fd, pid_t pid) {
+    int status;
+    char byte = 0;
+    if (fd < 0) return 0;
+    if (read(fd, &byte, 1) != 1) byte = 0;
+    close(fd);
+    waitpid(pid, &status, 0);
+    return byte == 'y';
+}
+
+static int in_child(char (*job)(void)) {
+    pid_t pid;
+    int fd = start_child(job, &pid);
+    return child_answered(fd, pid);
+}
+
+static char change_log_callback(void) {
+    return cc_set_log_callback(CC_LOG_OFF, NULL, NULL) == CC_OK ? 'y' : 'n';
+}
+
+static char read_the_country_being_read(void) {
+    return cc_warm_up(countries[warming < 0 ? 0 : warming]) == CC_OK ? 'y' : 'n';
+}
+
 int main(void) {
     cc_client *client = NULL, *own = NULL, *c = NULL;
     cc_call *call = NULL, *taken = NULL;
@@ -104,6 +192,8 @@ int main(void) {
     long before;
     pid_t pid;
     pthread_t threads[2];
+    pid_t pids[MAX_CHILDREN];
+    int readers[MAX_CHILDREN], k;
     size_t clients = 99, calls = 99;
     char byte = 0;
 
@@ -190,6 +280,30 @@ int main(void) {
     for (i = 0; i < 2; i++) pthread_join(threads[i], NULL);
     printf("# %d of %d children made and freed a client\n", clean, forks);
     CHECK(clean == forks, "every child made and freed a client of its own (no lock left held)");
+
+    /* A fork while another thread is inside the log callback (as an interpreter's thread
+     * waiting there for a lock the forking thread holds is): the fork does not wait for
+     * the callback, and the child can change its callback (Python's wrapper does at exit). */
+    CHECK(cc_set_log_callback(CC_LOG_INFO, held_sink, NULL) == CC_OK, "a log callback");
+    pthread_create(&threads[0], NULL, place_one, shared_client);
+    while (!sink_held) pause_ms(1);
+    CHECK(in_child(change_log_callback), "a child forked while another thread was inside the log callback changes it");
+    sink_release = 1;
+    pthread_join(threads[0], NULL);
+    CHECK(cc_set_log_callback(CC_LOG_OFF, NULL, NULL) == CC_OK, "parent: the callback removed");
+
+    /* Forks while another thread reads countries' numbers for the first time: a child
+     * reads the country being read at the fork (a fork waits for the reading to end). */
+    if (getenv("CC_SLOW_RUN")) to_read = 4;
+    pthread_create(&threads[0], NULL, warm_each, NULL);
+    for (i = 0; !warmed && i < MAX_CHILDREN; i++) {
+        readers[i] = start_child(read_the_country_being_read, &pids[i]);
+        pause_ms(1);
+    }
+    pthread_join(threads[0], NULL);
+    for (clean = 0, k = 0; k < i; k++) clean += child_answered(readers[k], pids[k]);
+    printf("# %d of %d children forked while %d countries were read read the one being read\n", clean, i, to_read);
+    CHECK(i > 0 && clean == i, "every child forked while a country's numbers were first read reads them too");
     cc_call_free(shared_call);
     cc_client_free(shared_client);
     CHECK(cc_live_handles(&clients, &calls) == CC_OK && clients == 0 && calls == 0, "parent: no live handle left");

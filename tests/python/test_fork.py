@@ -2,10 +2,14 @@
 `preload_app`, multiprocessing with `fork`): in a worker, the parent's client and calls are
 refused with InvalidHandleError saying why, and nothing reaches the carrier; the worker
 makes its own client and takes a call over by its reference; closing what it inherited
-leaves the parent's event listener and port alone."""
+leaves the parent's event listener and port alone. A fork while another thread is inside
+the logging callback leaves the worker free to change it (the wrapper does at exit)."""
+import logging
 import os
+import signal
 import socket
 import sys
+import threading
 import time
 import unittest
 
@@ -35,11 +39,13 @@ def follow(call, until):
 
 
 def in_child(work):
-    """Runs `work` in a forked child; returns what it wrote (its verdict) and its status."""
+    """Runs `work` in a forked child; returns what it wrote (its verdict) and its status.
+    A child that hangs is ended by SIGALRM after 20 s, without a verdict."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(r)
+        signal.alarm(20)
         try:
             verdict = work()
         except BaseException as e:  # noqa: BLE001 - a child must always report and end
@@ -122,6 +128,43 @@ class ForkedWorker(unittest.TestCase):
             os.write(w, b"x")
             os.close(w)
             os.waitpid(pid, 0)
+
+    def test_a_worker_forked_while_a_thread_logs_can_change_the_logging(self):
+        # A thread's log line waits in the handler (as one waits for the GIL the forking
+        # thread holds) when the process forks: the worker, which does not have that
+        # thread, can still stop the library's logging (the wrapper does at exit).
+        inside, release = threading.Event(), threading.Event()
+
+        class Held(logging.Handler):
+            def emit(self, record):
+                if not inside.is_set():
+                    inside.set()
+                    release.wait(30)
+
+        logger = logging.getLogger("callconnect.test_fork")
+        logger.propagate = False
+        logger.setLevel(logging.INFO)
+        logger.addHandler(Held())
+        cc.enable_logging(logging.INFO, logger)
+        client = cc.Client(sim_dsn("42call", "test-py:secret-test-py"))
+        try:
+            placing = threading.Thread(target=lambda: client.start_call("0171 1234567", "030 1234567").close())
+            placing.start()
+            self.assertTrue(inside.wait(30), "no log line came")
+
+            def worker():
+                cc.disable_logging()
+                return "ok"
+
+            verdict, status = in_child(worker)
+            release.set()
+            placing.join(30)
+            self.assertEqual(verdict, "ok")
+            self.assertTrue(os.WIFEXITED(status))
+        finally:
+            release.set()
+            cc.disable_logging()
+            client.close()
 
 
 if __name__ == "__main__":
