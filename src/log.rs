@@ -211,6 +211,10 @@ fn replace(new: Option<Installed>) -> Result<()> {
     Ok(())
 }
 
+/// The unit tests that install a log sink, one at a time.
+#[cfg(test)]
+pub(crate) static SINK_TESTS: Mutex<()> = Mutex::new(());
+
 /// How many threads run the installed sink now (0 without one).
 #[cfg(test)]
 pub(crate) fn running_now() -> usize {
@@ -402,6 +406,104 @@ pub(crate) fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sink_gets_only_the_levels_it_asked_for() {
+        // Also from emit alone: a line built while a more detailed level was on (enabled
+        // said yes) that arrives after the sink changed is held to the new sink's level.
+        let _one_at_a_time = SINK_TESTS.lock().unwrap_or_else(|p| p.into_inner());
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let into = Arc::clone(&got);
+        set_logger(
+            Some(Level::Warn),
+            Box::new(move |level, line| {
+                if line.starts_with("level test") {
+                    into.lock().unwrap().push(level);
+                }
+            }),
+        )
+        .unwrap();
+        for level in [Level::Error, Level::Warn, Level::Info, Level::Debug] {
+            emit(level, "level test");
+        }
+        remove_logger().unwrap();
+        assert_eq!(*got.lock().unwrap(), [Level::Error, Level::Warn]);
+    }
+
+    #[test]
+    fn without_a_sink_stderr_gets_only_what_callconnect_log_asks_for() {
+        let _no_sink = SINK_TESTS.lock().unwrap_or_else(|p| p.into_inner());
+        let asked = env_max();
+        let code = crate::util::fork::in_forked_child(|| {
+            // This child's stderr is a pipe, read back after one line of each level.
+            let mut fds = [0; 2];
+            // SAFETY: pipe(2) fills the two descriptors; dup2(2) puts the write end on
+            // descriptor 2 of this child alone.
+            if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 || unsafe { libc::dup2(fds[1], 2) } != 2
+            {
+                return 100;
+            }
+            for level in [Level::Error, Level::Warn, Level::Info, Level::Debug] {
+                emit(level, "stderr test");
+            }
+            // SAFETY: both write ends closed, so the read below ends.
+            unsafe {
+                libc::close(fds[1]);
+                libc::close(2);
+            }
+            // SAFETY: the read end is this child's, read once to its end.
+            let mut read = unsafe { File::from_raw_fd(fds[0]) };
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut read, &mut text);
+            text.lines()
+                .filter(|l| l.ends_with(": stderr test"))
+                .count() as i32
+        });
+        assert_eq!(
+            code, asked as i32,
+            "lines on stderr (CALLCONNECT_LOG: level {asked})"
+        );
+    }
+
+    #[test]
+    fn replacing_the_sink_waits_for_the_threads_running_it() {
+        use std::sync::atomic::AtomicBool;
+        use std::sync::mpsc;
+        static REPLACED: AtomicBool = AtomicBool::new(false);
+        let _one_at_a_time = SINK_TESTS.lock().unwrap_or_else(|p| p.into_inner());
+        let (entered, inside) = mpsc::channel();
+        let (release, go) = mpsc::channel::<()>();
+        let go = Mutex::new(go);
+        set_logger(
+            Some(Level::Info),
+            Box::new(move |_, line| {
+                if line == "held" {
+                    entered.send(()).unwrap();
+                    let _ = go.lock().unwrap().recv();
+                }
+            }),
+        )
+        .unwrap();
+        let running = std::thread::spawn(|| emit(Level::Info, "held"));
+        inside.recv().unwrap();
+        assert_eq!(running_now(), 1);
+        let replacing = std::thread::spawn(|| {
+            remove_logger().unwrap();
+            REPLACED.store(true, Ordering::SeqCst);
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(
+            !REPLACED.load(Ordering::SeqCst),
+            "the sink was replaced while a thread ran it"
+        );
+        // Meanwhile a line finds no sink (it was taken out) and does not wait.
+        emit(Level::Info, "after");
+        release.send(()).unwrap();
+        running.join().unwrap();
+        replacing.join().unwrap();
+        assert!(REPLACED.load(Ordering::SeqCst));
+        assert_eq!(running_now(), 0);
+    }
 
     #[test]
     fn secret_names() {

@@ -399,9 +399,6 @@ mod tests {
         assert_eq!(code, 0);
     }
 
-    /// The tests that install a log sink, one at a time.
-    static SINK_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
     #[test]
     fn a_child_forked_while_another_thread_runs_the_log_sink_can_replace_it() {
         // A thread of the host is inside its sink (an interpreter's callback waiting for
@@ -410,7 +407,9 @@ mod tests {
         // its sink (Python's wrapper does at exit).
         use crate::log::{emit, remove_logger, set_logger, Level};
         use std::sync::{mpsc, Mutex};
-        let _one_at_a_time = SINK_TESTS.lock().unwrap_or_else(|p| p.into_inner());
+        let _one_at_a_time = crate::log::SINK_TESTS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let (entered, inside) = mpsc::channel();
         let (release, go) = mpsc::channel::<()>();
         let go = Mutex::new(go);
@@ -445,7 +444,9 @@ mod tests {
         use crate::log::{emit, remove_logger, running_now, set_logger, Level};
         use std::sync::atomic::AtomicI32;
         static CHILD: AtomicI32 = AtomicI32::new(-1);
-        let _one_at_a_time = SINK_TESTS.lock().unwrap_or_else(|p| p.into_inner());
+        let _one_at_a_time = crate::log::SINK_TESTS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         set_logger(
             Some(Level::Info),
             Box::new(|_, line| {
