@@ -146,6 +146,8 @@ fn region_of(code: u16) -> Option<phonenumber::country::Id> {
 
 /// Reads one number as a person typed it (`0171 1234567`, `+49 171 1234567`,
 /// `0049 171 1234567`, `(030) 123-456`). National forms need `default_country`.
+// Kept out of line: profiles (`make bench`, `tools/hot-symbols.txt`) name it.
+#[inline(never)]
 pub fn parse(input: &str, default_country: Option<u16>) -> Result<Number> {
     let _reading = read_or_recover(&READING);
     parse_read(input, default_country)
