@@ -417,12 +417,12 @@ def main():
                                                ["callconnect::number::parse", *LOADS], tmp)
             insn[f"{key}_two_places"] = total
             insn[f"{key}_numbers"] = costs["callconnect::number::parse"]
+            insn[f"{key}_loads"] = {f: costs[f] for f in LOADS}
         # A placement reads two numbers: a profile that saw none named a function the
         # library no longer has (src/number.rs keeps `parse` out of line for this).
         if not (insn["place_numbers"] > 0 and insn["cold_numbers"] > 0):
             sys.exit("callconnect::number::parse never ran in the profiles: the figures of "
                      "reading numbers would be false")
-            insn[f"{key}_loads"] = {f: costs[f] for f in LOADS}
         sys_ka = (syscalls_per_op(lambda n: [lib_exe, "keepalive", dsn, ref, str(n)], tmp, 100, 600),
                   syscalls_per_op(lambda n: [curl_exe, "keepalive", url, *sign(USER, PASSWORD), call_id, str(n)],
                                   tmp, 100, 600))
