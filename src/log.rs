@@ -223,6 +223,51 @@ pub(crate) fn running_now() -> usize {
         .map_or(0, |i| i.running.load(Ordering::Relaxed))
 }
 
+/// A sink installed with a thread held inside it (for tests): the sink and the thread
+/// stay until [`SinkHeld::release`]; other lines reach nothing. One at a time: it holds
+/// [`SINK_TESTS`].
+#[cfg(test)]
+pub(crate) struct SinkHeld {
+    release: std::sync::mpsc::Sender<()>,
+    running: std::thread::JoinHandle<()>,
+    _one_at_a_time: MutexGuard<'static, ()>,
+}
+
+#[cfg(test)]
+impl SinkHeld {
+    pub(crate) fn new() -> SinkHeld {
+        use std::sync::mpsc;
+        let one_at_a_time = SINK_TESTS.lock().unwrap_or_else(|p| p.into_inner());
+        let (entered, inside) = mpsc::channel();
+        let (release, go) = mpsc::channel::<()>();
+        let go = Mutex::new(go);
+        set_logger(
+            Some(Level::Info),
+            Box::new(move |_, line| {
+                if line == "held" {
+                    entered.send(()).unwrap();
+                    let _ = go.lock().unwrap().recv();
+                }
+            }),
+        )
+        .unwrap();
+        let running = std::thread::spawn(|| emit(Level::Info, "held"));
+        inside.recv().unwrap();
+        SinkHeld {
+            release,
+            running,
+            _one_at_a_time: one_at_a_time,
+        }
+    }
+
+    /// Lets the thread out of the sink, waits for it to return, and removes the sink.
+    pub(crate) fn release(self) {
+        self.release.send(()).unwrap();
+        self.running.join().unwrap();
+        remove_logger().unwrap();
+    }
+}
+
 /// The log's lock, held by the forking thread from `pthread_atfork`'s prepare handler
 /// until the fork has returned (`ffi::handles`): a forked child never inherits it held.
 pub(crate) struct HeldForFork(MutexGuard<'static, Option<Arc<Installed>>>);
@@ -468,24 +513,8 @@ mod tests {
     #[test]
     fn replacing_the_sink_waits_for_the_threads_running_it() {
         use std::sync::atomic::AtomicBool;
-        use std::sync::mpsc;
         static REPLACED: AtomicBool = AtomicBool::new(false);
-        let _one_at_a_time = SINK_TESTS.lock().unwrap_or_else(|p| p.into_inner());
-        let (entered, inside) = mpsc::channel();
-        let (release, go) = mpsc::channel::<()>();
-        let go = Mutex::new(go);
-        set_logger(
-            Some(Level::Info),
-            Box::new(move |_, line| {
-                if line == "held" {
-                    entered.send(()).unwrap();
-                    let _ = go.lock().unwrap().recv();
-                }
-            }),
-        )
-        .unwrap();
-        let running = std::thread::spawn(|| emit(Level::Info, "held"));
-        inside.recv().unwrap();
+        let held = SinkHeld::new();
         assert_eq!(running_now(), 1);
         let replacing = std::thread::spawn(|| {
             remove_logger().unwrap();
@@ -498,8 +527,7 @@ mod tests {
         );
         // Meanwhile a line finds no sink (it was taken out) and does not wait.
         emit(Level::Info, "after");
-        release.send(()).unwrap();
-        running.join().unwrap();
+        held.release();
         replacing.join().unwrap();
         assert!(REPLACED.load(Ordering::SeqCst));
         assert_eq!(running_now(), 0);

@@ -405,35 +405,15 @@ mod tests {
         // the lock the forking thread holds, say) when another forks: the fork does not
         // wait for it, and the child, which does not have that thread, can still change
         // its sink (Python's wrapper does at exit).
-        use crate::log::{emit, remove_logger, set_logger, Level};
-        use std::sync::{mpsc, Mutex};
-        let _one_at_a_time = crate::log::SINK_TESTS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let (entered, inside) = mpsc::channel();
-        let (release, go) = mpsc::channel::<()>();
-        let go = Mutex::new(go);
-        set_logger(
-            Some(Level::Info),
-            Box::new(move |_, line| {
-                if line == "held" {
-                    entered.send(()).unwrap();
-                    let _ = go.lock().unwrap().recv();
-                }
-            }),
-        )
-        .unwrap();
-        let running = std::thread::spawn(|| emit(Level::Info, "held"));
-        inside.recv().unwrap();
+        use crate::log::{remove_logger, set_logger, Level, SinkHeld};
+        let held = SinkHeld::new();
         let code = in_forked_child(|| {
             // SAFETY: alarm(2) only arms a timer; a child left waiting ends by SIGALRM.
             unsafe { libc::alarm(5) };
             let replaced = set_logger(Some(Level::Info), Box::new(|_, _| {})).is_ok();
             i32::from(!replaced || remove_logger().is_err())
         });
-        release.send(()).unwrap();
-        running.join().unwrap();
-        remove_logger().unwrap();
+        held.release();
         assert_eq!(code, 0);
     }
 
