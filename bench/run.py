@@ -419,7 +419,7 @@ def main():
             insn[f"{key}_numbers"] = costs["callconnect::number::parse"]
             insn[f"{key}_loads"] = {f: costs[f] for f in LOADS}
         # A placement reads two numbers: a profile that saw none named a function the
-        # library no longer has (src/number.rs keeps `parse` out of line for this).
+        # library no longer has (or one the compiler inlined into its callers).
         if not (insn["place_numbers"] > 0 and insn["cold_numbers"] > 0):
             sys.exit("callconnect::number::parse never ran in the profiles: the figures of "
                      "reading numbers would be false")

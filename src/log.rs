@@ -155,8 +155,12 @@ pub fn emit(level: Level, message: &str) {
             IN_SINK.with(|f| f.set(std::ptr::null()));
             let guard = lock_or_recover(&SINK);
             installed.running.fetch_sub(1, Ordering::Relaxed);
+            // Only a replacing waits, and only for a sink it took out.
+            let replaced = !guard.as_ref().is_some_and(|i| Arc::ptr_eq(i, &installed));
             drop(guard);
-            SINK_RETURNED.notify_all();
+            if replaced {
+                SINK_RETURNED.notify_all();
+            }
         }
         None => {
             if level as u32 <= env_max() {

@@ -74,12 +74,9 @@ pub fn is_country_code(code: u16) -> bool {
 /// workers (a PHP-FPM master through `opcache.preload`, a pre-forking daemon): done
 /// before the fork, the workers share the loaded data instead of each loading its own.
 pub fn warm_up(country: Option<u16>) -> Result<()> {
-    let _reading = read_or_recover(&READING);
-    let db = &*phonenumber::metadata::DATABASE;
-    // Every region decoded now (the built-in database decodes a region when it is first
-    // asked for, vendor/phonenumber): forked workers share them.
-    for _region in db.iter() {}
     let Some(code) = country else {
+        let _reading = read_or_recover(&READING);
+        decode_every_region();
         return Ok(());
     };
     if !is_country_code(code) {
@@ -87,6 +84,31 @@ pub fn warm_up(country: Option<u16>) -> Result<()> {
             "{code} is not a country calling code"
         )));
     }
+    let examples = {
+        let _reading = read_or_recover(&READING);
+        decode_every_region();
+        compile_patterns(code)?
+    };
+    // And the searches of a national and an international number of each kind; whether
+    // each example is valid does not matter here, only that it was read.
+    for example in examples {
+        let _ = parse(&example, Some(code));
+    }
+    Ok(())
+}
+
+/// Every region decoded now (the built-in database decodes a region when it is first
+/// asked for, vendor/phonenumber): forked workers share them.
+fn decode_every_region() {
+    for _region in phonenumber::metadata::DATABASE.iter() {}
+}
+
+/// Compiles every pattern of country `code`, each in the form the library uses it, and
+/// returns its example numbers (fixed line and mobile, international and national) to
+/// read. Called with [`READING`] held.
+fn compile_patterns(code: u16) -> Result<Vec<String>> {
+    let db = &*phonenumber::metadata::DATABASE;
+    let mut examples = Vec::new();
     for meta in db.by_code(&code).unwrap_or_default() {
         // Every pattern of the country, compiled in the form the library uses it (each
         // kept with its metadata entry, vendor/phonenumber): the validation patterns
@@ -108,19 +130,17 @@ pub fn warm_up(country: Option<u16>) -> Result<()> {
         for pattern in regexes {
             pattern.regex();
         }
-        // And the searches of a national and an international number of each kind.
         for desc in [d.fixed_line(), d.mobile()].into_iter().flatten() {
             let Some(example) = desc.example() else {
                 continue;
             };
-            // Whether each example is valid does not matter here, only that it was read.
-            let _ = parse_read(&format!("+{code}{example}"), Some(code));
+            examples.push(format!("+{code}{example}"));
             if let Some(prefix) = meta.national_prefix() {
-                let _ = parse_read(&format!("{prefix}{example}"), Some(code));
+                examples.push(format!("{prefix}{example}"));
             }
         }
     }
-    Ok(())
+    Ok(examples)
 }
 
 /// The patterns of a region that phonenumber matches anchored at a number's start
@@ -142,15 +162,6 @@ fn region_of(code: u16) -> Option<phonenumber::country::Id> {
     // no region's metadata is decoded for it (+1 has 25 regions).
     let ids = phonenumber::metadata::DATABASE.region(&code)?;
     ids.first()?.parse().ok()
-}
-
-/// Reads one number as a person typed it (`0171 1234567`, `+49 171 1234567`,
-/// `0049 171 1234567`, `(030) 123-456`). National forms need `default_country`.
-// Kept out of line: profiles (`make bench`, `tools/hot-symbols.txt`) name it.
-#[inline(never)]
-pub fn parse(input: &str, default_country: Option<u16>) -> Result<Number> {
-    let _reading = read_or_recover(&READING);
-    parse_read(input, default_country)
 }
 
 /// Held (shared) while phonenumber's metadata and patterns are read: that is where they
@@ -176,8 +187,10 @@ pub(crate) fn while_reading<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// [`parse`], with [`READING`] held by the caller.
-fn parse_read(input: &str, default_country: Option<u16>) -> Result<Number> {
+/// Reads one number as a person typed it (`0171 1234567`, `+49 171 1234567`,
+/// `0049 171 1234567`, `(030) 123-456`). National forms need `default_country`.
+pub fn parse(input: &str, default_country: Option<u16>) -> Result<Number> {
+    let _reading = read_or_recover(&READING);
     let bad = |why: &str| {
         Error::new(
             ErrorKind::InvalidNumber,

@@ -11,7 +11,6 @@
 //! child). The registries' locks are taken around a fork (`pthread_atfork`), so a child
 //! never starts with one held by a thread it does not have.
 
-use std::any::Any;
 use std::cell::RefCell;
 use std::sync::{Arc, LazyLock, Once, RwLock, RwLockWriteGuard};
 
@@ -228,7 +227,9 @@ thread_local! {
 /// What the forking thread holds across a fork: every lock of the library that another
 /// thread may hold at the moment of the fork.
 struct HeldForFork {
-    _registries: Vec<Box<dyn Any>>,
+    _clients: RwLockWriteGuard<'static, Inner<crate::Client>>,
+    _calls: RwLockWriteGuard<'static, Inner<crate::Call>>,
+    _strings: super::util::OutStringsHeld,
     log: crate::log::HeldForFork,
     _numbers: RwLockWriteGuard<'static, ()>,
 }
@@ -270,11 +271,9 @@ fn watch_forks() {
 extern "C" fn before_fork() {
     // One order, always: none of these is taken inside another elsewhere.
     let held = HeldForFork {
-        _registries: vec![
-            Box::new(CLIENTS.write()),
-            Box::new(CALLS.write()),
-            super::util::hold_out_strings(),
-        ],
+        _clients: CLIENTS.write(),
+        _calls: CALLS.write(),
+        _strings: super::util::hold_out_strings(),
         log: crate::log::hold_for_fork(),
         _numbers: crate::number::hold_for_fork(),
     };

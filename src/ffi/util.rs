@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{LazyLock, Mutex, MutexGuard};
 
 use super::types::cc_result;
 use crate::error::{Error, ErrorKind, Result};
@@ -258,10 +258,12 @@ pub(crate) fn opt_out<T>(p: *mut T) -> Option<Out<T>> {
 /// Strings handed to the host, so that `cc_string_free` can refuse anything else.
 static OUT_STRINGS: LazyLock<Mutex<HashSet<usize>>> = LazyLock::new(|| Mutex::new(HashSet::new()));
 
-/// The lock of the strings handed to the host, held around a fork
-/// (`handles::watch_forks`).
-pub(crate) fn hold_out_strings() -> Box<dyn std::any::Any> {
-    Box::new(lock_or_recover(&OUT_STRINGS))
+/// The lock of the strings handed to the host, held around a fork.
+pub(crate) type OutStringsHeld = MutexGuard<'static, HashSet<usize>>;
+
+/// Takes the lock of the strings handed to the host, for a fork (`handles::watch_forks`).
+pub(crate) fn hold_out_strings() -> OutStringsHeld {
+    lock_or_recover(&OUT_STRINGS)
 }
 
 /// Gives the host a string it must free with `cc_string_free`.

@@ -20,23 +20,6 @@
 
 #define SECRET "event-secret-for-c-tests-0123"
 
-/* GET http://127.0.0.1:$CC_SIM_PORT/<path>; 1 when a reply came. */
-static int sim_get(const char *path) {
-    struct sockaddr_in a;
-    char req[512], buf[4096];
-    int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
-    if (fd < 0) return 0;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((unsigned short)atoi(sim_port()));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
-    ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0 && write(fd, req, strlen(req)) > 0 &&
-         read(fd, buf, sizeof buf) > 0;
-    close(fd);
-    return ok;
-}
-
 /* Opens a listening socket on 127.0.0.1:port (0: any); returns it, or -1. */
 static int listen_on(int port) {
     struct sockaddr_in a;
@@ -84,6 +67,7 @@ static cc_result follow(cc_call *call, cc_call_status *st, uint32_t until) {
 static volatile int hammering = 1;
 static cc_client *shared_client;
 static cc_call *shared_call;
+static char shared_dsn[1024];
 
 /* Another thread of the forking process: handle look-ups and strings, without pause. */
 static void *hammer(void *arg) {
@@ -174,6 +158,14 @@ static int in_child(char (*job)(void)) {
     return child_answered(fd, pid);
 }
 
+static char make_and_free_a_client(void) {
+    cc_client *c = NULL;
+    if (cc_client_new(shared_dsn, &c) != CC_OK) return 'n';
+    cc_client_free(c);
+    cc_call_free(shared_call);
+    return 'y';
+}
+
 static char change_log_callback(void) {
     return cc_set_log_callback(CC_LOG_OFF, NULL, NULL) == CC_OK ? 'y' : 'n';
 }
@@ -183,7 +175,7 @@ static char read_the_country_being_read(void) {
 }
 
 int main(void) {
-    cc_client *client = NULL, *own = NULL, *c = NULL;
+    cc_client *client = NULL, *own = NULL;
     cc_call *call = NULL, *taken = NULL;
     cc_call_status st;
     char dsn[1024], extra[256], *ref = NULL;
@@ -195,9 +187,10 @@ int main(void) {
     pid_t pids[MAX_CHILDREN];
     int readers[MAX_CHILDREN], k;
     size_t clients = 99, calls = 99;
-    char byte = 0;
+    char byte = 0, reply[4096];
 
-    CHECK(sim_get("/_sim/poketalk/settings?event_period_ms=0&reply=text&reply_delay_ms=0"), "simulator defaults");
+    CHECK(sim_fetch("/_sim/poketalk/settings?event_period_ms=0&reply=text&reply_delay_ms=0", reply, sizeof reply) > 0,
+          "simulator defaults");
     snprintf(extra, sizeof extra, "event_secret=" SECRET "&event_listen=127.0.0.1:%d", port);
     sim_dsn(dsn, sizeof dsn, "poketalk", "test-c", NULL, extra);
     CHECK(port > 0 && cc_client_new(dsn, &client) == CC_OK, "a client with a listener on a known port");
@@ -252,30 +245,12 @@ int main(void) {
 
     /* Forks while two other threads look handles up and free strings: a child never
      * starts with one of the library's locks held by a thread it does not have. */
-    sim_dsn(dsn, sizeof dsn, "42call", "test-c:secret-test-c", NULL, NULL);
-    CHECK(cc_client_new(dsn, &shared_client) == CC_OK &&
+    sim_dsn(shared_dsn, sizeof shared_dsn, "42call", "test-c:secret-test-c", NULL, NULL);
+    CHECK(cc_client_new(shared_dsn, &shared_client) == CC_OK &&
               cc_start_call(shared_client, "0171 1234567", "030 1234567", NULL, &shared_call) == CC_OK,
           "a client and a call for the other threads");
     for (i = 0; i < 2; i++) pthread_create(&threads[i], NULL, hammer, NULL);
-    for (i = 0; i < forks; i++) {
-        fflush(stdout);
-        if (pipe(from_child) != 0) break;
-        pid = fork();
-        if (pid == 0) {
-            alarm(20); /* a child left waiting for a lock ends here, without its byte */
-            if (cc_client_new(dsn, &c) == CC_OK) {
-                cc_client_free(c);
-                cc_call_free(shared_call);
-                if (write(from_child[1], "y", 1) != 1) _exit(5);
-            }
-            _exit(0);
-        }
-        close(from_child[1]);
-        byte = 0;
-        if (pid > 0 && read(from_child[0], &byte, 1) == 1 && byte == 'y') clean++;
-        close(from_child[0]);
-        if (pid > 0) waitpid(pid, &status, 0);
-    }
+    for (i = 0; i < forks; i++) clean += in_child(make_and_free_a_client);
     hammering = 0;
     for (i = 0; i < 2; i++) pthread_join(threads[i], NULL);
     printf("# %d of %d children made and freed a client\n", clean, forks);
