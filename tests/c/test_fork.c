@@ -20,6 +20,23 @@
 
 #define SECRET "event-secret-for-c-tests-0123"
 
+/* AddressSanitizer's allocator (GCC 12's libasan) does not hold its own locks across
+ * fork(): a child forked while another thread is inside the sanitizer's malloc or free
+ * waits for ever at its next allocation, inside the sanitizer (seen there:
+ * __sanitizer::SizeClassAllocator64::GetFromAllocator), whatever the library does. Built
+ * with it (the asan suite), the forks beside threads that allocate are left out; the plain
+ * build and valgrind run them. */
+#if defined(__SANITIZE_ADDRESS__)
+#define FORKS_BESIDE_ALLOCATING_THREADS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FORKS_BESIDE_ALLOCATING_THREADS 0
+#endif
+#endif
+#ifndef FORKS_BESIDE_ALLOCATING_THREADS
+#define FORKS_BESIDE_ALLOCATING_THREADS 1
+#endif
+
 /* Opens a listening socket on 127.0.0.1:port (0: any); returns it, or -1. */
 static int listen_on(int port) {
     struct sockaddr_in a;
@@ -249,12 +266,16 @@ int main(void) {
     CHECK(cc_client_new(shared_dsn, &shared_client) == CC_OK &&
               cc_start_call(shared_client, "0171 1234567", "030 1234567", NULL, &shared_call) == CC_OK,
           "a client and a call for the other threads");
-    for (i = 0; i < 2; i++) pthread_create(&threads[i], NULL, hammer, NULL);
-    for (i = 0; i < forks; i++) clean += in_child(make_and_free_a_client);
-    hammering = 0;
-    for (i = 0; i < 2; i++) pthread_join(threads[i], NULL);
-    printf("# %d of %d children made and freed a client\n", clean, forks);
-    CHECK(clean == forks, "every child made and freed a client of its own (no lock left held)");
+    if (FORKS_BESIDE_ALLOCATING_THREADS) {
+        for (i = 0; i < 2; i++) pthread_create(&threads[i], NULL, hammer, NULL);
+        for (i = 0; i < forks; i++) clean += in_child(make_and_free_a_client);
+        hammering = 0;
+        for (i = 0; i < 2; i++) pthread_join(threads[i], NULL);
+        printf("# %d of %d children made and freed a client\n", clean, forks);
+        CHECK(clean == forks, "every child made and freed a client of its own (no lock left held)");
+    } else {
+        printf("# built with AddressSanitizer: no fork beside threads that allocate (its allocator is not fork-safe)\n");
+    }
 
     /* A fork while another thread is inside the log callback (as an interpreter's thread
      * waiting there for a lock the forking thread holds is): the fork does not wait for
@@ -270,15 +291,19 @@ int main(void) {
     /* Forks while another thread reads countries' numbers for the first time: a child
      * reads the country being read at the fork (a fork waits for the reading to end). */
     if (getenv("CC_SLOW_RUN")) to_read = 4;
-    pthread_create(&threads[0], NULL, warm_each, NULL);
-    for (i = 0; !warmed && i < MAX_CHILDREN; i++) {
-        readers[i] = start_child(read_the_country_being_read, &pids[i]);
-        pause_ms(1);
+    if (FORKS_BESIDE_ALLOCATING_THREADS) {
+        pthread_create(&threads[0], NULL, warm_each, NULL);
+        /* At least one child, even if the other thread is done before the first fork. */
+        for (i = 0; i == 0 || (!warmed && i < MAX_CHILDREN); i++) {
+            readers[i] = start_child(read_the_country_being_read, &pids[i]);
+            pause_ms(1);
+        }
+        pthread_join(threads[0], NULL);
+        for (clean = 0, k = 0; k < i; k++) clean += child_answered(readers[k], pids[k]);
+        printf("# %d of %d children forked while %d countries were read read the one being read\n", clean, i,
+               to_read);
+        CHECK(clean == i, "every child forked while a country's numbers were first read reads them too");
     }
-    pthread_join(threads[0], NULL);
-    for (clean = 0, k = 0; k < i; k++) clean += child_answered(readers[k], pids[k]);
-    printf("# %d of %d children forked while %d countries were read read the one being read\n", clean, i, to_read);
-    CHECK(i > 0 && clean == i, "every child forked while a country's numbers were first read reads them too");
     cc_call_free(shared_call);
     cc_client_free(shared_client);
     CHECK(cc_live_handles(&clients, &calls) == CC_OK && clients == 0 && calls == 0, "parent: no live handle left");
