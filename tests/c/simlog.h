@@ -1,5 +1,5 @@
-/* The simulator's request log for the C host tests: how many requests reached a
- * carrier module (`_requests.total` in /_sim/stats), and any of its pages. Include after
+/* The simulator for the C host tests: any of its pages (sim_fetch, sim_get) and how many
+ * requests reached a carrier module (`_requests.total` in /_sim/stats). Include after
  * defining _POSIX_C_SOURCE and after check.h. */
 #ifndef SIMLOG_H
 #define SIMLOG_H
@@ -32,8 +32,21 @@ static long sim_fetch(const char *path, char *buf, size_t n) {
     return (long)got;
 }
 
+/* GET <path> from the simulator: its body into out (NUL-terminated, cut at n - 1 bytes;
+ * empty on failure); the reply's HTTP status, or -1 when the simulator cannot be asked. */
+static inline int sim_get(const char *path, char *out, size_t n) {
+    static char reply[65536];
+    const char *body;
+    int status = -1;
+    if (n > 0) out[0] = 0;
+    if (sim_fetch(path, reply, sizeof reply) < 0 || sscanf(reply, "HTTP/1.%*d %d", &status) != 1) return -1;
+    body = strstr(reply, "\r\n\r\n");
+    if (body) snprintf(out, n, "%s", body + 4);
+    return status;
+}
+
 /* -1 when the simulator cannot be asked. */
-static long sim_requests(void) {
+static inline long sim_requests(void) {
     static char buf[65536];
     char *at;
     if (sim_fetch("/_sim/stats", buf, sizeof buf) < 0) return -1;

@@ -3,13 +3,11 @@
  * session recovered by one fresh login, a reference attached in another client, and a
  * password that never shows in any message, code or status string. */
 #define _POSIX_C_SOURCE 200809L
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "simlog.h"
 
 /* The `leak` account's password: "Pä$$ w&rd=1%+?" (UTF-8), and how the DSN writes it. */
 static const char LEAK_PASSWORD[] = "P\xc3\xa4$$ w&rd=1%+?";
@@ -25,38 +23,6 @@ static void nap_ms(long ms) {
     nanosleep(&ts, NULL);
 }
 
-/* GET http://127.0.0.1:PORT/PATH from the simulator; the body goes to `out`. */
-static int sim_get(const char *path, char *out, size_t n) {
-    struct sockaddr_in addr;
-    char req[512];
-    static char buf[65536];
-    size_t got = 0;
-    ssize_t r;
-    const char *body;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((unsigned short)atoi(sim_port()));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        close(fd);
-        return -1;
-    }
-    snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
-    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
-        close(fd);
-        return -1;
-    }
-    while (got < sizeof buf - 1 && (r = read(fd, buf + got, sizeof buf - 1 - got)) > 0) got += (size_t)r;
-    close(fd);
-    buf[got] = 0;
-    body = strstr(buf, "\r\n\r\n");
-    if (!body) return -1;
-    snprintf(out, n, "%s", body + 4);
-    return 0;
-}
-
 /* A number from the simulator's flat JSON, -1 when absent. */
 static long json_num(const char *json, const char *key) {
     char pat[64];
@@ -69,14 +35,14 @@ static long json_num(const char *json, const char *key) {
 static long account(const char *who, const char *key) {
     char path[256], body[4096];
     snprintf(path, sizeof path, "/_sim/connectcall/account?login=%s", who);
-    if (sim_get(path, body, sizeof body) != 0) return -1;
+    if (sim_get(path, body, sizeof body) < 0) return -1;
     return json_num(body, key);
 }
 
 static long sim_stat(const char *key) {
     char body[8192];
     const char *cc;
-    if (sim_get("/_sim/stats", body, sizeof body) != 0) return -1;
+    if (sim_get("/_sim/stats", body, sizeof body) < 0) return -1;
     cc = strstr(body, "\"connectcall\"");
     return cc ? json_num(cc, key) : -1;
 }

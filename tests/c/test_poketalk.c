@@ -2,49 +2,14 @@
  * answer, max_duration, forged and late events through cc_event_ingest, the call-state
  * store (a directory, Redis) between two clients, every result code. */
 #define _POSIX_C_SOURCE 200809L
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "check.h"
+#include "simlog.h"
 
 #define SECRET "event-secret-for-c-tests-0123"
 
 static char body[16384];
-
-/* GET http://127.0.0.1:$CC_SIM_PORT/<path>; the reply's body goes to `body`. */
-static int sim_get(const char *path) {
-    struct sockaddr_in a;
-    char req[512], buf[sizeof body + 1024];
-    size_t got = 0;
-    ssize_t n;
-    char *start;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    body[0] = 0;
-    if (fd < 0) return 0;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((unsigned short)atoi(sim_port()));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return 0;
-    }
-    snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
-    if (write(fd, req, strlen(req)) < 0) {
-        close(fd);
-        return 0;
-    }
-    while (got < sizeof buf - 1 && (n = read(fd, buf + got, sizeof buf - 1 - got)) > 0) got += (size_t)n;
-    close(fd);
-    buf[got] = 0;
-    start = strstr(buf, "\r\n\r\n");
-    if (!start) return 0;
-    snprintf(body, sizeof body, "%s", start + 4);
-    return strncmp(buf, "HTTP/1.1 200", 12) == 0 || strncmp(buf, "HTTP/1.0 200", 12) == 0;
-}
 
 static void nap_ms(long ms) {
     struct timespec ts;
@@ -92,7 +57,7 @@ static int sim_call(cc_call *call) {
     snprintf(path, sizeof path, "/_sim/poketalk/call?custom=%s", id);
     cc_string_free(id);
     for (i = 0; i < 200; i++) {
-        ok = sim_get(path);
+        ok = sim_get(path, body, sizeof body) == 200;
         if (!over || strstr(body, "\"status\":8}") || strstr(body, "\"status\":2}") ||
             strstr(body, "\"status\":4}") || strstr(body, "\"status\":6}"))
             break;
@@ -173,7 +138,8 @@ int main(void) {
     uint32_t want = CC_CAP_CALLBACK | CC_CAP_LIVE_STATUS | CC_CAP_HANGUP | CC_CAP_EVENTS | CC_CAP_MAX_DURATION |
                     CC_CAP_MAX_COST;
 
-    CHECK(sim_get("/_sim/poketalk/settings?event_period_ms=0&reply=text&reply_delay_ms=0"), "simulator defaults");
+    CHECK(sim_get("/_sim/poketalk/settings?event_period_ms=0&reply=text&reply_delay_ms=0", body, sizeof body) == 200,
+          "simulator defaults");
 
     /* 1. A whole call, seen only through events that reach the built-in listener. */
     sim_dsn(dsn, sizeof dsn, "poketalk", "test-c", NULL, "event_secret=" SECRET "&event_listen=127.0.0.1:0");
@@ -190,7 +156,7 @@ int main(void) {
     CHECK(sim_call(call) && count(body, "\"http\":\"200\"") == 5 && count(body, "\"http\":") == 5 &&
               strstr(body, "\"status\":7}"),
           "five events sent (CONNECTED among them), each answered 200");
-    CHECK(sim_get("/_sim/stats") && strstr(body, "\"last_from\":\"491711234567\"") &&
+    CHECK(sim_get("/_sim/stats", body, sizeof body) == 200 && strstr(body, "\"last_from\":\"491711234567\"") &&
               strstr(body, "\"last_to\":\"49301234567\""),
           "numbers sent as international digits");
     cc_call_free(call);
@@ -295,7 +261,7 @@ int main(void) {
         char path[128], name[64];
         for (i = 0; i < (int)(sizeof codes / sizeof codes[0]); i++) {
             snprintf(path, sizeof path, "/_sim/poketalk/next_code?key=test-c&code=%s", codes[i].code);
-            sim_get(path);
+            sim_get(path, body, sizeof body);
             snprintf(name, sizeof name, "result code %s", codes[i].code);
             CHECK(cc_start_call(manual, "0171 1234567", "030 1234567", NULL, &call) == codes[i].result &&
                       strcmp(cc_last_error_carrier_code(), codes[i].code) == 0 &&

@@ -3,46 +3,11 @@
  * the carrier placed it, found by its nonce among the live calls (the simulator, like the
  * sources, does not de-duplicate a repeated nonce). */
 #define _POSIX_C_SOURCE 200809L
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "check.h"
-
-/* GET from the simulator (controls and counters); the body goes to `out`. Returns the
- * HTTP status, or -1. */
-static int sim_get(const char *path, char *out, size_t n) {
-    struct sockaddr_in addr;
-    char req[512], buf[16384];
-    size_t got = 0;
-    ssize_t r;
-    int fd, status = -1;
-    const char *body;
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((unsigned short)atoi(sim_port()));
-    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        close(fd);
-        return -1;
-    }
-    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
-    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
-        close(fd);
-        return -1;
-    }
-    while (got < sizeof buf - 1 && (r = read(fd, buf + got, sizeof buf - 1 - got)) > 0) got += (size_t)r;
-    close(fd);
-    buf[got] = 0;
-    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1) return -1;
-    body = strstr(buf, "\r\n\r\n");
-    snprintf(out, n, "%s", body ? body + 4 : "");
-    return status;
-}
+#include "simlog.h"
 
 /* The number after "key": in a flat JSON object, or -1. */
 static long json_num(const char *json, const char *key) {

@@ -122,11 +122,19 @@ def sim_get(path):
         return resp.read().decode()
 
 
+def sim_answer(path):
+    """sim_get's body, as JSON when it is JSON."""
+    import json
+    body = sim_get(path)
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body
+
+
 def sim_stats():
     import json
-    import urllib.request
-    with urllib.request.urlopen(f"http://127.0.0.1:{sim_port()}/_sim/stats") as resp:
-        return json.load(resp)
+    return json.loads(sim_get("/_sim/stats"))
 
 
 def signed_reference(scheme, user, secret, call_id_text):

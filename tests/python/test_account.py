@@ -6,11 +6,10 @@ import json
 import os
 import time
 import unittest
-import urllib.request
 from ctypes import POINTER, Structure, byref, c_bool, c_char, c_char_p, c_uint32, c_uint64, c_void_p
 
 from ccffi import (AUTH, INSUFFICIENT_FUNDS, INVALID_ARGUMENT, INVALID_HANDLE, INVALID_NUMBER, NOT_FOUND, OK,
-                   PROVIDER, last_error, lib, new_client, sim_dsn, sim_port, sim_stats, take_string)
+                   PROVIDER, last_error, lib, new_client, sim_dsn, sim_get, sim_stats, take_string)
 from jsonshape import errors as schema_errors
 
 
@@ -53,8 +52,7 @@ RUN = str(os.getpid())
 
 
 def control(path):
-    with urllib.request.urlopen(f"http://127.0.0.1:{sim_port()}/_sim/42call/{path}") as resp:
-        return json.load(resp)
+    return json.loads(sim_get(f"/_sim/42call/{path}"))
 
 
 def module_requests(name):

@@ -2,13 +2,12 @@
 import ctypes
 import json
 import threading
-import urllib.request
 import unittest
 from ctypes import byref, c_size_t, c_void_p
 
 from ccffi import (AUTH, CallOptions, CallStatus, ENDED, INITIATING, INSUFFICIENT_FUNDS, INTERNAL,
                    INVALID_ARGUMENT, INVALID_HANDLE, INVALID_NUMBER, OK, PROVIDER, STATUS_LIVE,
-                   UNSUPPORTED, last_error, lib, new_client, sim_dsn, sim_port, sim_stats, take_string)
+                   UNSUPPORTED, last_error, lib, new_client, sim_dsn, sim_get, sim_stats, take_string)
 
 
 class Call42(unittest.TestCase):
@@ -41,8 +40,7 @@ class Call42(unittest.TestCase):
         p = c_void_p()
         self.assertEqual(lib.cc_call_id(call, byref(p)), OK)
         call_id = take_string(p)
-        with urllib.request.urlopen(f"http://127.0.0.1:{sim_port()}/_sim/42call/call?user=test-py&id={call_id}") as r:
-            self.assertEqual(json.loads(r.read())["stage"], "hung_up")
+        self.assertEqual(json.loads(sim_get(f"/_sim/42call/call?user=test-py&id={call_id}"))["stage"], "hung_up")
         lib.cc_call_free(call)
 
     def test_reference_and_attach(self):

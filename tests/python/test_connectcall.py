@@ -10,7 +10,7 @@ from ctypes import byref, c_void_p
 
 from ccffi import (AUTH, BUSY, A_ANSWERED, CONNECTED, CallOptions, CallStatus, ENDED, FAILED,
                    INITIATING, INVALID_ARGUMENT, OK, OUTCOME_UNKNOWN, PROTOCOL, RINGING_A,
-                   RINGING_B, STATUS_LIVE, last_error, lib, new_client, sim_dsn, sim_get, 
+                   RINGING_B, STATUS_LIVE, last_error, lib, new_client, sim_dsn, sim_get,
                    take_string)
 
 LEAK_PASSWORD = "Pä$$ w&rd=1%+?"
@@ -18,7 +18,6 @@ LEAK_IN_DSN = urllib.parse.quote(LEAK_PASSWORD, safe="")
 
 # cc_fail_reason values
 R_NONE, R_BUSY, R_NO_ANSWER, R_REJECTED, R_FUNDS, R_INVALID, R_CANCELLED = range(7)
-
 
 
 def control(action, **params):

@@ -22,7 +22,6 @@ import callconnect as cc  # noqa: E402
 SECRET = "event-secret-for-python-fork-01"
 
 
-
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

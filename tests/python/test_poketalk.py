@@ -6,7 +6,6 @@ import base64
 import ctypes
 import hashlib
 import hmac
-import json
 import os
 import shutil
 import subprocess
@@ -16,13 +15,12 @@ import time
 import unittest
 import urllib.parse
 from decimal import Decimal
-import urllib.request
 from ctypes import POINTER, byref, c_char_p, c_int, c_uint32, c_void_p
 
 from ccffi import (AUTH, A_ANSWERED, CONNECTED, NETWORK, OUTCOME_UNKNOWN, ENDED, FAILED, INITIATING, INVALID_ARGUMENT, INVALID_HANDLE,
                    RINGING_A, RINGING_B,
                    NOT_FOUND, OK, PROVIDER, STATUS_HANGUP_PENDING, STATUS_LIVE, UNSUPPORTED, CallOptions,
-                   CallStatus, last_error, lib, new_client, signed_reference, sim_dsn, sim_port, sim_stats,
+                   CallStatus, last_error, lib, new_client, signed_reference, sim_answer, sim_dsn, sim_stats,
                    take_string)
 
 lib.cc_event_ingest.argtypes = [c_void_p, c_char_p, POINTER(c_int)]
@@ -34,15 +32,6 @@ REASON_NONE, CANCELLED, REASON_UNKNOWN = 0, 6, 8
 LEG_A, LEG_B = 1, 2
 
 
-def sim_get(path):
-    with urllib.request.urlopen(f"http://127.0.0.1:{sim_port()}{path}") as resp:
-        body = resp.read().decode()
-    try:
-        return json.loads(body)
-    except ValueError:
-        return body
-
-
 def call_id(call):
     p = c_void_p()
     assert lib.cc_call_id(call, byref(p)) == OK
@@ -50,7 +39,7 @@ def call_id(call):
 
 
 def sim_call(call):
-    return sim_get(f"/_sim/poketalk/call?custom={call_id(call)}")
+    return sim_answer(f"/_sim/poketalk/call?custom={call_id(call)}")
 
 
 def sent(call):
@@ -110,7 +99,7 @@ def follow(call, until=99, limit=10.0):
 
 class PokeTalk(unittest.TestCase):
     def setUp(self):
-        sim_get("/_sim/poketalk/settings?event_period_ms=0&reply=text&reply_delay_ms=0")
+        sim_answer("/_sim/poketalk/settings?event_period_ms=0&reply=text&reply_delay_ms=0")
         self.clients = []
 
     def tearDown(self):
@@ -189,7 +178,7 @@ class PokeTalk(unittest.TestCase):
         client = self.manual()
         placed = sim_stats()["poketalk"]["calls_placed"]
         for status in (401, 403):
-            sim_get(f"/_sim/fault?kind=reply&status={status}&type=text/plain&body=Forbidden&path=click2call")
+            sim_answer(f"/_sim/fault?kind=reply&status={status}&type=text/plain&body=Forbidden&path=click2call")
             self.start(client, expect=AUTH)
         self.assertEqual(sim_stats()["poketalk"]["calls_placed"], placed)
 
@@ -260,8 +249,8 @@ class PokeTalk(unittest.TestCase):
         """The reply to the start is held back while the call's events go out: they wait
         in the early buffer, and the call read after the start keeps each end's reason
         (a normal end NONE, a failed B leg UNKNOWN with its leg)."""
-        sim_get("/_sim/poketalk/settings?reply_delay_ms=1500")
-        self.addCleanup(sim_get, "/_sim/poketalk/settings?reply_delay_ms=0")
+        sim_answer("/_sim/poketalk/settings?reply_delay_ms=1500")
+        self.addCleanup(sim_answer, "/_sim/poketalk/settings?reply_delay_ms=0")
         client = self.listening()
         for b, want in (("030 1234567", (ENDED, REASON_NONE, 0, b"8")),
                         ("030 1234486", (FAILED, REASON_UNKNOWN, LEG_B, b"6"))):
@@ -278,7 +267,7 @@ class PokeTalk(unittest.TestCase):
         lib.cc_call_free(call)
 
     def test_hangup_is_a_412_answer(self):
-        sim_get("/_sim/poketalk/settings?event_period_ms=100")
+        sim_answer("/_sim/poketalk/settings?event_period_ms=100")
         call = self.start(self.listening(), "030 1234999")
         _, st = follow(call, until=CONNECTED)
         self.assertEqual(st.state, CONNECTED)
@@ -293,7 +282,7 @@ class PokeTalk(unittest.TestCase):
         lib.cc_call_free(call)
 
     def test_max_cost(self):
-        sim_get("/_sim/poketalk/settings?event_period_ms=60")
+        sim_answer("/_sim/poketalk/settings?event_period_ms=60")
         call = self.start(self.listening(), "030 1234999", CallOptions(max_cost=b"0.05"))
         _, st = follow(call)
         self.assertEqual((st.state, st.reason), (ENDED, CANCELLED))
@@ -389,7 +378,7 @@ class PokeTalk(unittest.TestCase):
             lib.cc_call_free(call)
 
             # Hang-up asked here reaches the receiver process, which answers 412.
-            sim_get("/_sim/poketalk/settings?event_period_ms=300")
+            sim_answer("/_sim/poketalk/settings?event_period_ms=300")
             call = self.start(portal, "030 1234999")
             _, st = follow(call, until=CONNECTED)
             self.assertEqual(st.state, CONNECTED)
@@ -444,7 +433,7 @@ class PokeTalk(unittest.TestCase):
                                    ("70", PROVIDER, "gateway list"),
                                    ("90", PROVIDER, "calculate timeout"),
                                    ("100", AUTH, "Unknown API IP address")):
-            sim_get(f"/_sim/poketalk/next_code?key=test-py&code={code}")
+            sim_answer(f"/_sim/poketalk/next_code?key=test-py&code={code}")
             self.start(client, expect=result)
             self.assertEqual(lib.cc_last_error_carrier_code(), code.encode())
             self.assertIn(text, last_error())
@@ -452,7 +441,7 @@ class PokeTalk(unittest.TestCase):
         self.assertEqual(lib.cc_last_error_carrier_code(), b"60")
         self.start(self.client("", key="nobody-key"), expect=AUTH)
         self.assertEqual(lib.cc_last_error_carrier_code(), b"40")
-        sim_get("/_sim/poketalk/settings?reply=json")
+        sim_answer("/_sim/poketalk/settings?reply=json")
         lib.cc_call_free(self.start(client))
 
     def test_without_events(self):

@@ -8,10 +8,9 @@ import os
 import subprocess
 import sys
 import unittest
-import urllib.request
 from ctypes import byref, c_void_p
 
-from ccffi import INVALID_ARGUMENT, OK, last_error, lib, new_client, sim_dsn, sim_port, sim_stats, take_string
+from ccffi import INVALID_ARGUMENT, OK, last_error, lib, new_client, sim_dsn, sim_get, sim_stats, take_string
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "bindings", "python"))
@@ -98,9 +97,7 @@ class References(unittest.TestCase):
         lib.cc_client_free(other)
 
     def test_no_decoded_reference_shows_a_credential(self):
-        with urllib.request.urlopen(
-                f"http://127.0.0.1:{sim_port()}/_sim/connectcall/session?login=test-py-refs") as resp:
-            guid = json.load(resp)["guid"]
+        guid = json.loads(sim_get("/_sim/connectcall/session?login=test-py-refs"))["guid"]
         self.assertTrue(guid)
         text = json.dumps(readable(self.ref))
         for secret in (guid, "secret-test-py-refs"):

@@ -27,7 +27,6 @@ CODES = [
 ]
 
 
-
 def control(action):
     assert sim_get(f"/_sim/voipnow/{action}") == "ok", action
 

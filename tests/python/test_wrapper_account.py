@@ -9,14 +9,13 @@ import os
 import sys
 import time
 import unittest
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
 
 import callconnect as cc  # noqa: E402
-from ccffi import sim_dsn, sim_port, sim_stats  # noqa: E402
+from ccffi import sim_dsn, sim_get, sim_stats  # noqa: E402
 from jsonshape import errors as schema_errors  # noqa: E402
 
 USER = f"test-pywrap-shop-{os.getpid()}"
@@ -24,8 +23,7 @@ DECIMAL = r"^-?[0-9]+(\.[0-9]+)?$"
 
 
 def control(path):
-    with urllib.request.urlopen(f"http://127.0.0.1:{sim_port()}/_sim/42call/{path}") as resp:
-        return json.load(resp)
+    return json.loads(sim_get(f"/_sim/42call/{path}"))
 
 
 class Counter(unittest.TestCase):

@@ -3,13 +3,11 @@ thread hands every hit to `Client.ingest_event` and answers the status it return
 call is read with `Call.status()`, ended by a 412 answer after `hangup()`, and forged or
 unknown events raise the typed error carrying the status to answer."""
 import decimal
-import json
 import os
 import sys
 import threading
 import time
 import unittest
-import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -17,25 +15,16 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
 
 import callconnect as cc  # noqa: E402
-from ccffi import sim_dsn, sim_port  # noqa: E402
+from ccffi import sim_answer, sim_dsn  # noqa: E402
 
 SECRET = "event-secret-for-the-python-wrapper"
-
-
-def sim_get(path):
-    with urllib.request.urlopen(f"http://127.0.0.1:{sim_port()}{path}") as resp:
-        body = resp.read().decode()
-    try:
-        return json.loads(body)
-    except ValueError:
-        return body
 
 
 def sent(call):
     """The statuses the simulator sent and the answers it got, once the final one is in."""
     deadline = time.time() + 2
     while True:
-        log = [f"{e['status']}:{e['http']}" for e in sim_get(f"/_sim/poketalk/call?custom={call.id}")["events"]]
+        log = [f"{e['status']}:{e['http']}" for e in sim_answer(f"/_sim/poketalk/call?custom={call.id}")["events"]]
         if (log and log[-1][:2] in ("2:", "4:", "6:", "8:")) or time.time() > deadline:
             return log
         time.sleep(0.01)
@@ -54,7 +43,7 @@ def follow(call, until=cc.State.ENDED, limit=10.0):
 
 class Events(unittest.TestCase):
     def setUp(self):
-        sim_get("/_sim/poketalk/settings?event_period_ms=0&reply=text&reply_delay_ms=0")
+        sim_answer("/_sim/poketalk/settings?event_period_ms=0&reply=text&reply_delay_ms=0")
         self.errors = []
         client_box = {}
         errors = self.errors
@@ -101,7 +90,7 @@ class Events(unittest.TestCase):
         self.assertEqual(self.errors, [])
 
     def test_hangup_answered_412(self):
-        sim_get("/_sim/poketalk/settings?event_period_ms=200")
+        sim_answer("/_sim/poketalk/settings?event_period_ms=200")
         try:
             with self.client.start_call("0171 1234567", "030 1234999") as call:
                 _, st = follow(call, cc.State.CONNECTED)
@@ -112,10 +101,10 @@ class Events(unittest.TestCase):
                 self.assertEqual((st.state, st.reason), (cc.State.ENDED, cc.Reason.CANCELLED))
                 self.assertIn("7:412", sent(call))
         finally:
-            sim_get("/_sim/poketalk/settings?event_period_ms=0")
+            sim_answer("/_sim/poketalk/settings?event_period_ms=0")
 
     def test_max_cost_ends_the_call(self):
-        sim_get("/_sim/poketalk/settings?event_period_ms=60")
+        sim_answer("/_sim/poketalk/settings?event_period_ms=60")
         try:
             with self.client.start_call("0171 1234567", "030 1234999", max_cost=decimal.Decimal("0.05")) as call:
                 _, st = follow(call)
@@ -123,11 +112,11 @@ class Events(unittest.TestCase):
                 self.assertGreaterEqual(st.cost.amount, decimal.Decimal("0.05"))
                 self.assertIn("7:412", sent(call))
         finally:
-            sim_get("/_sim/poketalk/settings?event_period_ms=0")
+            sim_answer("/_sim/poketalk/settings?event_period_ms=0")
 
     def test_refused_events_raise_with_the_status(self):
         with self.client.start_call("0171 1234567", "030 1234567") as call:
-            url = sim_get(f"/_sim/poketalk/call?custom={call.id}")["eventurl"]
+            url = sim_answer(f"/_sim/poketalk/call?custom={call.id}")["eventurl"]
             query = url.split("?", 1)[1].replace("$status", "7").replace("$duration", "10") \
                 .replace("$debit", "0.020").replace("$webcallid", "x")
             token = [p for p in query.split("&") if p.startswith("cc_tok=")][0]

@@ -10,19 +10,13 @@ import sys
 import time
 import unittest
 import urllib.parse
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
 
 import callconnect as cc  # noqa: E402
-from ccffi import sim_dsn, sim_port, sim_stats  # noqa: E402
-
-
-def sim_get(path):
-    with urllib.request.urlopen(f"http://127.0.0.1:{sim_port()}{path}") as resp:
-        return resp.read().decode()
+from ccffi import sim_dsn, sim_get, sim_stats  # noqa: E402
 
 
 def follow(call, limit=20.0):
